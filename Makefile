@@ -1,0 +1,65 @@
+# Vigil. `make run` and `make test` work on a fresh machine: they install what they need.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+VENV := .venv
+VIGIL := $(VENV)/bin/vigil
+STATIC := src/vigil/web/static/vendor
+PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
+
+.PHONY: help install run test lint typecheck pytest bench postgres assets clean
+
+help:
+	@echo "make run    - install, migrate, seed demo data if empty, serve on http://127.0.0.1:8000"
+	@echo "make test   - install, then ruff, mypy --strict and pytest on SQLite and PostgreSQL"
+	@echo "make bench  - benchmarks (results belong in docs/benchmarks.md)"
+
+# uv itself comes from pip when missing; Python packages come from uv.lock into .venv/.
+$(VENV)/.installed: pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen --python $(PYTHON)
+	@touch $@
+
+# Front-end assets from npm (package-lock.json), copied into the static folder Vigil serves.
+$(STATIC)/.built: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(STATIC)/swagger-ui
+	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE} $(STATIC)/swagger-ui/
+	@touch $@
+
+install: $(VENV)/.installed $(STATIC)/.built
+
+run: install
+	mkdir -p var
+	$(VIGIL) db upgrade
+	$(VIGIL) demo seed --if-empty
+	$(VIGIL) serve
+
+# Start the machine's PostgreSQL when it is installed but not running.
+postgres:
+	@if command -v pg_isready >/dev/null && ! pg_isready -h 127.0.0.1 -q; then \
+	  if [ -n "$(PG_VERSION_DIR)" ]; then \
+	    pg_ctlcluster --skip-systemctl-redirect $(notdir $(PG_VERSION_DIR)) main start; \
+	    for i in $$(seq 1 30); do pg_isready -h 127.0.0.1 -q && break; sleep 1; done; \
+	  fi; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck: install
+	$(VENV)/bin/mypy --strict src
+
+pytest: install postgres
+	$(VENV)/bin/pytest
+
+test: lint typecheck pytest
+
+bench: install postgres
+	$(VENV)/bin/python benchmarks/intake.py
+
+clean:
+	rm -rf $(VENV) node_modules $(STATIC) .mypy_cache .pytest_cache .ruff_cache test-artifacts

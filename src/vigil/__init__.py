@@ -1,0 +1,1 @@
+"""Vigil: counter-terrorism public reporting and multi-agency intelligence."""

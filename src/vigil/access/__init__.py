@@ -1,0 +1,1 @@
+"""Staff identity and the one policy that decides every access."""

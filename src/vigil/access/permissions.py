@@ -1,0 +1,58 @@
+"""Permissions (``area:resource:action``) and the roles that hold them.
+
+Every route declares one permission; roles are only bundles of permissions, so a new role
+never needs code changes in the areas.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Permission(StrEnum):
+    public_report_submit = "intake:report:submit"
+    public_followup_submit = "intake:followup:submit"
+    report_read = "intake:report:read"
+    report_export = "intake:report:export"
+    system_health = "system:health:read"
+
+
+PUBLIC_PERMISSIONS = frozenset(
+    {Permission.public_report_submit, Permission.public_followup_submit, Permission.system_health}
+)
+
+
+class Role(StrEnum):
+    triage_analyst = "triage_analyst"
+    investigator = "investigator"
+    partner_practitioner = "partner_practitioner"
+    supervisor = "supervisor"
+    auditor = "auditor"
+    administrator = "administrator"
+    reporter_custodian = "reporter_custodian"
+
+
+class OrganisationKind(StrEnum):
+    ct_policing = "ct_policing"
+    police = "police"
+    security_service = "security_service"
+    health = "health"
+    social_services = "social_services"
+    local_authority = "local_authority"
+    probation = "probation"
+    other = "other"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    Role.triage_analyst: frozenset({Permission.report_read}),
+    Role.investigator: frozenset({Permission.report_read}),
+    Role.partner_practitioner: frozenset(),
+    Role.supervisor: frozenset({Permission.report_read, Permission.report_export}),
+    Role.auditor: frozenset(),
+    Role.administrator: frozenset({Permission.report_read, Permission.report_export}),
+    Role.reporter_custodian: frozenset({Permission.report_read}),
+}
+
+
+def permissions_for(role: Role) -> frozenset[Permission]:
+    return ROLE_PERMISSIONS[role]

@@ -1,0 +1,99 @@
+"""Organisations, users and API tokens: creating them and recognising a bearer token."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.access.models import ApiToken, Organisation, User
+from vigil.access.permissions import OrganisationKind, Permission, Role, permissions_for
+from vigil.audit.services import Actor, record_event
+from vigil.db import utcnow
+
+TOKEN_PREFIX = "vgl_"  # noqa: S105 - a prefix, not a secret
+
+
+@dataclass(frozen=True)
+class StaffUser:
+    """The acting staff member, as every service function receives them."""
+
+    id: int
+    email: str
+    org_id: int
+    role: Role
+    permissions: frozenset[Permission]
+
+    def actor(self, client_address: str | None = None) -> Actor:
+        return Actor(
+            label=f"user:{self.id}",
+            user_id=self.id,
+            org_id=self.org_id,
+            client_address=client_address,
+        )
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_organisation(session: Session, name: str, kind: OrganisationKind) -> Organisation:
+    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    if org is None:
+        org = Organisation(name=name, kind=kind.value)
+        session.add(org)
+        session.flush()
+    return org
+
+
+class UserExists(ValueError):
+    pass
+
+
+def create_user(
+    session: Session,
+    actor: Actor,
+    email: str,
+    org_name: str,
+    role: Role,
+    org_kind: OrganisationKind = OrganisationKind.other,
+) -> User:
+    email = email.strip().lower()
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise UserExists(f"a user with e-mail {email} already exists")
+    org = ensure_organisation(session, org_name, org_kind)
+    user = User(email=email, organisation_id=org.id, role=role.value)
+    session.add(user)
+    session.flush()
+    record_event(session, actor, "user.created", record_type="user", record_ids=[user.id])
+    return user
+
+
+def issue_token(
+    session: Session, actor: Actor, user: User, expires_at: datetime | None = None
+) -> str:
+    """Create a bearer token; the secret is returned once and only its hash is kept."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at)
+    session.add(row)
+    session.flush()
+    record_event(session, actor, "token.issued", record_type="api_token", record_ids=[row.id])
+    return token
+
+
+def user_for_token(session: Session, token: str) -> StaffUser | None:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    now = utcnow()
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and row.expires_at <= now:
+        return None
+    user = row.user
+    if user.disabled_at is not None:
+        return None
+    role = Role(user.role)
+    return StaffUser(user.id, user.email, user.organisation_id, role, permissions_for(role))

@@ -1,0 +1,306 @@
+"""The ``vigil`` command line (Typer). Every command has --help."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil import migrate
+from vigil.access.permissions import OrganisationKind, Role
+from vigil.access.services import UserExists, create_user, issue_token
+from vigil.audit.services import Actor, record_event
+from vigil.intake.models import Report, ReporterIdentity
+from vigil.intake.services import followup_counts, iter_reports
+from vigil.intake.views import report_out
+from vigil.sealing import Sealed
+from vigil.settings import get_settings
+from vigil.web.runtime import Runtime
+
+app = typer.Typer(
+    help="Vigil: counter-terrorism reporting and multi-agency intelligence.", no_args_is_help=True
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+demo_app = typer.Typer(help="Synthetic demo data (never real people).", no_args_is_help=True)
+users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
+reports_app = typer.Typer(help="Reports.", no_args_is_help=True)
+keys_app = typer.Typer(help="Master keys that protect reporter identity.", no_args_is_help=True)
+for sub, name in (
+    (db_app, "db"),
+    (demo_app, "demo"),
+    (users_app, "users"),
+    (reports_app, "reports"),
+    (keys_app, "keys"),
+):
+    app.add_typer(sub, name=name)
+
+err = Console(stderr=True)
+CLI_ACTOR = Actor(label="cli")
+
+
+def _runtime() -> Runtime:
+    return Runtime.build(get_settings())
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (default VIGIL_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (default VIGIL_PORT)")] = None,
+) -> None:
+    """Serve Vigil over HTTP (uvicorn, one process: SQLite has one writer)."""
+    import uvicorn
+
+    from vigil.web.app import create_app
+
+    settings = get_settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        proxy_headers=settings.trust_forwarded_for,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Create the database if needed and apply migrations."""
+    settings = get_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.database_url, revision=revision)
+    err.print(f"[green]Database at {revision}.[/green]")
+
+
+@demo_app.command("seed")
+def demo_seed(
+    reports: Annotated[int, typer.Option(min=0, max=1_000_000, help="How many reports")] = 200,
+    if_empty: Annotated[
+        bool, typer.Option("--if-empty", help="Only when there are no reports")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 2026,
+) -> None:
+    """Create realistic synthetic reports, and demo staff accounts with tokens."""
+    from vigil.demo import seed_demo
+
+    rt = _runtime()
+    try:
+        with rt.db.session() as session:
+            existing = session.scalar(select(func.count()).select_from(Report)) or 0
+        if if_empty and existing:
+            err.print(f"{existing} reports already present; demo data not added.")
+            return
+        with Progress(console=err) as progress:
+            task = progress.add_task("Seeding reports", total=reports)
+            summary = seed_demo(
+                rt, reports, seed=seed, on_progress=lambda n: progress.update(task, advance=n)
+            )
+        for line in summary:
+            err.print(line)
+    finally:
+        rt.db.close()
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Argument(help="E-mail address (the sign-in name)")],
+    org: Annotated[str, typer.Option(help="Organisation name (created if missing)")],
+    role: Annotated[Role, typer.Option(help="Role")],
+    org_kind: Annotated[
+        OrganisationKind, typer.Option(help="Kind, if the organisation is new")
+    ] = OrganisationKind.other,
+    token: Annotated[
+        bool, typer.Option("--token", help="Also print a bearer API token (once)")
+    ] = False,
+) -> None:
+    """Create a staff user."""
+    rt = _runtime()
+    try:
+
+        def work(session: Session) -> str | None:
+            user = create_user(session, CLI_ACTOR, email, org, role, org_kind)
+            return issue_token(session, CLI_ACTOR, user) if token else None
+
+        try:
+            secret = rt.db.write_sync(work)
+        except UserExists as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(1) from exc
+        err.print(f"[green]Created {email} ({role.value}) in {org}.[/green]")
+        if secret:
+            err.print("API token (shown once; store it safely):")
+            typer.echo(secret)
+    finally:
+        rt.db.close()
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+CSV_FIELDS = [
+    "reference",
+    "received_at",
+    "channel",
+    "kind",
+    "description",
+    "anonymous",
+    "when_start",
+    "when_end",
+    "where_address",
+    "where_postcode",
+    "where_lat",
+    "where_lon",
+    "people",
+    "vehicles",
+    "online",
+    "attachments",
+    "followups",
+]
+
+
+@reports_app.command("export")
+def reports_export(
+    since: Annotated[
+        datetime | None, typer.Option(help="Only reports received at or after (UTC)")
+    ] = None,
+    format: Annotated[
+        ExportFormat, typer.Option("--format", help="jsonl or csv")
+    ] = ExportFormat.jsonl,
+    purpose: Annotated[str, typer.Option(help="Why (recorded in the audit log)")] = "export",
+) -> None:
+    """Write reports (never reporter identity) to standard output."""
+    rt = _runtime()
+    since_utc = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+    try:
+        writer = (
+            csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS)
+            if format is ExportFormat.csv
+            else None
+        )
+        if writer:
+            writer.writeheader()
+        references: list[str] = []
+        with rt.db.session() as session, Progress(console=err, transient=True) as progress:
+            total = (
+                session.scalar(
+                    select(func.count()).select_from(Report).where(Report.received_at >= since_utc)
+                    if since_utc
+                    else select(func.count()).select_from(Report)
+                )
+                or 0
+            )
+            task = progress.add_task("Exporting", total=total)
+            batch: list[Report] = []
+            for row in iter_reports(session, since=since_utc, org_id=None):
+                batch.append(row)
+                if len(batch) >= 500:
+                    _write_batch(session, batch, writer, references)
+                    progress.update(task, advance=len(batch))
+                    batch = []
+            _write_batch(session, batch, writer, references)
+        rt.db.write_sync(
+            lambda s: record_event(
+                s,
+                CLI_ACTOR,
+                "report.exported",
+                record_type="report",
+                record_ids=references,
+                purpose=purpose,
+            )
+        )
+        err.print(f"Exported {len(references)} reports.")
+    finally:
+        rt.db.close()
+
+
+def _write_batch(
+    session: Session, rows: list[Report], writer: csv.DictWriter[str] | None, references: list[str]
+) -> None:
+    counts = followup_counts(session, [r.id for r in rows])
+    for row in rows:
+        data = report_out(row, counts.get(row.id, 0)).model_dump(mode="json")
+        references.append(row.reference)
+        if writer is None:
+            sys.stdout.write(orjson.dumps(data).decode() + "\n")
+            continue
+        flat = {k: data.get(k) for k in CSV_FIELDS}
+        flat.update(
+            when_start=(data["when"] or {}).get("start"),
+            when_end=(data["when"] or {}).get("end"),
+            where_address=(data["where"] or {}).get("address"),
+            where_postcode=(data["where"] or {}).get("postcode"),
+            where_lat=(data["where"] or {}).get("lat"),
+            where_lon=(data["where"] or {}).get("lon"),
+        )
+        for key in ("people", "vehicles", "online", "attachments"):
+            flat[key] = orjson.dumps(data[key]).decode()
+        writer.writerow(flat)
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch: Annotated[int, typer.Option(min=1, help="Identities re-wrapped per transaction")] = 500,
+) -> None:
+    """Re-wrap every reporter identity under the current master key (VIGIL_MASTER_KEY_ID).
+
+    Runs in small transactions while Vigil serves: both keys stay configured until it ends.
+    """
+    rt = _runtime()
+    current = rt.sealer.current_key_id
+    try:
+        with rt.db.session() as session:
+            total = (
+                session.scalar(
+                    select(func.count())
+                    .select_from(ReporterIdentity)
+                    .where(ReporterIdentity.key_id != current)
+                )
+                or 0
+            )
+
+        def rewrap_some(session: Session) -> int:
+            rows = list(
+                session.scalars(
+                    select(ReporterIdentity).where(ReporterIdentity.key_id != current).limit(batch)
+                )
+            )
+            for row in rows:
+                new = rt.sealer.rewrap(
+                    Sealed(row.key_id, row.wrapped_key, row.nonce, row.ciphertext)
+                )
+                row.key_id, row.wrapped_key = new.key_id, new.wrapped_key
+            if rows:
+                record_event(
+                    session,
+                    CLI_ACTOR,
+                    "keys.rotated",
+                    record_type="reporter_identity",
+                    record_ids=[r.report_id for r in rows],
+                )
+            return len(rows)
+
+        done = 0
+        with Progress(console=err) as progress:
+            task = progress.add_task(f"Re-wrapping under {current}", total=total)
+            while n := rt.db.write_sync(rewrap_some):
+                done += n
+                progress.update(task, advance=n)
+        err.print(f"[green]{done} identities now wrapped by key {current}.[/green]")
+    finally:
+        rt.db.close()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,282 @@
+"""Database ground: engines for SQLite and PostgreSQL, sessions, and the single writer.
+
+SQLite allows one writer at a time, and every commit with ``synchronous=FULL`` costs an
+fsync. The :class:`Writer` therefore funnels every write through one thread that takes
+whatever submissions are waiting, runs them in one transaction and commits once (group
+commit). Each caller is answered only after the commit that holds its work, so an
+acknowledgement always means "on disk". The same writer serves PostgreSQL, where it simply
+saves round trips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import structlog
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+log = structlog.get_logger(__name__)
+T = TypeVar("T")
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Stores UTC instants; always hands back timezone-aware UTC datetimes."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalise_url(url: str) -> str:
+    """Use psycopg 3 for plain ``postgresql://`` URLs."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def create_db_engine(url: str, *, pool_size: int = 10) -> Engine:
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, pool_size=pool_size
+        )
+        _configure_sqlite(engine)
+        return engine
+    return create_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={"options": "-c synchronous_commit=on -c timezone=UTC"},
+    )
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    """WAL, full fsync, foreign keys; and transactions that SQLAlchemy really controls."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (savepoints work)
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get("sqlite_begin", "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+
+
+class Database:
+    """Sessions for reading, and the writer for every change.
+
+    ``bind`` may be an open :class:`Connection` inside a transaction: tests use that so each
+    test runs in a transaction that is rolled back afterwards. In that mode the writer runs
+    submissions inline, and a lock keeps threads from sharing the connection at once.
+    """
+
+    def __init__(self, engine: Engine, *, batch_max: int = 256, bind: Connection | None = None):
+        self.engine = engine
+        self.bound = bind
+        self._lock = threading.RLock() if bind is not None else None
+        if bind is not None:
+            self._sessions = sessionmaker(
+                bind=bind, join_transaction_mode="create_savepoint", expire_on_commit=False
+            )
+        else:
+            self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
+        self.writer = Writer(self, batch_max=batch_max)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session for reading (and for writing outside the hot path, e.g. the CLI)."""
+        if self._lock is not None:
+            with self._lock, self._sessions() as session:
+                yield session
+        else:
+            with self._sessions() as session:
+                yield session
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        if self._lock is not None:
+            with self._lock, self._sessions() as session:
+                yield session
+            return
+        session = self._sessions(bind=self.engine.execution_options(sqlite_begin="IMMEDIATE"))
+        with session:
+            yield session
+
+    def write_sync(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in a committed transaction and return its result."""
+        return self.writer.submit(work).result()
+
+    async def write(self, work: Callable[[Session], T]) -> T:
+        """Await ``work`` being committed with whatever else is waiting (group commit)."""
+        return await asyncio.wrap_future(self.writer.submit(work))
+
+    def close(self) -> None:
+        self.writer.stop()
+        self.engine.dispose()
+
+
+_STOP = object()
+
+
+class Writer:
+    """One thread, one transaction per batch of waiting submissions, one commit per batch."""
+
+    def __init__(self, db: Database, *, batch_max: int) -> None:
+        self._db = db
+        self._batch_max = batch_max
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self.batches = 0
+        self.items = 0
+
+    @property
+    def alive(self) -> bool:
+        return self._db.bound is not None or (self._thread is not None and self._thread.is_alive())
+
+    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+        future: Future[T] = Future()
+        if self._db.bound is not None:
+            self._run_batch([(work, future)])
+            return future
+        self._ensure_started()
+        self._queue.put((work, future))
+        return future
+
+    def _ensure_started(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            with self._start_lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(
+                        target=self._loop, name="vigil-writer", daemon=True
+                    )
+                    self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < self._batch_max:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stop = True
+                    break
+                batch.append(item)
+            self._run_batch(batch)
+            if stop:
+                return
+
+    def _run_batch(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
+        live = [(work, fut) for work, fut in batch if fut.set_running_or_notify_cancel()]
+        if not live:
+            return
+        try:
+            results = self._commit_together(live)
+        except _ItemFailed:
+            results = self._commit_one_by_one(live)
+        except Exception as exc:  # the commit itself failed: nobody is acknowledged
+            log.error("writer.batch_failed", error=type(exc).__name__, size=len(live))
+            for _work, fut in live:
+                fut.set_exception(exc)
+            return
+        self.batches += 1
+        self.items += len(live)
+        for (_work, fut), (ok, value) in zip(live, results, strict=True):
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(value)
+
+    def _commit_together(
+        self, live: list[tuple[Callable[[Session], Any], Future[Any]]]
+    ) -> list[tuple[bool, Any]]:
+        with self._db.write_session() as session:
+            results: list[tuple[bool, Any]] = []
+            for work, _fut in live:
+                try:
+                    results.append((True, work(session)))
+                except Exception as exc:
+                    session.rollback()
+                    raise _ItemFailed from exc
+            session.commit()
+            return results
+
+    def _commit_one_by_one(
+        self, live: list[tuple[Callable[[Session], Any], Future[Any]]]
+    ) -> list[tuple[bool, Any]]:
+        """A submission failed: redo the batch with a savepoint around each one."""
+        with self._db.write_session() as session:
+            results: list[tuple[bool, Any]] = []
+            for work, _fut in live:
+                try:
+                    with session.begin_nested():
+                        results.append((True, work(session)))
+                except Exception as exc:
+                    results.append((False, exc))
+            session.commit()
+            return results
+
+
+class _ItemFailed(Exception):
+    pass

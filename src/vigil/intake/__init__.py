@@ -1,0 +1,1 @@
+"""Public reports, their attachments and reporters' follow-ups."""

@@ -1,0 +1,183 @@
+"""JSON API for reports: public submission and follow-ups, staff reading."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from prometheus_client import Counter
+from pydantic import ValidationError
+
+from vigil.access.api import public, require
+from vigil.access.permissions import Permission
+from vigil.access.services import StaffUser
+from vigil.audit.services import PUBLIC
+from vigil.intake import services
+from vigil.intake.schemas import (
+    FollowupAccepted,
+    FollowupIn,
+    ReportAccepted,
+    ReportIn,
+    ReportOut,
+    ReportPage,
+)
+from vigil.intake.uploads import read_submission
+from vigil.web.problems import PROBLEM_TYPE, Problem, validation_problem
+from vigil.web.ratelimit import client_key
+from vigil.web.runtime import Runtime, runtime
+
+router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
+
+RECEIVED = Counter("vigil_reports_received_total", "Reports durably accepted", ["channel"])
+FOLLOWUPS = Counter("vigil_followups_received_total", "Follow-ups durably accepted", ["channel"])
+
+_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"description": text, "content": {PROBLEM_TYPE: {}}}
+    for code, text in {
+        404: "Unknown reference (or wrong code)",
+        409: "Idempotency-Key reused with other content",
+        413: "Body or file too large",
+        415: "Wrong media type",
+        422: "Invalid input; one entry per field in `errors`",
+        429: "Too many requests; see Retry-After",
+    }.items()
+}
+
+
+def _body_doc(schema: str, json_part: str) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": [json_part],
+                        "properties": {
+                            json_part: {"type": "string", "description": f"{schema} as JSON"},
+                            "files": {
+                                "type": "array",
+                                "items": {"type": "string", "format": "binary"},
+                            },
+                        },
+                    }
+                },
+            },
+        }
+    }
+
+
+def _content_length(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value and value.isdigit() else None
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ReportAccepted,
+    responses=_PROBLEMS,
+    openapi_extra=_body_doc("ReportIn", "report"),
+    summary="Submit a report (JSON, or multipart with a `report` part and files)",
+)
+async def submit_report(
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    _: None = Depends(public(Permission.public_report_submit)),
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> ReportAccepted:
+    rt.public_limiter.check(client_key(request, rt.settings.trust_forwarded_for))
+    body = await read_submission(
+        request.headers.get("content-type"),
+        _content_length(request),
+        request.stream(),
+        rt.settings,
+        rt.store,
+        json_part="report",
+    )
+    try:
+        try:
+            report = ReportIn.model_validate(body.document)
+        except ValidationError as exc:
+            raise validation_problem(exc) from exc
+        accepted = await services.submit_report(
+            rt, PUBLIC, report, body.files, channel="api", idempotency_key=idempotency_key
+        )
+    except BaseException:
+        body.discard(rt.store)
+        raise
+    RECEIVED.labels("api").inc()
+    return accepted
+
+
+@router.post(
+    "/{reference}/followups",
+    status_code=201,
+    response_model=FollowupAccepted,
+    responses=_PROBLEMS,
+    openapi_extra=_body_doc("FollowupIn", "followup"),
+    summary="Add information or files to a report with its follow-up code",
+)
+async def submit_followup(
+    reference: str,
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    _: None = Depends(public(Permission.public_followup_submit)),
+) -> FollowupAccepted:
+    client = client_key(request, rt.settings.trust_forwarded_for)
+    rt.public_limiter.check(client)
+    body = await read_submission(
+        request.headers.get("content-type"),
+        _content_length(request),
+        request.stream(),
+        rt.settings,
+        rt.store,
+        json_part="followup",
+    )
+    try:
+        try:
+            followup = FollowupIn.model_validate(body.document)
+        except ValidationError as exc:
+            raise validation_problem(exc) from exc
+        accepted = await services.add_followup(
+            rt, client, reference, followup.code, followup.text, body.files, channel="api"
+        )
+    except BaseException:
+        body.discard(rt.store)
+        raise
+    FOLLOWUPS.labels("api").inc()
+    return accepted
+
+
+@router.get("", response_model=ReportPage, summary="Reports you may see, newest first")
+def list_reports(
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    user: StaffUser = Depends(require(Permission.report_read)),
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> ReportPage:
+    return services.list_reports(rt, user, cursor=cursor, limit=limit, client=_client(request))
+
+
+@router.get(
+    "/{reference}",
+    response_model=ReportOut,
+    responses={404: _PROBLEMS[404]},
+    summary="One report (never the reporter's identity)",
+)
+def get_report(
+    reference: str,
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    user: StaffUser = Depends(require(Permission.report_read)),
+) -> ReportOut:
+    return services.get_report(rt, user, reference, client=_client(request))
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+__all__ = ["Problem", "router"]

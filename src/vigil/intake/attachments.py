@@ -1,0 +1,511 @@
+"""Content checks for files the public attach to reports, and metadata-free display copies.
+
+Uploads come from anyone, so the name and the declared type are hints at best. We decide the type
+from the bytes, refuse anything we cannot show safely (decompression bombs, damaged files, files
+that are also a ZIP or a web page, PDFs that run code), and show staff only a re-encoded copy of
+each image, because the original may carry the uploader's location in its metadata. Refusals
+carry a plain-language ``reason`` that is shown to the uploader as is.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import re
+import struct
+import tempfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import pillow_heif
+from PIL import Image, ImageOps
+
+pillow_heif.register_heif_opener()
+
+# media type -> (accepted file name extensions, how we describe it to the uploader)
+_KINDS: dict[str, tuple[frozenset[str], str]] = {
+    "image/jpeg": (frozenset({"jpg", "jpeg", "jpe", "jfif"}), "a JPEG image"),
+    "image/png": (frozenset({"png"}), "a PNG image"),
+    "image/heic": (frozenset({"heic", "heif"}), "a HEIC image"),
+    "video/mp4": (frozenset({"mp4", "m4v"}), "an MP4 video"),
+    "video/quicktime": (frozenset({"mov", "qt"}), "a QuickTime (MOV) video"),
+    "application/pdf": (frozenset({"pdf"}), "a PDF document"),
+    "text/plain": (frozenset({"txt", "text"}), "a plain text file"),
+}
+ALLOWED_MEDIA_TYPES: frozenset[str] = frozenset(_KINDS)
+_PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/heic": "HEIF"}
+
+EMPTY = "The file is empty."
+NOT_ACCEPTED = (
+    "This type of file is not accepted. "
+    "Send photos (JPEG, PNG, HEIC), videos (MP4, MOV), PDF or plain text."
+)
+MIXED_CONTENT = "The file contains more than one kind of content."
+DAMAGED_IMAGE = "The image is damaged or incomplete."
+DAMAGED_VIDEO = "The video is damaged or incomplete."
+DAMAGED_PDF = "The PDF is damaged or incomplete."
+PDF_ACTIVE = "The PDF contains active content or embedded files, which we cannot accept."
+PDF_TOO_COMPLEX = "The PDF is too large or complex for us to check. Send a simpler PDF."
+PDF_ENCRYPTED = "The PDF is encrypted or password-protected, so we cannot check it."
+
+_CHUNK = 1 << 20
+_EDGE = 4096  # how much of each end of a file we look at for web-page markers
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+_MP4_BRANDS = frozenset(b"isom iso2 iso3 iso4 iso5 iso6 mp41 mp42 avc1 dash".split())
+_BRAND_TYPES = (
+    dict.fromkeys(_MP4_BRANDS | {b"M4V ", b"M4A "}, "video/mp4")
+    | {b"qt  ": "video/quicktime"}
+    | dict.fromkeys(_HEIC_BRANDS, "image/heic")
+)
+_NOT_HEIC_BRANDS = frozenset({b"avif", b"avis"})  # AVIF lists mif1 too, but we cannot decode it
+_QT_FIRST_BOXES = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip"})
+_MAX_BOXES = 100_000  # more top-level boxes or PNG chunks than this is abuse, not a recording
+_JPEG_MARKER = re.compile(rb"\xff+([^\x00\xd0-\xd7\xff])")  # skips fill, stuffing and RSTn
+_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_JPEG_PADDING = b"\x00 \t\r\n\x0b\x0c"
+_TEXT_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
+_WEB_MARKERS = (b"<script", b"<html", b"<?php", b"<svg")
+_ZIP_SIGNATURE = re.compile(rb"PK(?:\x03\x04|\x01\x02|\x05\x06)")
+_ZIP_METHODS = frozenset(range(20)) | frozenset(range(93, 100))
+# Encrypted streams cannot be read, so an /Encrypt dictionary is refused as well.
+_PDF_NAMES = (b"/JavaScript", b"/Launch", b"/EmbeddedFile", b"/RichMedia", b"/XFA", b"/Encrypt")
+_PDF_NAME = re.compile(b"|".join(re.escape(name) for name in _PDF_NAMES))
+_PDF_ESCAPED_NAME = re.compile(
+    rb"/[^\x00\s/<>\[\]()%{}]{0,127}#[0-9A-Fa-f]{2}[^\x00\s/<>\[\]()%{}]{0,127}"
+)
+_PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
+_PDF_INFLATE_BUDGET = 512 << 20
+
+
+class AttachmentRejected(ValueError):
+    """An upload we will not keep; ``reason`` is written for the uploader, not for logs."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class InspectedFile:
+    """What the bytes turned out to be; sizes are as stored, before any EXIF rotation."""
+
+    media_type: str
+    width: int | None
+    height: int | None
+
+
+def inspect_file(path: Path, filename: str | None, *, max_image_pixels: int) -> InspectedFile:
+    """Decide what ``path`` really contains, or raise AttachmentRejected saying why not.
+
+    ``filename`` is only the uploader's name for the file: it never decides the type, but a name
+    that claims a different type is refused so nobody downstream is misled by it.
+    """
+    limit = _pixel_limit(max_image_pixels)
+    size = path.stat().st_size
+    if size == 0:
+        raise AttachmentRejected(EMPTY)
+    with path.open("rb") as fh:
+        head, tail = _read_at(fh, 0, _EDGE), _read_at(fh, max(0, size - _EDGE), _EDGE)
+        media_type = _sniff(fh, size, head)
+        _check_extension(filename, media_type)
+        if _contains_zip(fh):
+            raise AttachmentRejected(MIXED_CONTENT)
+        if media_type != "text/plain" and any(
+            marker in edge.lower() for edge in (head, tail) for marker in _WEB_MARKERS
+        ):
+            raise AttachmentRejected(MIXED_CONTENT)
+        if media_type in ("video/mp4", "video/quicktime"):
+            boxes = _walk_boxes(fh, size)
+            if boxes is None or b"moov" not in boxes:
+                raise AttachmentRejected(DAMAGED_VIDEO)
+        elif media_type == "application/pdf":
+            _check_pdf(fh, size, tail)
+        elif media_type in _PIL_FORMATS:
+            width, height = _image_dimensions(fh, size, media_type, path)
+            _check_pixels(width, height, limit)
+            _check_image_structure(fh, size, media_type)
+            _decode(path, media_type, limit)
+            return InspectedFile(media_type, width, height)
+    return InspectedFile(media_type, None, None)
+
+
+def write_display_copy(
+    path: Path, media_type: str, dest: Path, *, max_image_pixels: int
+) -> tuple[int, int] | None:
+    """Write a JPEG of the image at ``dest`` with no metadata at all, upright; None if no image.
+
+    Metadata (EXIF with GPS, XMP, comments, PNG text, ICC profiles) can identify or locate the
+    uploader, so the copy is rebuilt from pixels only. Transparency is flattened onto white,
+    because JPEG has no alpha and staff need a plain picture, not the original container.
+    ``dest`` is replaced atomically, so readers never see half a file. ``path`` is read only.
+    """
+    if media_type not in _PIL_FORMATS:
+        return None
+    limit = _pixel_limit(max_image_pixels)
+    with path.open("rb") as fh:
+        width, height = _image_dimensions(fh, os.fstat(fh.fileno()).st_size, media_type, path)
+    _check_pixels(width, height, limit)
+    picture = _decode(path, media_type, limit, keep=True)
+    _save_atomically(picture, dest)
+    return picture.size
+
+
+def _pixel_limit(max_image_pixels: int) -> int:
+    if max_image_pixels <= 0:
+        raise ValueError("max_image_pixels must be positive")
+    pillow_limit = Image.MAX_IMAGE_PIXELS  # honour Pillow's guard without changing it
+    return max_image_pixels if pillow_limit is None else min(max_image_pixels, pillow_limit)
+
+
+def _check_pixels(width: int, height: int, limit: int) -> None:
+    if width * height > limit:
+        raise AttachmentRejected(
+            f"The image is too large: {width} x {height} pixels; "
+            f"the most we accept is {limit:,} pixels."
+        )
+
+
+def _read_at(fh: BinaryIO, offset: int, count: int) -> bytes:
+    fh.seek(offset)
+    return fh.read(count)
+
+
+def _chunks(fh: BinaryIO, start: int, overlap: int) -> Iterator[tuple[int, bytes]]:
+    """Yield (offset, data) so any match up to ``overlap`` + 1 bytes long is whole in one chunk.
+
+    Reads start small and grow, because most searches (JPEG markers) end within a few bytes.
+    """
+    pos, want = start, 4096
+    while True:
+        data = _read_at(fh, pos, want)  # seek each time: callers may read elsewhere in between
+        if not data:
+            return
+        yield pos, data
+        if len(data) < want:
+            return
+        pos += len(data) - overlap
+        want = min(want * 4, _CHUNK)
+
+
+def _sniff(fh: BinaryIO, size: int, head: bytes) -> str:
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith(_PNG_SIGNATURE):
+        return "image/png"
+    if head[4:8] == b"ftyp" and len(head) >= 16:
+        box_end = min(int.from_bytes(head[:4], "big"), len(head))
+        major = head[8:12]
+        brands = [major] + [head[i : i + 4] for i in range(16, box_end - 3, 4)]
+        if major not in _NOT_HEIC_BRANDS:  # the major brand wins, then compatible ones in order
+            for brand in brands:
+                if brand in _BRAND_TYPES:
+                    return _BRAND_TYPES[brand]
+        raise AttachmentRejected(NOT_ACCEPTED)
+    if head.startswith(b"%PDF-"):
+        return "application/pdf"
+    if head[4:8] in _QT_FIRST_BOXES and len(head) >= 8:
+        first_size = int.from_bytes(head[:4], "big")
+        if first_size in (0, 1) or 8 <= first_size <= size:
+            return "video/quicktime"
+    if _is_plain_text(fh):
+        return "text/plain"
+    raise AttachmentRejected(NOT_ACCEPTED)
+
+
+def _is_plain_text(fh: BinaryIO) -> bool:
+    utf8 = codecs.getincrementaldecoder("utf-8")("strict")
+    try:
+        for _, data in _chunks(fh, 0, 0):
+            if _TEXT_CONTROLS.search(data):
+                return False
+            utf8.decode(data)
+        utf8.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _check_extension(filename: str | None, media_type: str) -> None:
+    if not filename:
+        return
+    name = re.split(r"[\\/]", filename)[-1].strip().rstrip(". ")  # Windows ignores trailing dots
+    if "." not in name.lstrip("."):
+        return
+    extension = name.rsplit(".", 1)[1].lower()
+    extensions, description = _KINDS[media_type]
+    if extension in extensions:
+        return
+    if re.fullmatch(r"[a-z0-9]{1,10}", extension):
+        raise AttachmentRejected(f"The file name ends .{extension} but the file is {description}.")
+    raise AttachmentRejected(f"The file name does not match the file, which is {description}.")
+
+
+def _contains_zip(fh: BinaryIO) -> bool:
+    """True if a ZIP record is embedded anywhere, so the file could also be opened as an archive.
+
+    A bare 4-byte signature turns up by chance in a few percent of large videos, so a hit only
+    counts when the fields after it are ones a ZIP tool would accept.
+    """
+    for offset, data in _chunks(fh, 0, 3):
+        for match in _ZIP_SIGNATURE.finditer(data):
+            record = _read_at(fh, offset + match.start(), 46)
+            if record[2:4] == b"\x05\x06":  # end of directory: this disk, the directory's disk
+                disks = struct.unpack_from("<HH", record, 4) if len(record) >= 22 else (1, 1)
+                if set(disks) <= {0, 0xFFFF}:
+                    return True
+                continue
+            start, need = (4, 30) if record[2:4] == b"\x03\x04" else (6, 46)  # local, central
+            if len(record) >= need:
+                version, _, method = struct.unpack_from("<HHH", record, start)
+                if version <= 0xFF and method in _ZIP_METHODS:
+                    return True
+    return False
+
+
+def _image_dimensions(fh: BinaryIO, size: int, media_type: str, path: Path) -> tuple[int, int]:
+    """Width and height from the header alone, so a bomb is refused before any pixel exists."""
+    if media_type == "image/jpeg":
+        return _walk_jpeg(fh, 0, size)[0]
+    if media_type == "image/png":
+        header = _read_at(fh, 0, 24)
+        if len(header) < 24 or header[12:16] != b"IHDR":
+            raise AttachmentRejected(DAMAGED_IMAGE)
+        width, height = struct.unpack_from(">II", header, 16)
+        return width, height
+    try:
+        heif_width, heif_height = pillow_heif.open_heif(path).size  # lazy: decodes nothing
+    except (ValueError, RuntimeError, OSError, EOFError) as exc:
+        raise AttachmentRejected(DAMAGED_IMAGE) from exc
+    return int(heif_width), int(heif_height)
+
+
+def _check_image_structure(fh: BinaryIO, size: int, media_type: str) -> None:
+    """Refuse truncation, and anything after the image's own end marker (a hidden payload)."""
+    if media_type == "image/jpeg":
+        end = _walk_jpeg(fh, 0, size)[1]
+        while end < size:  # multi-picture (MPO) files put further JPEGs straight after the first
+            rest = _read_at(fh, end, 17)
+            if rest.startswith(b"\xff\xd8\xff"):
+                end = _walk_jpeg(fh, end, size)[1]
+            elif len(rest) <= 16 and not rest.strip(_JPEG_PADDING):
+                return
+            else:
+                raise AttachmentRejected(MIXED_CONTENT)
+    elif media_type == "image/png":
+        _walk_png(fh, size)
+    elif _walk_boxes(fh, size) is None:
+        raise AttachmentRejected(DAMAGED_IMAGE)
+
+
+def _walk_jpeg(fh: BinaryIO, start: int, size: int) -> tuple[tuple[int, int], int]:
+    """Follow one JPEG's segments from SOI to EOI: (width, height) and the offset after EOI."""
+    if _read_at(fh, start, 2) != b"\xff\xd8":
+        raise AttachmentRejected(DAMAGED_IMAGE)
+    pos, dimensions, scanned = start + 2, None, False
+    while True:
+        found = _find(fh, _JPEG_MARKER, pos)
+        if found is None:
+            raise AttachmentRejected(DAMAGED_IMAGE)
+        marker, pos = found[0][-1], found[1]
+        if marker == 0xD9:
+            if dimensions is None or not scanned:
+                raise AttachmentRejected(DAMAGED_IMAGE)
+            return dimensions, pos
+        if marker == 0x01:
+            continue
+        segment = _read_at(fh, pos, 7)
+        length = int.from_bytes(segment[:2], "big") if len(segment) >= 2 else 0
+        if marker == 0xD8 or length < 2 or pos + length > size:
+            raise AttachmentRejected(DAMAGED_IMAGE)
+        if marker in _JPEG_SOF and dimensions is None:
+            if length < 8 or len(segment) < 7:
+                raise AttachmentRejected(DAMAGED_IMAGE)
+            height, width = struct.unpack_from(">HH", segment, 3)
+            if not width or not height:
+                raise AttachmentRejected(DAMAGED_IMAGE)
+            dimensions = (width, height)
+        if marker == 0xDA:
+            if dimensions is None:
+                raise AttachmentRejected(DAMAGED_IMAGE)
+            scanned = True
+        pos += length
+
+
+def _find(
+    fh: BinaryIO, pattern: re.Pattern[bytes], start: int, overlap: int = 1
+) -> tuple[bytes, int] | None:
+    """First match at or after ``start``: (matched bytes, offset just past it)."""
+    for offset, data in _chunks(fh, start, overlap):
+        match = pattern.search(data)
+        if match:
+            return match[0], offset + match.end()
+    return None
+
+
+def _walk_png(fh: BinaryIO, size: int) -> None:
+    pos, count = len(_PNG_SIGNATURE), 0
+    while True:
+        header = _read_at(fh, pos, 8)
+        if len(header) < 8 or count > _MAX_BOXES:
+            raise AttachmentRejected(DAMAGED_IMAGE)
+        length, kind = struct.unpack(">I4s", header)
+        if length > 0x7FFFFFFF or not kind.isalpha() or (count == 0) != (kind == b"IHDR"):
+            raise AttachmentRejected(DAMAGED_IMAGE)
+        pos, count = pos + 12 + length, count + 1
+        if pos > size:
+            raise AttachmentRejected(DAMAGED_IMAGE)
+        if kind == b"IEND":
+            if pos != size:
+                raise AttachmentRejected(MIXED_CONTENT)
+            return
+
+
+def _walk_boxes(fh: BinaryIO, size: int) -> list[bytes] | None:
+    """Top-level ISO-BMFF box types, or None unless the boxes exactly tile the whole file."""
+    pos, kinds = 0, list[bytes]()
+    while pos < size:
+        header = _read_at(fh, pos, 16)
+        if len(header) < 8 or len(kinds) >= _MAX_BOXES:
+            return None
+        box_size, kind = struct.unpack_from(">I4s", header)
+        header_size = 8
+        if box_size == 1:
+            if len(header) < 16:
+                return None
+            box_size, header_size = struct.unpack_from(">Q", header, 8)[0], 16
+        elif box_size == 0:
+            box_size = size - pos
+        if box_size < header_size or pos + box_size > size:
+            return None
+        kinds.append(kind)
+        pos += box_size
+    return kinds
+
+
+def _decode(path: Path, media_type: str, limit: int, *, keep: bool = False) -> Image.Image:
+    """Decode every pixel (damage shows up only then); with ``keep``, return a clean RGB copy."""
+    try:
+        with Image.open(path, formats=[_PIL_FORMATS[media_type]]) as image:
+            _check_pixels(*image.size, limit)  # in case the decoder disagrees with our header read
+            image.load()
+            return _flatten(ImageOps.exif_transpose(image)) if keep else image
+    except (AttachmentRejected, MemoryError):
+        raise
+    except Image.DecompressionBombError as exc:  # Pillow read a bigger size than we did
+        raise AttachmentRejected(
+            f"The image is too large; the most we accept is {limit:,} pixels."
+        ) from exc
+    except Exception as exc:  # decoders raise many types on hostile input; all mean "damaged"
+        raise AttachmentRejected(DAMAGED_IMAGE) from exc
+
+
+def _flatten(image: Image.Image) -> Image.Image:
+    """Pixels only, as RGB: alpha goes onto white, 16-bit grey is scaled, metadata is dropped."""
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        flat.alpha_composite(rgba)
+        rgb = flat.convert("RGB")
+    elif image.mode.startswith("I"):
+        rgb = image.convert("I").point(lambda value: value * (1 / 257)).convert("L").convert("RGB")
+    else:
+        rgb = image.convert("RGB")
+    rgb.info = {}  # Pillow carries comments and the like over from the source image
+    return rgb
+
+
+def _save_atomically(picture: Image.Image, dest: Path) -> None:
+    descriptor, temporary = tempfile.mkstemp(
+        dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as out:
+            picture.save(out, format="JPEG", quality=85)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, dest)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    with contextlib.suppress(OSError):  # make the rename durable; not possible on every platform
+        directory = os.open(dest.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+
+
+def _check_pdf(fh: BinaryIO, size: int, tail: bytes) -> None:
+    if b"%%EOF" not in tail[-1024:]:
+        raise AttachmentRejected(DAMAGED_PDF)
+    found = _pdf_forbidden_name(fh, size)
+    if found == b"/Encrypt":
+        raise AttachmentRejected(PDF_ENCRYPTED)
+    if found is not None:
+        raise AttachmentRejected(PDF_ACTIVE)
+
+
+def _pdf_forbidden_name(fh: BinaryIO, size: int) -> bytes | None:
+    """Look for scripts, launch actions and attachments, also inside compressed streams.
+
+    Modern PDF writers put dictionaries in compressed object streams, so a scan of the raw bytes
+    alone would miss most of them; names can also be spelt with #xx escapes to dodge a search.
+    """
+    found = _scan_pdf_names(data for _, data in _chunks(fh, 0, 0))
+    budget, pos = _PDF_INFLATE_BUDGET, 0
+    while found is None and pos < size:
+        stream = _find(fh, _PDF_STREAM, pos, overlap=16)
+        if stream is None:
+            break
+        inflated = _Inflated(fh, stream[1], budget)
+        found = _scan_pdf_names(inflated)
+        budget -= inflated.produced
+        pos = inflated.end
+    return found
+
+
+def _scan_pdf_names(pieces: Iterable[bytes]) -> bytes | None:
+    carry = b""
+    for piece in pieces:
+        text = carry + piece
+        if match := _PDF_NAME.search(text):
+            return match[0]
+        for escaped in _PDF_ESCAPED_NAME.finditer(text):
+            name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m[1], 16)]), escaped[0])
+            if match := _PDF_NAME.search(name):
+                return match[0]
+        carry = text[-256:]
+    return None
+
+
+class _Inflated:
+    """The Flate-decoded content of the stream starting at ``start``; nothing if not Flate."""
+
+    def __init__(self, fh: BinaryIO, start: int, budget: int) -> None:
+        self._fh, self._budget = fh, budget
+        self.end, self.produced = start, 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        inflater = zlib.decompressobj()
+        fed = 0
+        try:
+            for _, data in _chunks(self._fh, self.end, 0):
+                fed += len(data)
+                while data and not inflater.eof:
+                    piece = inflater.decompress(data, _CHUNK)
+                    data = inflater.unconsumed_tail
+                    self.produced += len(piece)
+                    if self.produced > self._budget:
+                        raise AttachmentRejected(PDF_TOO_COMPLEX)
+                    yield piece
+                if inflater.eof:
+                    break
+        except zlib.error:
+            return  # not Flate (or damaged): the raw scan has already seen these bytes
+        if inflater.eof:
+            self.end += fed - len(inflater.unused_data)

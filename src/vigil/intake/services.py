@@ -1,0 +1,521 @@
+"""Accepting reports and follow-ups durably, and reading them back for staff.
+
+A submission is fully prepared outside the database (validated, files checked and fsync'd,
+identity sealed, code hashed); the writer then commits it together with whatever else is
+waiting. The reporter sees a reference only after that commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import anyio
+import orjson
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from vigil.access import policy
+from vigil.access.models import Organisation
+from vigil.access.permissions import OrganisationKind
+from vigil.access.services import StaffUser, ensure_organisation
+from vigil.audit.services import Actor, record_event
+from vigil.db import utcnow
+from vigil.intake import attachments as files
+from vigil.intake.codes import new_followup_code, new_reference, normalise_reference
+from vigil.intake.models import (
+    Attachment,
+    Followup,
+    FollowupCredential,
+    IdempotencyRecord,
+    Report,
+    ReporterIdentity,
+    ReportOnline,
+    ReportPerson,
+    ReportVehicle,
+)
+from vigil.intake.schemas import FollowupAccepted, ReportAccepted, ReportIn, ReportOut, ReportPage
+from vigil.intake.storage import StagedFile, display_key, original_key
+from vigil.intake.views import decode_cursor, encode_cursor, report_out
+from vigil.sealing import Sealed
+from vigil.web.problems import Problem, field_error
+from vigil.web.runtime import Runtime
+
+IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/heic"})
+NOT_FOUND = Problem(
+    404, "Not found", "No report matches that reference and code.", kind="not-found"
+)
+
+
+@dataclass
+class KeptFile:
+    staged: StagedFile
+    media_type: str
+    width: int | None
+    height: int | None
+    display: bool
+
+
+def check_limits(rt: Runtime, report: ReportIn) -> None:
+    s = rt.settings
+    errors = [
+        field_error(f"#/{name}", f"at most {limit} items")
+        for name, items, limit in (
+            ("people", report.people, s.max_people),
+            ("vehicles", report.vehicles, s.max_vehicles),
+            ("online", report.online, s.max_online),
+        )
+        if len(items) > limit
+    ]
+    if errors:
+        raise Problem(
+            422, "Invalid request", "Too many items.", errors=errors, kind="invalid-request"
+        )
+
+
+def _inspect_and_keep(rt: Runtime, staged: Sequence[StagedFile]) -> list[KeptFile]:
+    """Check every file's content, make display copies, and move both into place durably."""
+    kept: list[KeptFile] = []
+    for index, item in enumerate(staged):
+        try:
+            info = files.inspect_file(
+                item.path, item.filename, max_image_pixels=rt.settings.max_image_pixels
+            )
+        except files.AttachmentRejected as exc:
+            raise Problem(
+                422,
+                "File not accepted",
+                exc.reason,
+                errors=[field_error(f"#/files/{index}", exc.reason)],
+                kind="file-not-accepted",
+            ) from exc
+        kept.append(KeptFile(item, info.media_type, info.width, info.height, False))
+    for entry in kept:
+        if entry.media_type in IMAGE_MEDIA_TYPES:
+            temp = rt.store.staged_path(".jpg")
+            size = files.write_display_copy(
+                entry.staged.path,
+                entry.media_type,
+                temp,
+                max_image_pixels=rt.settings.max_image_pixels,
+            )
+            if size is not None:
+                rt.store.keep(temp, display_key(entry.staged.sha256))
+                entry.display = True
+            else:
+                rt.store.discard(temp)
+        rt.store.keep(entry.staged.path, original_key(entry.staged.sha256))
+    return kept
+
+
+def _attachment_rows(kept: Sequence[KeptFile], received_at: datetime) -> list[Attachment]:
+    return [
+        Attachment(
+            received_at=received_at,
+            filename=k.staged.filename,
+            media_type=k.media_type,
+            size_bytes=k.staged.size,
+            sha256=k.staged.sha256,
+            storage_key=original_key(k.staged.sha256),
+            display_key=display_key(k.staged.sha256) if k.display else None,
+            width=k.width,
+            height=k.height,
+        )
+        for k in kept
+    ]
+
+
+def canonical_content(report: ReportIn) -> bytes:
+    """The report as the reporter gave it, minus identity: what ``content_sha256`` covers."""
+    body = report.model_dump(mode="json", exclude={"reporter"})
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def receiving_org_id(session: Session, rt: Runtime) -> int:
+    org_id = session.scalar(
+        select(Organisation.id).where(Organisation.name == rt.settings.receiving_org)
+    )
+    if org_id is None:
+        org_id = ensure_organisation(
+            session, rt.settings.receiving_org, OrganisationKind.ct_policing
+        ).id
+    return org_id
+
+
+def ensure_receiving_org(rt: Runtime) -> int:
+    return rt.db.write_sync(lambda session: receiving_org_id(session, rt))
+
+
+async def submit_report(
+    rt: Runtime,
+    actor: Actor,
+    report: ReportIn,
+    staged: Sequence[StagedFile],
+    *,
+    channel: str,
+    idempotency_key: str | None = None,
+) -> ReportAccepted:
+    check_limits(rt, report)
+    kept = await anyio.to_thread.run_sync(_inspect_and_keep, rt, staged)
+    content = canonical_content(report)
+    reference = new_reference()
+    code = new_followup_code()
+    code_hash = await anyio.to_thread.run_sync(rt.code_hasher.hash, code)
+    received_at = utcnow()
+    identity = _seal_identity(rt, report, reference)
+    accepted = ReportAccepted(reference=reference, followup_code=code, received_at=received_at)
+    idem = _idempotency(rt, idempotency_key, content, kept, accepted)
+
+    def work(session: Session) -> ReportAccepted:
+        if idem is not None:
+            earlier = _earlier_answer(rt, session, idem)
+            if earlier is not None:
+                return earlier
+        row = _report_row(
+            report, reference, received_at, channel, content, receiving_org_id(session, rt)
+        )
+        row.attachments = _attachment_rows(kept, received_at)
+        session.add(row)
+        session.flush()
+        session.add(FollowupCredential(report_id=row.id, code_hash=code_hash))
+        if identity is not None:
+            session.add(
+                ReporterIdentity(
+                    report_id=row.id,
+                    key_id=identity.key_id,
+                    wrapped_key=identity.wrapped_key,
+                    nonce=identity.nonce,
+                    ciphertext=identity.ciphertext,
+                )
+            )
+        if idem is not None:
+            session.add(IdempotencyRecord(report_id=row.id, **idem.row))
+        record_event(
+            session, actor, "report.collected", record_type="report", record_ids=[reference]
+        )
+        return accepted
+
+    return await rt.db.write(work)
+
+
+def _seal_identity(rt: Runtime, report: ReportIn, reference: str) -> Sealed | None:
+    who = report.reporter
+    if who is None or who.anonymous:
+        return None
+    plaintext = orjson.dumps(who.model_dump(mode="json", exclude={"anonymous"}))
+    return rt.sealer.seal(plaintext, b"reporter:" + reference.encode())
+
+
+def open_identity(rt: Runtime, row: ReporterIdentity, reference: str) -> dict[str, str | None]:
+    sealed = Sealed(row.key_id, row.wrapped_key, row.nonce, row.ciphertext)
+    data: dict[str, str | None] = orjson.loads(
+        rt.sealer.open(sealed, b"reporter:" + reference.encode())
+    )
+    return data
+
+
+@dataclass
+class _Idempotency:
+    key_hash: str
+    request_sha256: str
+    row: dict[str, object]
+
+
+def _idempotency(
+    rt: Runtime, key: str | None, content: bytes, kept: Sequence[KeptFile], answer: ReportAccepted
+) -> _Idempotency | None:
+    if key is None:
+        return None
+    key = key.strip()
+    if not 1 <= len(key) <= 200 or not key.isprintable():
+        raise Problem(
+            422,
+            "Invalid request",
+            "Idempotency-Key must be 1 to 200 printable characters.",
+            errors=[field_error("#/headers/Idempotency-Key", "1 to 200 printable characters")],
+        )
+    key_hash = hashlib.sha256(b"idem:" + key.encode()).hexdigest()
+    request = hashlib.sha256(content + b"".join(k.staged.sha256.encode() for k in kept)).hexdigest()
+    sealed = rt.sealer.seal(answer.model_dump_json().encode(), b"idempotency:" + key_hash.encode())
+    expires = utcnow() + timedelta(seconds=rt.settings.idempotency_ttl_s)
+    return _Idempotency(
+        key_hash,
+        request,
+        {
+            "key_hash": key_hash,
+            "request_sha256": request,
+            "sealed_response": sealed.pack(),
+            "key_id": sealed.key_id,
+            "expires_at": expires,
+        },
+    )
+
+
+def _earlier_answer(rt: Runtime, session: Session, idem: _Idempotency) -> ReportAccepted | None:
+    record = session.get(IdempotencyRecord, idem.key_hash)
+    if record is None:
+        return None
+    if record.expires_at <= utcnow():
+        session.delete(record)
+        session.flush()
+        return None
+    if record.request_sha256 != idem.request_sha256:
+        raise Problem(
+            409,
+            "Idempotency key reused",
+            "This Idempotency-Key was already used for a different report.",
+            kind="idempotency-key-reused",
+        )
+    plain = rt.sealer.open(
+        Sealed.unpack(record.sealed_response), b"idempotency:" + idem.key_hash.encode()
+    )
+    return ReportAccepted.model_validate_json(plain)
+
+
+def _report_row(
+    report: ReportIn,
+    reference: str,
+    received_at: datetime,
+    channel: str,
+    content: bytes,
+    org_id: int,
+) -> Report:
+    when, where = report.when, report.where
+    return Report(
+        reference=reference,
+        received_at=received_at,
+        channel=channel,
+        kind=report.kind.value,
+        description=report.description,
+        owning_org_id=org_id,
+        anonymous=report.reporter is None or report.reporter.anonymous,
+        when_start=when.start if when else None,
+        when_end=when.end if when else None,
+        when_ongoing=bool(when and when.ongoing),
+        when_unsure=bool(when and when.unsure),
+        when_description=when.description if when else None,
+        where_description=where.description if where else None,
+        where_address=where.address if where else None,
+        where_postcode=where.postcode if where else None,
+        where_lat=where.lat if where else None,
+        where_lon=where.lon if where else None,
+        content_sha256=hashlib.sha256(content).hexdigest(),
+        people=[ReportPerson(position=i, **p.model_dump()) for i, p in enumerate(report.people)],
+        vehicles=[
+            ReportVehicle(
+                position=i, registration_normalised=v.registration_normalised, **v.model_dump()
+            )
+            for i, v in enumerate(report.vehicles)
+        ],
+        online=[ReportOnline(position=i, **o.model_dump()) for i, o in enumerate(report.online)],
+    )
+
+
+def purge_expired_idempotency(rt: Runtime) -> int:
+    def work(session: Session) -> int:
+        result = session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= utcnow())
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
+
+    return rt.db.write_sync(work)
+
+
+# --- follow-ups -------------------------------------------------------------------------
+
+
+async def add_followup(
+    rt: Runtime,
+    client: str,
+    reference_text: str,
+    code: str,
+    text: str | None,
+    staged: Sequence[StagedFile],
+    *,
+    channel: str,
+) -> FollowupAccepted:
+    """Add information to a report. Unknown reference and wrong code answer the same 404."""
+    reference = normalise_reference(reference_text)
+    if reference is None:
+        _count_failure(rt, client)
+        raise NOT_FOUND
+    with rt.db.session() as session:
+        found = session.execute(
+            select(
+                Report.id,
+                FollowupCredential.code_hash,
+                FollowupCredential.failed_attempts,
+                FollowupCredential.window_started_at,
+            )
+            .join(FollowupCredential, FollowupCredential.report_id == Report.id)
+            .where(Report.reference == reference)
+        ).first()
+    if found is None:
+        _count_failure(rt, client)
+        raise NOT_FOUND
+    report_id, code_hash, failures, window_start = found
+    window = timedelta(seconds=rt.settings.followup_failure_window_s)
+    now = utcnow()
+    if (
+        window_start is not None
+        and now - window_start < window
+        and failures >= rt.settings.followup_max_failures
+    ):
+        retry = int((window_start + window - now).total_seconds()) + 1
+        raise Problem(
+            429,
+            "Too many attempts",
+            "Too many wrong codes for this reference. Please wait before trying again.",
+            headers={"Retry-After": str(retry)},
+        )
+    ok = await anyio.to_thread.run_sync(rt.code_hasher.verify, code_hash, code)
+    if not ok:
+        _count_failure(rt, client)
+        await rt.db.write(lambda s: _note_wrong_code(s, report_id, now, window))
+        raise NOT_FOUND
+    if not (text and text.strip()) and not staged:
+        raise Problem(
+            422,
+            "Invalid request",
+            "Add some text or at least one file.",
+            errors=[field_error("#/text", "add some text or a file")],
+            kind="invalid-request",
+        )
+    kept = await anyio.to_thread.run_sync(_inspect_and_keep, rt, staged)
+
+    def work(session: Session) -> FollowupAccepted:
+        followup = Followup(
+            report_id=report_id, received_at=now, channel=channel, text=text or None
+        )
+        session.add(followup)
+        session.flush()
+        for row in _attachment_rows(kept, now):
+            row.report_id = report_id
+            row.followup_id = followup.id
+            session.add(row)
+        session.execute(
+            update(FollowupCredential)
+            .where(FollowupCredential.report_id == report_id)
+            .values(failed_attempts=0, window_started_at=None)
+        )
+        record_event(
+            session,
+            Actor(label="public"),
+            "report.followup_collected",
+            record_type="report",
+            record_ids=[reference],
+        )
+        return FollowupAccepted(
+            reference=reference, followup_id=followup.id, received_at=now, attachments=len(kept)
+        )
+
+    return await rt.db.write(work)
+
+
+def _count_failure(rt: Runtime, client: str) -> None:
+    rt.followup_failure_limiter.check(client)
+
+
+def _note_wrong_code(session: Session, report_id: int, now: datetime, window: timedelta) -> None:
+    cred = session.get(FollowupCredential, report_id)
+    if cred is None:
+        return
+    if cred.window_started_at is None or now - cred.window_started_at >= window:
+        cred.window_started_at = now
+        cred.failed_attempts = 1
+    else:
+        cred.failed_attempts += 1
+
+
+# --- staff reading ----------------------------------------------------------------------
+
+_NO_REPORT = Problem(404, "Not found", "No report with that reference.", kind="not-found")
+
+
+def get_report(
+    rt: Runtime, user: StaffUser, reference_text: str, client: str | None = None
+) -> ReportOut:
+    """One report the user may see; the viewing is audited in the same transaction."""
+    reference = normalise_reference(reference_text)
+
+    def work(session: Session) -> ReportOut:
+        row = None
+        if reference is not None:
+            row = session.scalar(
+                select(Report).where(
+                    Report.reference == reference, policy.visible(user, Report.owning_org_id)
+                )
+            )
+        if row is None:
+            raise _NO_REPORT
+        followups = session.scalar(select(func.count()).where(Followup.report_id == row.id)) or 0
+        record_event(
+            session,
+            user.actor(client),
+            "report.viewed",
+            record_type="report",
+            record_ids=[row.reference],
+        )
+        return report_out(row, followups)
+
+    return rt.db.write_sync(work)
+
+
+def list_reports(
+    rt: Runtime, user: StaffUser, *, cursor: str | None, limit: int, client: str | None = None
+) -> ReportPage:
+    """Newest first, keyset-paginated, through the policy filter; the listing is audited."""
+    after = decode_cursor(cursor) if cursor else None
+
+    def work(session: Session) -> ReportPage:
+        query = (
+            select(Report)
+            .where(policy.visible(user, Report.owning_org_id))
+            .order_by(Report.received_at.desc(), Report.id.desc())
+            .limit(limit + 1)
+        )
+        if after is not None:
+            at, rid = after
+            query = query.where(
+                or_(Report.received_at < at, and_(Report.received_at == at, Report.id < rid))
+            )
+        rows = list(session.scalars(query))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        counts = followup_counts(session, [r.id for r in rows])
+        record_event(
+            session,
+            user.actor(client),
+            "report.listed",
+            record_type="report",
+            record_ids=[r.reference for r in rows],
+        )
+        items = [report_out(r, counts.get(r.id, 0)) for r in rows]
+        next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more and rows else None
+        return ReportPage(items=items, next_cursor=next_cursor)
+
+    return rt.db.write_sync(work)
+
+
+def followup_counts(session: Session, report_ids: Sequence[int]) -> dict[int, int]:
+    if not report_ids:
+        return {}
+    rows = session.execute(
+        select(Followup.report_id, func.count())
+        .where(Followup.report_id.in_(report_ids))
+        .group_by(Followup.report_id)
+    )
+    return {rid: int(n) for rid, n in rows}
+
+
+def iter_reports(
+    session: Session, *, since: datetime | None, org_id: int | None
+) -> Iterator[Report]:
+    query = select(Report).order_by(Report.received_at, Report.id)
+    if since is not None:
+        query = query.where(Report.received_at >= since)
+    if org_id is not None:
+        query = query.where(Report.owning_org_id == org_id)
+    yield from session.scalars(query.execution_options(yield_per=500))

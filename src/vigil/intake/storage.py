@@ -1,0 +1,129 @@
+"""Where attachment bytes live. An interface, with the local filesystem as the default.
+
+Files are written to a staging folder, fsync'd, then moved into place and the folder entry
+fsync'd before the database row that refers to them is committed. A crash can therefore
+leave an unreferenced file behind, never a row that points at nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+
+class FileTooLarge(Exception):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"over {limit} bytes")
+        self.limit = limit
+
+
+@dataclass
+class StagedFile:
+    path: Path
+    filename: str | None
+    size: int
+    sha256: str
+
+
+class StagedWriter:
+    """Receives a file chunk by chunk, hashing as it goes and refusing past the cap."""
+
+    def __init__(self, path: Path, filename: str | None, max_bytes: int) -> None:
+        self.path = path
+        self.filename = filename
+        self._max = max_bytes
+        self._size = 0
+        self._hash = hashlib.sha256()
+        self._fh = open(path, "wb")  # noqa: SIM115 - closed in finish()/abort()
+
+    def write(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > self._max:
+            self.abort()
+            raise FileTooLarge(self._max)
+        self._hash.update(chunk)
+        self._fh.write(chunk)
+
+    def finish(self) -> StagedFile:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        return StagedFile(self.path, self.filename, self._size, self._hash.hexdigest())
+
+    def abort(self) -> None:
+        if not self._fh.closed:
+            self._fh.close()
+        self.path.unlink(missing_ok=True)
+
+
+class FileStore(Protocol):
+    def stage(self, filename: str | None, max_bytes: int) -> StagedWriter: ...
+    def staged_path(self, suffix: str) -> Path: ...
+    def keep(self, source: Path, key: str) -> None: ...
+    def path_for(self, key: str) -> Path: ...
+    def discard(self, path: Path) -> None: ...
+
+
+class LocalFileStore:
+    """Content-addressed files under ``data_dir/attachments``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.staging = root / "staging"
+
+    def prepare(self, max_staging_age_s: int = 86_400) -> None:
+        self.staging.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - max_staging_age_s
+        for leftover in self.staging.iterdir():
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink(missing_ok=True)
+
+    def staged_path(self, suffix: str = "") -> Path:
+        self.staging.mkdir(parents=True, exist_ok=True)
+        return self.staging / f"{uuid.uuid4().hex}{suffix}"
+
+    def stage(self, filename: str | None, max_bytes: int) -> StagedWriter:
+        return StagedWriter(self.staged_path(), filename, max_bytes)
+
+    def keep(self, source: Path, key: str) -> None:
+        """Move a staged, fsync'd file into place durably (idempotent for equal content)."""
+        target = self.path_for(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if target.exists():
+            source.unlink(missing_ok=True)
+            return
+        os.replace(source, target)
+        _fsync_dir(target.parent)
+
+    def path_for(self, key: str) -> Path:
+        if ".." in key.split("/") or key.startswith("/"):
+            raise ValueError("bad storage key")
+        return self.root / key
+
+    def discard(self, path: Path) -> None:
+        path.unlink(missing_ok=True)
+
+    def wipe(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def original_key(sha256: str) -> str:
+    return f"originals/{sha256[:2]}/{sha256}"
+
+
+def display_key(sha256: str) -> str:
+    return f"display/{sha256[:2]}/{sha256}.jpg"

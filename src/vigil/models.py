@@ -1,0 +1,11 @@
+"""Every area's models, imported together so that metadata (and Alembic) sees all tables."""
+
+from __future__ import annotations
+
+from vigil.access import models as access_models
+from vigil.audit import models as audit_models
+from vigil.db import Base
+from vigil.intake import models as intake_models
+
+metadata = Base.metadata
+__all__ = ["access_models", "audit_models", "intake_models", "metadata"]

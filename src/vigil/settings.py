@@ -1,0 +1,168 @@
+"""One validated settings object, read from ``VIGIL_*`` environment variables.
+
+Every limit that protects the service (sizes, counts, rates) lives here so that it is
+explicit, documented in one place and adjustable without code changes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only secrets. They are public (they are in this file), so production refuses them.
+DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-use-000000"  # noqa: S105
+DEV_MASTER_KEYS = "dev1=ZGV2LW9ubHktbWFzdGVyLWtleS0zMi1ieXRlcy1hYmM="
+
+
+class Environment(StrEnum):
+    development = "development"
+    test = "test"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    """Vigil's configuration. Field docs are the configuration table of the README."""
+
+    model_config = SettingsConfigDict(env_prefix="VIGIL_", extra="ignore")
+
+    environment: Environment = Field(
+        Environment.development, description="development, test or production"
+    )
+    database_url: str = Field(
+        "sqlite:///var/vigil.db", description="SQLAlchemy URL (sqlite:/// or postgresql://)"
+    )
+    data_dir: Path = Field(Path("var"), description="Where attachments and local state live")
+    secret_key: str = Field(DEV_SECRET_KEY, description="Secret for signing (>= 32 chars)")
+    master_keys: str = Field(
+        DEV_MASTER_KEYS,
+        description="Master keys wrapping reporter-identity data keys: 'id=base64,id2=base64'",
+    )
+    master_key_id: str = Field(
+        "", description="Id of the key used for new wrapping (default: first)"
+    )
+    receiving_org: str = Field(
+        "National CT Reporting Hub", description="Organisation that receives public reports"
+    )
+    host: str = Field("127.0.0.1", description="Address `vigil serve` binds")
+    port: int = Field(8000, ge=1, le=65535, description="Port `vigil serve` binds")
+    log_level: str = Field("info", description="debug, info, warning or error")
+
+    public_rate_limit: int = Field(
+        30, ge=0, description="Public submissions per minute per client (0 turns it off)"
+    )
+    followup_max_failures: int = Field(
+        5, ge=1, description="Wrong follow-up codes allowed per reference per window"
+    )
+    followup_failure_window_s: int = Field(
+        900, ge=1, description="Window (seconds) for counting wrong follow-up codes"
+    )
+    max_json_bytes: int = Field(
+        262_144, ge=1024, description="Largest JSON body or `report` part, in bytes"
+    )
+    max_attachment_bytes: int = Field(
+        50 * 1024 * 1024, ge=1, description="Largest single attachment, in bytes"
+    )
+    max_attachments: int = Field(10, ge=0, description="Most attachments per report or follow-up")
+    max_image_pixels: int = Field(
+        40_000_000, ge=1, description="Largest image (width x height) accepted"
+    )
+    max_people: int = Field(20, ge=0, description="Most people in one report")
+    max_vehicles: int = Field(20, ge=0, description="Most vehicles in one report")
+    max_online: int = Field(50, ge=0, description="Most online items in one report")
+    idempotency_ttl_s: int = Field(
+        86_400, ge=60, description="How long an Idempotency-Key is remembered (seconds)"
+    )
+    writer_batch_max: int = Field(
+        256, ge=1, description="Most submissions committed together by the writer"
+    )
+    followup_hash_time_cost: int = Field(
+        1, ge=1, description="argon2id passes (codes carry 100 bits)"
+    )
+    followup_hash_memory_kib: int = Field(1024, ge=8, description="argon2id memory in KiB")
+    trust_forwarded_for: bool = Field(
+        False, description="Use X-Forwarded-For (only behind a trusted proxy) to identify clients"
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.lower()
+        if value not in {"debug", "info", "warning", "error"}:
+            raise ValueError("must be one of debug, info, warning, error")
+        return value
+
+    @field_validator("master_keys")
+    @classmethod
+    def _parse_keys(cls, value: str) -> str:
+        parse_master_keys(value)
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_dev_secrets_in_production(self) -> Settings:
+        if len(self.secret_key) < 32:
+            raise ValueError("VIGIL_SECRET_KEY must be at least 32 characters")
+        keys = parse_master_keys(self.master_keys)
+        if self.master_key_id and self.master_key_id not in keys:
+            raise ValueError(
+                f"VIGIL_MASTER_KEY_ID {self.master_key_id!r} is not in VIGIL_MASTER_KEYS"
+            )
+        if self.environment is Environment.production:
+            if self.secret_key == DEV_SECRET_KEY:
+                raise ValueError("production refuses the development VIGIL_SECRET_KEY")
+            dev_keys = parse_master_keys(DEV_MASTER_KEYS)
+            if any(keys.get(k) == v for k, v in dev_keys.items()) or set(keys.values()) & set(
+                dev_keys.values()
+            ):
+                raise ValueError("production refuses the development VIGIL_MASTER_KEYS")
+        return self
+
+    @property
+    def keyring(self) -> dict[str, bytes]:
+        return parse_master_keys(self.master_keys)
+
+    @property
+    def current_key_id(self) -> str:
+        return self.master_key_id or next(iter(self.keyring))
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    @property
+    def max_multipart_bytes(self) -> int:
+        """Whole multipart body: every file at its cap, the JSON part, and framing."""
+        return self.max_attachments * self.max_attachment_bytes + self.max_json_bytes + 65_536
+
+
+def parse_master_keys(value: str) -> dict[str, bytes]:
+    """Parse ``id=base64,id2=base64`` into 32-byte AES-256 keys, in the order given."""
+    keys: dict[str, bytes] = {}
+    for item in filter(None, (part.strip() for part in value.split(","))):
+        key_id, sep, encoded = item.partition("=")
+        if not sep or not key_id:
+            raise ValueError("master keys look like 'id=base64key,id2=base64key'")
+        try:
+            raw = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except binascii.Error as exc:
+            raise ValueError(f"master key {key_id!r} is not valid base64") from exc
+        if len(raw) != 32:
+            raise ValueError(f"master key {key_id!r} must be 32 bytes (AES-256), got {len(raw)}")
+        keys[key_id] = raw
+    if not keys:
+        raise ValueError("at least one master key is required")
+    return keys
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

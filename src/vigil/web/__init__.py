@@ -1,0 +1,1 @@
+"""The web ground: app factory, middleware, problem responses, rate limits."""

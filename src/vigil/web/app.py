@@ -1,0 +1,82 @@
+"""The app factory. It lists the areas and wires the shared ground; nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
+
+from vigil.access.api import public
+from vigil.access.permissions import Permission
+from vigil.intake import api as intake_api
+from vigil.intake.services import ensure_receiving_org
+from vigil.logging import configure_logging
+from vigil.settings import Settings, get_settings
+from vigil.web import health
+from vigil.web.jsonresp import FastJSONResponse
+from vigil.web.middleware import RequestObserver
+from vigil.web.problems import install_problem_handlers
+from vigil.web.runtime import Runtime
+
+STATIC = Path(__file__).parent / "static"
+AREAS = (intake_api.router,)
+
+
+def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> FastAPI:
+    settings = settings or (rt.settings if rt else get_settings())
+    configure_logging(settings.log_level)
+    runtime = rt or Runtime.build(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        runtime.store.prepare()
+        ensure_receiving_org(runtime)
+        yield
+        if rt is None:
+            runtime.db.close()
+
+    app = FastAPI(
+        title="Vigil",
+        version="0.1.0",
+        summary="Counter-terrorism public reporting and multi-agency intelligence",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+        default_response_class=FastJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.add_middleware(RequestObserver)
+    app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
+    app.include_router(health.router)
+    for router in AREAS:
+        app.include_router(router)
+
+    @app.get(
+        "/api/docs",
+        include_in_schema=False,
+        response_class=HTMLResponse,
+        dependencies=[Depends(public(Permission.system_health))],
+    )
+    def docs() -> HTMLResponse:
+        return HTMLResponse(DOCS_PAGE)
+
+    return app
+
+
+# Swagger UI from npm, served by Vigil itself; the start-up script is a file (strict CSP).
+DOCS_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Vigil API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/static/vendor/swagger-ui/swagger-ui.css">
+</head><body><div id="swagger-ui"></div>
+<script src="/static/vendor/swagger-ui/swagger-ui-bundle.js"></script>
+<script src="/static/api-docs.js"></script>
+</body></html>
+"""

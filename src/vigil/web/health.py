@@ -1,0 +1,43 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import os
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from vigil.access.api import public
+from vigil.access.permissions import Permission
+from vigil.web.problems import Problem
+from vigil.web.runtime import Runtime, runtime
+
+router = APIRouter(tags=["system"])
+
+
+@router.get("/healthz", summary="The process is alive")
+async def healthz(_: None = Depends(public(Permission.system_health))) -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz", summary="The database answers, the writer runs and the data folder is writable"
+)
+def readyz(
+    rt: Runtime = Depends(runtime), _: None = Depends(public(Permission.system_health))
+) -> dict[str, str]:
+    try:
+        with rt.db.session() as session:
+            session.execute(text("SELECT 1"))
+    except Exception as exc:
+        raise Problem(503, "Not ready", "The database does not answer.") from exc
+    if not os.access(rt.settings.data_dir, os.W_OK):
+        raise Problem(503, "Not ready", "The data folder is not writable.")
+    return {"status": "ready", "database": rt.db.dialect}
+
+
+@router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
+def metrics(_: None = Depends(public(Permission.system_health))) -> PlainTextResponse:
+    return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,57 @@
+"""What a running Vigil holds: settings, database, keys, file store, limiters.
+
+Built once by the app factory (or the CLI) and handed to service functions, so services
+never reach for globals and tests can build one around a rolled-back transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import Request
+
+from vigil.db import Database, create_db_engine
+from vigil.intake.codes import CodeHasher
+from vigil.intake.storage import LocalFileStore
+from vigil.sealing import Sealer
+from vigil.settings import Settings
+from vigil.web.ratelimit import RateLimiter
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    sealer: Sealer
+    code_hasher: CodeHasher
+    store: LocalFileStore
+    public_limiter: RateLimiter = field(init=False)
+    followup_failure_limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.public_limiter = RateLimiter(self.settings.public_rate_limit, name="public")
+        # Wrong follow-up codes from one client, across all references (stops enumeration).
+        self.followup_failure_limiter = RateLimiter(
+            self.settings.followup_max_failures * 2, name="followup-failures"
+        )
+
+    @classmethod
+    def build(cls, settings: Settings, db: Database | None = None) -> Runtime:
+        if db is None:
+            db = Database(
+                create_db_engine(settings.database_url), batch_max=settings.writer_batch_max
+            )
+        return cls(
+            settings=settings,
+            db=db,
+            sealer=Sealer(settings.keyring, settings.current_key_id),
+            code_hasher=CodeHasher(
+                settings.followup_hash_time_cost, settings.followup_hash_memory_kib
+            ),
+            store=LocalFileStore(settings.attachments_dir),
+        )
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
