@@ -15,11 +15,22 @@ _LEVELS = {
 }
 
 
-def configure_logging(level: str = "info") -> None:
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is now (test capture and redirection keep working)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def configure_logging(level: str = "info", *, cache: bool = True) -> None:
+    """Configure once at start. Tests pass ``cache=False`` so each app can pick its level."""
     numeric = _LEVELS[level]
     logging.basicConfig(format="%(message)s", stream=sys.stderr, level=numeric, force=True)
-    for noisy in ("uvicorn.access",):
-        logging.getLogger(noisy).disabled = True  # it logs client addresses
+    logging.getLogger("uvicorn.access").disabled = True  # it would log client addresses
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # it would log URLs
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -29,6 +40,6 @@ def configure_logging(level: str = "info") -> None:
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=structlog.WriteLoggerFactory(file=_CurrentStderr()),  # type: ignore[arg-type]
+        cache_logger_on_first_use=cache,
     )

@@ -1,16 +1,17 @@
 """Content checks for files the public attach to reports, and metadata-free display copies.
 
-Uploads come from anyone, so the name and the declared type are hints at best. We decide the type
-from the bytes, refuse anything we cannot show safely (decompression bombs, damaged files, files
-that are also a ZIP or a web page, PDFs that run code), and show staff only a re-encoded copy of
-each image, because the original may carry the uploader's location in its metadata. Refusals
-carry a plain-language ``reason`` that is shown to the uploader as is.
+Uploads come from anyone, so the file name is a hint at best. We decide the type from the bytes,
+refuse what we cannot handle safely (decompression bombs, damaged files, files that are also a
+ZIP or a web page, PDFs that run code), and show staff only a re-encoded copy of each image,
+because the original may carry the uploader's location in its metadata. Refusals carry a
+plain-language ``reason`` that is shown to the uploader as it is.
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import itertools
 import os
 import re
 import struct
@@ -26,7 +27,7 @@ from PIL import Image, ImageOps
 
 pillow_heif.register_heif_opener()
 
-# media type -> (accepted file name extensions, how we describe it to the uploader)
+# media type -> (file name extensions that fit it, how we describe it to the uploader)
 _KINDS: dict[str, tuple[frozenset[str], str]] = {
     "image/jpeg": (frozenset({"jpg", "jpeg", "jpe", "jfif"}), "a JPEG image"),
     "image/png": (frozenset({"png"}), "a PNG image"),
@@ -49,22 +50,22 @@ DAMAGED_IMAGE = "The image is damaged or incomplete."
 DAMAGED_VIDEO = "The video is damaged or incomplete."
 DAMAGED_PDF = "The PDF is damaged or incomplete."
 PDF_ACTIVE = "The PDF contains active content or embedded files, which we cannot accept."
-PDF_TOO_COMPLEX = "The PDF is too large or complex for us to check. Send a simpler PDF."
 PDF_ENCRYPTED = "The PDF is encrypted or password-protected, so we cannot check it."
+PDF_TOO_COMPLEX = "The PDF is too large or complex for us to check. Send a simpler PDF."
 
-_CHUNK = 1 << 20
-_EDGE = 4096  # how much of each end of a file we look at for web-page markers
+_CHUNK = 1 << 20  # largest single read: files can be tens of megabytes
+_EDGE = 4096  # how much of each end of a file is searched for web-page markers
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_HEIC_BRANDS = frozenset({b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1"})
+_HEIC_BRANDS = frozenset(b"heic heix heim heis hevc hevx mif1 msf1".split())
 _MP4_BRANDS = frozenset(b"isom iso2 iso3 iso4 iso5 iso6 mp41 mp42 avc1 dash".split())
 _BRAND_TYPES = (
     dict.fromkeys(_MP4_BRANDS | {b"M4V ", b"M4A "}, "video/mp4")
-    | {b"qt  ": "video/quicktime"}
     | dict.fromkeys(_HEIC_BRANDS, "image/heic")
+    | {b"qt  ": "video/quicktime"}
 )
-_NOT_HEIC_BRANDS = frozenset({b"avif", b"avis"})  # AVIF lists mif1 too, but we cannot decode it
-_QT_FIRST_BOXES = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip"})
-_MAX_BOXES = 100_000  # more top-level boxes or PNG chunks than this is abuse, not a recording
+_UNSUPPORTED_MAJOR_BRANDS = frozenset({b"avif", b"avis"})  # AVIF lists mif1 but is not HEIC
+_QT_FIRST_BOXES = frozenset(b"moov mdat wide free skip".split())
+_MAX_PARTS = 100_000  # more top-level boxes or PNG chunks than this is abuse, not a recording
 _JPEG_MARKER = re.compile(rb"\xff+([^\x00\xd0-\xd7\xff])")  # skips fill, stuffing and RSTn
 _JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 _JPEG_PADDING = b"\x00 \t\r\n\x0b\x0c"
@@ -72,14 +73,15 @@ _TEXT_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0e-\x1f]")
 _WEB_MARKERS = (b"<script", b"<html", b"<?php", b"<svg")
 _ZIP_SIGNATURE = re.compile(rb"PK(?:\x03\x04|\x01\x02|\x05\x06)")
 _ZIP_METHODS = frozenset(range(20)) | frozenset(range(93, 100))
-# Encrypted streams cannot be read, so an /Encrypt dictionary is refused as well.
-_PDF_NAMES = (b"/JavaScript", b"/Launch", b"/EmbeddedFile", b"/RichMedia", b"/XFA", b"/Encrypt")
-_PDF_NAME = re.compile(b"|".join(re.escape(name) for name in _PDF_NAMES))
+# Encrypted streams cannot be read, so a PDF with an /Encrypt dictionary is refused as well.
+_PDF_NAME = re.compile(rb"/(?:JavaScript|Launch|EmbeddedFile|RichMedia|XFA|Encrypt)")
+_PDF_NAME_CHAR = rb"[^\x00\s/<>\[\]()%{}]"
 _PDF_ESCAPED_NAME = re.compile(
-    rb"/[^\x00\s/<>\[\]()%{}]{0,127}#[0-9A-Fa-f]{2}[^\x00\s/<>\[\]()%{}]{0,127}"
+    rb"/%s{0,127}#[0-9A-Fa-f]{2}%s{0,127}" % (_PDF_NAME_CHAR, _PDF_NAME_CHAR)
 )
+_PDF_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 _PDF_STREAM = re.compile(rb"(?<!end)stream\r?\n")
-_PDF_INFLATE_BUDGET = 512 << 20
+_PDF_INFLATE_BUDGET = 512 << 20  # total decompressed bytes we will look through in one PDF
 
 
 class AttachmentRejected(ValueError):
@@ -92,7 +94,7 @@ class AttachmentRejected(ValueError):
 
 @dataclass(frozen=True)
 class InspectedFile:
-    """What the bytes turned out to be; sizes are as stored, before any EXIF rotation."""
+    """What the bytes turned out to be; image sizes are as stored, before EXIF rotation."""
 
     media_type: str
     width: int | None
@@ -113,22 +115,19 @@ def inspect_file(path: Path, filename: str | None, *, max_image_pixels: int) -> 
         head, tail = _read_at(fh, 0, _EDGE), _read_at(fh, max(0, size - _EDGE), _EDGE)
         media_type = _sniff(fh, size, head)
         _check_extension(filename, media_type)
-        if _contains_zip(fh):
-            raise AttachmentRejected(MIXED_CONTENT)
-        if media_type != "text/plain" and any(
-            marker in edge.lower() for edge in (head, tail) for marker in _WEB_MARKERS
+        if _contains_zip(fh) or (
+            media_type != "text/plain"
+            and any(marker in edge.lower() for edge in (head, tail) for marker in _WEB_MARKERS)
         ):
             raise AttachmentRejected(MIXED_CONTENT)
-        if media_type in ("video/mp4", "video/quicktime"):
-            boxes = _walk_boxes(fh, size)
-            if boxes is None or b"moov" not in boxes:
+        if media_type.startswith("video/"):
+            if b"moov" not in (_walk_boxes(fh, size) or ()):
                 raise AttachmentRejected(DAMAGED_VIDEO)
         elif media_type == "application/pdf":
-            _check_pdf(fh, size, tail)
+            _check_pdf(fh, tail)
         elif media_type in _PIL_FORMATS:
-            width, height = _image_dimensions(fh, size, media_type, path)
+            width, height = _check_image_container(fh, size, media_type, path)
             _check_pixels(width, height, limit)
-            _check_image_structure(fh, size, media_type)
             _decode(path, media_type, limit)
             return InspectedFile(media_type, width, height)
     return InspectedFile(media_type, None, None)
@@ -137,19 +136,19 @@ def inspect_file(path: Path, filename: str | None, *, max_image_pixels: int) -> 
 def write_display_copy(
     path: Path, media_type: str, dest: Path, *, max_image_pixels: int
 ) -> tuple[int, int] | None:
-    """Write a JPEG of the image at ``dest`` with no metadata at all, upright; None if no image.
+    """Write an upright JPEG of the image to ``dest`` with no metadata; None for non-images.
 
     Metadata (EXIF with GPS, XMP, comments, PNG text, ICC profiles) can identify or locate the
-    uploader, so the copy is rebuilt from pixels only. Transparency is flattened onto white,
-    because JPEG has no alpha and staff need a plain picture, not the original container.
-    ``dest`` is replaced atomically, so readers never see half a file. ``path`` is read only.
+    uploader, so the copy is rebuilt from pixels alone. Transparency is flattened onto white, as
+    JPEG has none. ``dest`` is replaced atomically so readers never see half a file; ``path``
+    is only read. Returns the copy's (width, height).
     """
     if media_type not in _PIL_FORMATS:
         return None
     limit = _pixel_limit(max_image_pixels)
     with path.open("rb") as fh:
-        width, height = _image_dimensions(fh, os.fstat(fh.fileno()).st_size, media_type, path)
-    _check_pixels(width, height, limit)
+        size = os.fstat(fh.fileno()).st_size
+        _check_pixels(*_check_image_container(fh, size, media_type, path), limit)
     picture = _decode(path, media_type, limit, keep=True)
     _save_atomically(picture, dest)
     return picture.size
@@ -158,7 +157,7 @@ def write_display_copy(
 def _pixel_limit(max_image_pixels: int) -> int:
     if max_image_pixels <= 0:
         raise ValueError("max_image_pixels must be positive")
-    pillow_limit = Image.MAX_IMAGE_PIXELS  # honour Pillow's guard without changing it
+    pillow_limit = Image.MAX_IMAGE_PIXELS  # honour Pillow's own guard without changing it
     return max_image_pixels if pillow_limit is None else min(max_image_pixels, pillow_limit)
 
 
@@ -176,20 +175,24 @@ def _read_at(fh: BinaryIO, offset: int, count: int) -> bytes:
 
 
 def _chunks(fh: BinaryIO, start: int, overlap: int) -> Iterator[tuple[int, bytes]]:
-    """Yield (offset, data) so any match up to ``overlap`` + 1 bytes long is whole in one chunk.
+    """Yield (offset, data) so that any match up to ``overlap`` + 1 bytes is whole in one piece.
 
-    Reads start small and grow, because most searches (JPEG markers) end within a few bytes.
+    Reads start small and grow, as most searches (the next JPEG marker) end within a few bytes.
     """
     pos, want = start, 4096
-    while True:
-        data = _read_at(fh, pos, want)  # seek each time: callers may read elsewhere in between
-        if not data:
-            return
+    while data := _read_at(fh, pos, want):  # seek each time: callers read elsewhere in between
         yield pos, data
         if len(data) < want:
             return
-        pos += len(data) - overlap
-        want = min(want * 4, _CHUNK)
+        pos, want = pos + len(data) - overlap, min(want * 4, _CHUNK)
+
+
+def _find(fh: BinaryIO, pattern: re.Pattern[bytes], start: int, overlap: int = 1) -> int | None:
+    """Offset just past the first match at or after ``start``."""
+    for offset, data in _chunks(fh, start, overlap):
+        if match := pattern.search(data):
+            return offset + match.end()
+    return None
 
 
 def _sniff(fh: BinaryIO, size: int, head: bytes) -> str:
@@ -200,40 +203,31 @@ def _sniff(fh: BinaryIO, size: int, head: bytes) -> str:
     if head[4:8] == b"ftyp" and len(head) >= 16:
         box_end = min(int.from_bytes(head[:4], "big"), len(head))
         major = head[8:12]
-        brands = [major] + [head[i : i + 4] for i in range(16, box_end - 3, 4)]
-        if major not in _NOT_HEIC_BRANDS:  # the major brand wins, then compatible ones in order
-            for brand in brands:
+        if major not in _UNSUPPORTED_MAJOR_BRANDS:  # major brand first, then compatible ones
+            for brand in [major] + [head[i : i + 4] for i in range(16, box_end - 3, 4)]:
                 if brand in _BRAND_TYPES:
                     return _BRAND_TYPES[brand]
         raise AttachmentRejected(NOT_ACCEPTED)
     if head.startswith(b"%PDF-"):
         return "application/pdf"
-    if head[4:8] in _QT_FIRST_BOXES and len(head) >= 8:
+    if head[4:8] in _QT_FIRST_BOXES:  # QuickTime from before ftyp existed
         first_size = int.from_bytes(head[:4], "big")
         if first_size in (0, 1) or 8 <= first_size <= size:
             return "video/quicktime"
-    if _is_plain_text(fh):
-        return "text/plain"
-    raise AttachmentRejected(NOT_ACCEPTED)
-
-
-def _is_plain_text(fh: BinaryIO) -> bool:
     utf8 = codecs.getincrementaldecoder("utf-8")("strict")
     try:
         for _, data in _chunks(fh, 0, 0):
             if _TEXT_CONTROLS.search(data):
-                return False
+                raise AttachmentRejected(NOT_ACCEPTED)
             utf8.decode(data)
         utf8.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    return True
+    except UnicodeDecodeError as exc:
+        raise AttachmentRejected(NOT_ACCEPTED) from exc
+    return "text/plain"
 
 
 def _check_extension(filename: str | None, media_type: str) -> None:
-    if not filename:
-        return
-    name = re.split(r"[\\/]", filename)[-1].strip().rstrip(". ")  # Windows ignores trailing dots
+    name = re.split(r"[\\/]", filename or "")[-1].strip().rstrip(". ")  # as Windows would
     if "." not in name.lstrip("."):
         return
     extension = name.rsplit(".", 1)[1].lower()
@@ -267,102 +261,81 @@ def _contains_zip(fh: BinaryIO) -> bool:
     return False
 
 
-def _image_dimensions(fh: BinaryIO, size: int, media_type: str, path: Path) -> tuple[int, int]:
-    """Width and height from the header alone, so a bomb is refused before any pixel exists."""
-    if media_type == "image/jpeg":
-        return _walk_jpeg(fh, 0, size)[0]
-    if media_type == "image/png":
-        header = _read_at(fh, 0, 24)
-        if len(header) < 24 or header[12:16] != b"IHDR":
-            raise AttachmentRejected(DAMAGED_IMAGE)
-        width, height = struct.unpack_from(">II", header, 16)
-        return width, height
-    try:
-        heif_width, heif_height = pillow_heif.open_heif(path).size  # lazy: decodes nothing
-    except (ValueError, RuntimeError, OSError, EOFError) as exc:
-        raise AttachmentRejected(DAMAGED_IMAGE) from exc
-    return int(heif_width), int(heif_height)
+def _check_image_container(fh: BinaryIO, size: int, media_type: str, path: Path) -> tuple[int, int]:
+    """Check the image's structure and return its size, all without decoding a single pixel.
 
-
-def _check_image_structure(fh: BinaryIO, size: int, media_type: str) -> None:
-    """Refuse truncation, and anything after the image's own end marker (a hidden payload)."""
+    Truncation counts as damage; anything after the image's own end is a hidden payload.
+    """
     if media_type == "image/jpeg":
-        end = _walk_jpeg(fh, 0, size)[1]
-        while end < size:  # multi-picture (MPO) files put further JPEGs straight after the first
+        dimensions, end = _walk_jpeg(fh, 0, size)
+        while end < size:  # multi-picture (MPO) files put more JPEGs straight after the first
             rest = _read_at(fh, end, 17)
             if rest.startswith(b"\xff\xd8\xff"):
                 end = _walk_jpeg(fh, end, size)[1]
             elif len(rest) <= 16 and not rest.strip(_JPEG_PADDING):
-                return
+                break
             else:
                 raise AttachmentRejected(MIXED_CONTENT)
-    elif media_type == "image/png":
-        _walk_png(fh, size)
-    elif _walk_boxes(fh, size) is None:
+        return dimensions
+    if media_type == "image/png":
+        return _walk_png(fh, size)
+    if _walk_boxes(fh, size) is None:
         raise AttachmentRejected(DAMAGED_IMAGE)
+    try:
+        width, height = pillow_heif.open_heif(path).size  # reads the header, decodes nothing
+    except (ValueError, RuntimeError, OSError, EOFError) as exc:
+        raise AttachmentRejected(DAMAGED_IMAGE) from exc
+    return int(width), int(height)
 
 
 def _walk_jpeg(fh: BinaryIO, start: int, size: int) -> tuple[tuple[int, int], int]:
     """Follow one JPEG's segments from SOI to EOI: (width, height) and the offset after EOI."""
     if _read_at(fh, start, 2) != b"\xff\xd8":
         raise AttachmentRejected(DAMAGED_IMAGE)
-    pos, dimensions, scanned = start + 2, None, False
-    while True:
-        found = _find(fh, _JPEG_MARKER, pos)
-        if found is None:
-            raise AttachmentRejected(DAMAGED_IMAGE)
-        marker, pos = found[0][-1], found[1]
-        if marker == 0xD9:
-            if dimensions is None or not scanned:
-                raise AttachmentRejected(DAMAGED_IMAGE)
+    pos, dimensions, scanned = start + 2, (0, 0), False
+    while (found := _find(fh, _JPEG_MARKER, pos)) is not None:
+        marker, pos = _read_at(fh, found - 1, 1)[0], found
+        if marker == 0xD9 and scanned:
             return dimensions, pos
-        if marker == 0x01:
+        if marker == 0x01:  # the only marker without a length, outside entropy-coded data
             continue
         segment = _read_at(fh, pos, 7)
         length = int.from_bytes(segment[:2], "big") if len(segment) >= 2 else 0
-        if marker == 0xD8 or length < 2 or pos + length > size:
-            raise AttachmentRejected(DAMAGED_IMAGE)
-        if marker in _JPEG_SOF and dimensions is None:
-            if length < 8 or len(segment) < 7:
-                raise AttachmentRejected(DAMAGED_IMAGE)
-            height, width = struct.unpack_from(">HH", segment, 3)
-            if not width or not height:
-                raise AttachmentRejected(DAMAGED_IMAGE)
+        if marker in (0xD8, 0xD9) or length < 2 or pos + length > size:
+            break
+        if marker in _JPEG_SOF and dimensions == (0, 0):
+            height, width = struct.unpack_from(">HH", segment, 3) if len(segment) == 7 else (0, 0)
             dimensions = (width, height)
+            if length < 8 or not width or not height:
+                break
         if marker == 0xDA:
-            if dimensions is None:
-                raise AttachmentRejected(DAMAGED_IMAGE)
+            if dimensions == (0, 0):
+                break
             scanned = True
         pos += length
+    raise AttachmentRejected(DAMAGED_IMAGE)
 
 
-def _find(
-    fh: BinaryIO, pattern: re.Pattern[bytes], start: int, overlap: int = 1
-) -> tuple[bytes, int] | None:
-    """First match at or after ``start``: (matched bytes, offset just past it)."""
-    for offset, data in _chunks(fh, start, overlap):
-        match = pattern.search(data)
-        if match:
-            return match[0], offset + match.end()
-    return None
-
-
-def _walk_png(fh: BinaryIO, size: int) -> None:
-    pos, count = len(_PNG_SIGNATURE), 0
-    while True:
-        header = _read_at(fh, pos, 8)
-        if len(header) < 8 or count > _MAX_BOXES:
-            raise AttachmentRejected(DAMAGED_IMAGE)
-        length, kind = struct.unpack(">I4s", header)
+def _walk_png(fh: BinaryIO, size: int) -> tuple[int, int]:
+    """Follow the chunks from IHDR to IEND, which must be the last bytes of the file."""
+    pos, count, dimensions = len(_PNG_SIGNATURE), 0, (0, 0)
+    while count < _MAX_PARTS:
+        header = _read_at(fh, pos, 16)
+        if len(header) < 8:
+            break
+        length, kind = struct.unpack_from(">I4s", header)
         if length > 0x7FFFFFFF or not kind.isalpha() or (count == 0) != (kind == b"IHDR"):
-            raise AttachmentRejected(DAMAGED_IMAGE)
+            break
+        if count == 0 and length == 13 and len(header) == 16:
+            dimensions = struct.unpack_from(">II", header, 8)
         pos, count = pos + 12 + length, count + 1
-        if pos > size:
-            raise AttachmentRejected(DAMAGED_IMAGE)
+        if pos > size or dimensions == (0, 0):
+            break
         if kind == b"IEND":
             if pos != size:
                 raise AttachmentRejected(MIXED_CONTENT)
-            return
+            return dimensions
+    raise AttachmentRejected(DAMAGED_IMAGE)
 
 
 def _walk_boxes(fh: BinaryIO, size: int) -> list[bytes] | None:
@@ -370,15 +343,13 @@ def _walk_boxes(fh: BinaryIO, size: int) -> list[bytes] | None:
     pos, kinds = 0, list[bytes]()
     while pos < size:
         header = _read_at(fh, pos, 16)
-        if len(header) < 8 or len(kinds) >= _MAX_BOXES:
+        if len(header) < 8 or len(kinds) >= _MAX_PARTS:
             return None
         box_size, kind = struct.unpack_from(">I4s", header)
         header_size = 8
-        if box_size == 1:
-            if len(header) < 16:
-                return None
+        if box_size == 1 and len(header) == 16:  # 64-bit size follows the type
             box_size, header_size = struct.unpack_from(">Q", header, 8)[0], 16
-        elif box_size == 0:
+        elif box_size == 0:  # runs to the end of the file
             box_size = size - pos
         if box_size < header_size or pos + box_size > size:
             return None
@@ -388,15 +359,21 @@ def _walk_boxes(fh: BinaryIO, size: int) -> list[bytes] | None:
 
 
 def _decode(path: Path, media_type: str, limit: int, *, keep: bool = False) -> Image.Image:
-    """Decode every pixel (damage shows up only then); with ``keep``, return a clean RGB copy."""
+    """Decode every pixel, as only that shows some damage; with ``keep``, return clean RGB."""
     try:
         with Image.open(path, formats=[_PIL_FORMATS[media_type]]) as image:
-            _check_pixels(*image.size, limit)  # in case the decoder disagrees with our header read
+            _check_pixels(*image.size, limit)  # in case Pillow reads the size differently
             image.load()
-            return _flatten(ImageOps.exif_transpose(image)) if keep else image
+            if not keep:
+                return image
+            try:
+                upright = ImageOps.exif_transpose(image)
+            except Exception:  # a broken orientation tag is no reason to lose the picture
+                upright = image
+            return _flatten(upright)
     except (AttachmentRejected, MemoryError):
         raise
-    except Image.DecompressionBombError as exc:  # Pillow read a bigger size than we did
+    except Image.DecompressionBombError as exc:
         raise AttachmentRejected(
             f"The image is too large; the most we accept is {limit:,} pixels."
         ) from exc
@@ -408,23 +385,21 @@ def _flatten(image: Image.Image) -> Image.Image:
     """Pixels only, as RGB: alpha goes onto white, 16-bit grey is scaled, metadata is dropped."""
     if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
         rgba = image.convert("RGBA")
-        flat = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-        flat.alpha_composite(rgba)
-        rgb = flat.convert("RGB")
+        rgb = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        rgb.alpha_composite(rgba)
+        rgb = rgb.convert("RGB")
     elif image.mode.startswith("I"):
         rgb = image.convert("I").point(lambda value: value * (1 / 257)).convert("L").convert("RGB")
     else:
         rgb = image.convert("RGB")
-    rgb.info = {}  # Pillow carries comments and the like over from the source image
+    rgb.info = {}  # convert() copies info, and Pillow would write its comment into the JPEG
     return rgb
 
 
 def _save_atomically(picture: Image.Image, dest: Path) -> None:
-    descriptor, temporary = tempfile.mkstemp(
-        dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp"
-    )
+    fd, temporary = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "wb") as out:
+        with os.fdopen(fd, "wb") as out:
             picture.save(out, format="JPEG", quality=85)
             out.flush()
             os.fsync(out.fileno())
@@ -432,7 +407,7 @@ def _save_atomically(picture: Image.Image, dest: Path) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    with contextlib.suppress(OSError):  # make the rename durable; not possible on every platform
+    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows
         directory = os.open(dest.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
@@ -440,72 +415,50 @@ def _save_atomically(picture: Image.Image, dest: Path) -> None:
             os.close(directory)
 
 
-def _check_pdf(fh: BinaryIO, size: int, tail: bytes) -> None:
+def _check_pdf(fh: BinaryIO, tail: bytes) -> None:
+    """Refuse a PDF that is cut short, or that holds scripts, launch actions or attachments.
+
+    Modern writers keep dictionaries in compressed object streams, so the Flate-compressed
+    streams are searched too; names spelt with #xx escapes are decoded before comparing.
+    """
     if b"%%EOF" not in tail[-1024:]:
         raise AttachmentRejected(DAMAGED_PDF)
-    found = _pdf_forbidden_name(fh, size)
+    raw = (data for _, data in _chunks(fh, 0, 0))
+    found = _find_pdf_name(itertools.chain(raw, [b"\n"], _inflated_streams(fh)))
     if found == b"/Encrypt":
         raise AttachmentRejected(PDF_ENCRYPTED)
     if found is not None:
         raise AttachmentRejected(PDF_ACTIVE)
 
 
-def _pdf_forbidden_name(fh: BinaryIO, size: int) -> bytes | None:
-    """Look for scripts, launch actions and attachments, also inside compressed streams.
-
-    Modern PDF writers put dictionaries in compressed object streams, so a scan of the raw bytes
-    alone would miss most of them; names can also be spelt with #xx escapes to dodge a search.
-    """
-    found = _scan_pdf_names(data for _, data in _chunks(fh, 0, 0))
-    budget, pos = _PDF_INFLATE_BUDGET, 0
-    while found is None and pos < size:
-        stream = _find(fh, _PDF_STREAM, pos, overlap=16)
-        if stream is None:
-            break
-        inflated = _Inflated(fh, stream[1], budget)
-        found = _scan_pdf_names(inflated)
-        budget -= inflated.produced
-        pos = inflated.end
-    return found
-
-
-def _scan_pdf_names(pieces: Iterable[bytes]) -> bytes | None:
+def _find_pdf_name(pieces: Iterable[bytes]) -> bytes | None:
     carry = b""
     for piece in pieces:
         text = carry + piece
-        if match := _PDF_NAME.search(text):
-            return match[0]
-        for escaped in _PDF_ESCAPED_NAME.finditer(text):
-            name = re.sub(rb"#([0-9A-Fa-f]{2})", lambda m: bytes([int(m[1], 16)]), escaped[0])
-            if match := _PDF_NAME.search(name):
+        unescaped = (
+            _PDF_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), escaped[0])
+            for escaped in _PDF_ESCAPED_NAME.finditer(text)
+        )
+        for candidate in itertools.chain([text], unescaped):
+            if match := _PDF_NAME.search(candidate):
                 return match[0]
         carry = text[-256:]
     return None
 
 
-class _Inflated:
-    """The Flate-decoded content of the stream starting at ``start``; nothing if not Flate."""
-
-    def __init__(self, fh: BinaryIO, start: int, budget: int) -> None:
-        self._fh, self._budget = fh, budget
-        self.end, self.produced = start, 0
-
-    def __iter__(self) -> Iterator[bytes]:
-        inflater = zlib.decompressobj()
-        fed = 0
-        try:
-            for _, data in _chunks(self._fh, self.end, 0):
-                fed += len(data)
+def _inflated_streams(fh: BinaryIO) -> Iterator[bytes]:
+    """The decompressed content of every Flate stream, within an overall budget."""
+    budget, pos = _PDF_INFLATE_BUDGET, 0
+    while (found := _find(fh, _PDF_STREAM, pos, overlap=16)) is not None:
+        pos, inflater = found, zlib.decompressobj()
+        with contextlib.suppress(zlib.error):  # not Flate, or damaged: raw bytes were searched
+            for _, data in _chunks(fh, pos, 0):
                 while data and not inflater.eof:
                     piece = inflater.decompress(data, _CHUNK)
-                    data = inflater.unconsumed_tail
-                    self.produced += len(piece)
-                    if self.produced > self._budget:
+                    data, budget = inflater.unconsumed_tail, budget - len(piece)
+                    if budget < 0:
                         raise AttachmentRejected(PDF_TOO_COMPLEX)
                     yield piece
                 if inflater.eof:
                     break
-        except zlib.error:
-            return  # not Flate (or damaged): the raw scan has already seen these bytes
-        if inflater.eof:
-            self.end += fed - len(inflater.unused_data)
+        yield b"\n"  # keep names from joining across two streams

@@ -15,7 +15,7 @@ from vigil.access.permissions import Permission
 from vigil.intake import api as intake_api
 from vigil.intake.services import ensure_receiving_org
 from vigil.logging import configure_logging
-from vigil.settings import Settings, get_settings
+from vigil.settings import Environment, Settings, get_settings
 from vigil.web import health
 from vigil.web.jsonresp import FastJSONResponse
 from vigil.web.middleware import RequestObserver
@@ -28,7 +28,7 @@ AREAS = (intake_api.router,)
 
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> FastAPI:
     settings = settings or (rt.settings if rt else get_settings())
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, cache=settings.environment is not Environment.test)
     runtime = rt or Runtime.build(settings)
 
     @asynccontextmanager

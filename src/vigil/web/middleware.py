@@ -13,7 +13,6 @@ from typing import Any
 
 import structlog
 from prometheus_client import Counter, Histogram
-from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("vigil.access")
@@ -47,7 +46,6 @@ DOCS_CSP = (
 class RequestObserver:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._route_cache: dict[tuple[str, str], str] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -104,19 +102,8 @@ class RequestObserver:
                     request_id=request_id,
                 )
 
-    def _route_name(self, scope: Scope) -> str:
+    @staticmethod
+    def _route_name(scope: Scope) -> str:
         """The matched route's template (``/api/v1/reports/{reference}``), or 'unmatched'."""
-        key = (scope["method"], scope["path"])
-        cached = self._route_cache.get(key)
-        if cached is not None:
-            return cached
-        app: Any = scope.get("app")
-        name = "unmatched"
-        for route in getattr(getattr(app, "router", None), "routes", []):
-            match, _ = route.matches(scope)
-            if match is Match.FULL:
-                name = getattr(route, "path", "unmatched")
-                break
-        if "{" not in name and len(self._route_cache) < 1000:
-            self._route_cache[key] = name
-        return name
+        route: Any = scope.get("route")
+        return str(getattr(route, "path", None) or "unmatched")

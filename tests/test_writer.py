@@ -1,0 +1,80 @@
+"""The single writer: group commit, isolation of a failing submission, acknowledgement after commit."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy.orm import Session
+
+from vigil.db import Database, create_db_engine
+
+metadata = MetaData()
+notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("text", String(50), unique=True))
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'writer.db'}")
+    metadata.create_all(engine)
+    db = Database(engine, batch_max=64)
+    yield db
+    db.close()
+
+
+def count(db: Database) -> int:
+    with db.session() as session:
+        return session.scalar(select(func.count()).select_from(notes)) or 0
+
+
+def add(text: str):  # type: ignore[no-untyped-def]
+    def work(session: Session) -> str:
+        session.execute(insert(notes).values(text=text))
+        return text
+
+    return work
+
+
+def test_concurrent_submissions_share_commits(database: Database) -> None:
+    block = threading.Event()
+    first = database.writer.submit(lambda s: block.wait(5))  # hold the writer busy
+    futures = [database.writer.submit(add(f"n{i}")) for i in range(50)]
+    block.set()
+    assert first.result(5) is True
+    assert sorted(f.result(5) for f in futures) == sorted(f"n{i}" for i in range(50))
+    assert count(database) == 50
+    assert database.writer.batches < database.writer.items  # several per commit
+
+
+def test_a_failing_submission_does_not_undo_the_others(database: Database) -> None:
+    block = threading.Event()
+    database.writer.submit(lambda s: block.wait(5))
+    good = [database.writer.submit(add(f"ok{i}")) for i in range(5)]
+    bad = database.writer.submit(add("ok0"))  # violates the unique constraint
+    block.set()
+    assert [f.result(5) for f in good] == [f"ok{i}" for i in range(5)]
+    with pytest.raises(Exception, match="UNIQUE"):
+        bad.result(5)
+    assert count(database) == 5
+
+
+def test_result_is_only_given_after_commit(database: Database) -> None:
+    seen_inside: list[int] = []
+
+    def work(session: Session) -> str:
+        session.execute(insert(notes).values(text="durable"))
+        seen_inside.append(count(database))  # another connection: not yet visible
+        return "done"
+
+    assert database.write_sync(work) == "done"
+    assert seen_inside == [0]
+    assert count(database) == 1
+
+
+def test_sqlite_runs_in_wal_mode_with_full_sync(database: Database) -> None:
+    with database.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
