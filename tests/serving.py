@@ -3,10 +3,16 @@
 The server binds 127.0.0.1 only, on a free port, in its own session (process group) so that
 it and anything it spawns can be killed together. Its output goes to a log file whose tail
 tests put into their failure messages.
+
+Importing the app takes seconds, so a test that must restart a server quickly can start a
+*standby* first: a fresh interpreter that imports what ``vigil serve`` imports and then waits,
+touching neither the database nor the data folder, until it is told to run
+``vigil serve --host 127.0.0.1 --port P`` (the same Typer command as the console script).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -20,6 +26,19 @@ from pathlib import Path
 import httpx
 
 LOOPBACK = "127.0.0.1"
+IMPORTED = "vigil-standby: imported"
+_STANDBY = f"""
+import sys
+import uvicorn
+import vigil.web.app
+from vigil import cli
+print({IMPORTED!r}, flush=True)
+line = sys.stdin.readline().split()
+if len(line) != 2 or line[0] != "serve":
+    sys.exit(0)
+sys.argv = ["vigil", "serve", "--host", {LOOPBACK!r}, "--port", line[1]]
+cli.app()
+"""
 
 
 def free_port() -> int:
@@ -28,14 +47,6 @@ def free_port() -> int:
         sock.bind((LOOPBACK, 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-def vigil_command() -> list[str]:
-    """The ``vigil`` console script of the running interpreter's environment."""
-    script = Path(sys.executable).parent / "vigil"
-    if script.exists():
-        return [str(script)]
-    return [sys.executable, "-m", "vigil.cli"]
 
 
 def server_env(**vigil: str) -> dict[str, str]:
@@ -60,11 +71,11 @@ def log_tail(path: Path, lines: int = 40) -> str:
 
 @dataclass
 class Server:
-    """One running ``vigil serve`` process."""
+    """One ``vigil serve`` process (or a standby waiting to become one)."""
 
     process: subprocess.Popen[bytes]
-    port: int
     log_path: Path
+    port: int | None = None
 
     @property
     def pid(self) -> int:
@@ -72,6 +83,7 @@ class Server:
 
     @property
     def base_url(self) -> str:
+        assert self.port is not None, "the standby was not started"
         return f"http://{LOOPBACK}:{self.port}"
 
     def alive(self) -> bool:
@@ -85,17 +97,52 @@ class Server:
 
     def stop(self) -> None:
         """SIGKILL the process group and reap the server (safe to call more than once)."""
-        try:
+        if self.process.stdin is not None and not self.process.stdin.closed:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):  # a kernel that ignores SIGKILL
             self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a kernel that ignores SIGKILL
-            pass
 
     def tail(self, lines: int = 40) -> str:
         return log_tail(self.log_path, lines)
+
+    def wait_imported(self, timeout: float = 120.0) -> None:
+        """Block until a standby has finished importing the app."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if IMPORTED in self.log_path.read_text(errors="replace"):
+                return
+            if not self.alive():
+                break
+            time.sleep(0.05)
+        raise RuntimeError(f"the vigil standby did not finish importing\n{self.tail()}")
+
+    def serve(self, *, ready_timeout: float = 60.0) -> Server:
+        """Tell a standby to run ``vigil serve`` on a free port; return once it is ready."""
+        assert self.process.stdin is not None and self.port is None
+        self.port = free_port()
+        self.process.stdin.write(f"serve {self.port}\n".encode())
+        self.process.stdin.flush()
+        self.process.stdin.close()
+        if not _wait_ready(self, ready_timeout):
+            raise RuntimeError(f"vigil serve did not become ready\n{self.tail()}")
+        return self
+
+
+def standby(env: Mapping[str, str], log_path: Path) -> Server:
+    """A fresh interpreter that has imported the app and waits for :meth:`Server.serve`."""
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-c", _STANDBY],
+            env=dict(env),
+            stdin=subprocess.PIPE,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Server(process, log_path)
 
 
 def start_server(
@@ -108,28 +155,15 @@ def start_server(
     """
     last = ""
     for _ in range(attempts):
-        port = free_port()
-        with log_path.open("ab") as log:
-            process = subprocess.Popen(
-                [*vigil_command(), "serve", "--host", LOOPBACK, "--port", str(port)],
-                env=dict(env),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        server = Server(process, port, log_path)
+        server = standby(env, log_path)
         try:
-            if _wait_ready(server, ready_timeout):
-                return server
-        except BaseException:
+            return server.serve(ready_timeout=ready_timeout)
+        except BaseException as exc:
             server.stop()
-            raise
-        server.stop()
-        last = server.tail()
-        if "address already in use" not in last.lower():
-            break
-    raise RuntimeError(f"vigil serve did not become ready\n{last}")
+            if not isinstance(exc, RuntimeError) or "address already in use" not in str(exc):
+                raise
+            last = str(exc)
+    raise RuntimeError(last)
 
 
 def _wait_ready(server: Server, timeout: float) -> bool:

@@ -19,4 +19,6 @@ def test_downgrade_to_base_and_upgrade_again(connection: Connection) -> None:
     migrate.downgrade(connection=connection, revision="base")
     assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
     migrate.upgrade(connection=connection)
-    assert {"reports", "audit_events", "reporter_identities"} <= set(inspect(connection).get_table_names())
+    assert {"reports", "audit_events", "reporter_identities"} <= set(
+        inspect(connection).get_table_names()
+    )

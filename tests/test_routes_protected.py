@@ -29,8 +29,11 @@ def test_every_route_declares_exactly_one_permission(rt: Runtime) -> None:
     mounts = [route.path for route in app.routes if isinstance(route, Mount)]
     assert mounts == ["/static"]
     # Besides API routes, only FastAPI's own /api/openapi.json (the public API contract).
-    others = [getattr(r, "path", None) for r in app.routes
-              if isinstance(r, Route) and not isinstance(r, APIRoute)]
+    others = [
+        getattr(r, "path", None)
+        for r in app.routes
+        if isinstance(r, Route) and not isinstance(r, APIRoute)
+    ]
     assert others == ["/api/openapi.json"]
     unguarded = []
     routes = list(iter_api_routes(app.routes))
@@ -42,7 +45,9 @@ def test_every_route_declares_exactly_one_permission(rt: Runtime) -> None:
     assert unguarded == []
 
 
-def test_routes_with_staff_permissions_refuse_anonymous_callers(rt: Runtime, client: TestClient) -> None:
+def test_routes_with_staff_permissions_refuse_anonymous_callers(
+    rt: Runtime, client: TestClient
+) -> None:
     app = create_app(rt=rt)
     checked = 0
     for path, route in iter_api_routes(app.routes):

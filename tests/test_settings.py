@@ -32,11 +32,15 @@ def test_production_refuses_development_master_keys() -> None:
 
 
 def test_production_starts_with_real_secrets() -> None:
-    settings = Settings(environment="production", secret_key="s" * 40, master_keys=f"p1={real_key()}")
+    settings = Settings(
+        environment="production", secret_key="s" * 40, master_keys=f"p1={real_key()}"
+    )
     assert settings.current_key_id == "p1"
 
 
-def test_environment_variables_are_read_with_the_vigil_prefix(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_variables_are_read_with_the_vigil_prefix(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("VIGIL_PUBLIC_RATE_LIMIT", "7")
     monkeypatch.setenv("VIGIL_DATABASE_URL", "postgresql://postgres@127.0.0.1/test")
     settings = Settings()

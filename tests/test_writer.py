@@ -1,4 +1,4 @@
-"""The single writer: group commit, isolation of a failing submission, acknowledgement after commit."""
+"""The single writer: group commit, a failing submission kept apart, answers after commit."""
 
 from __future__ import annotations
 
@@ -7,13 +7,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, insert, select
+from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, func, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.db import Database, create_db_engine
 
 metadata = MetaData()
-notes = Table("notes", metadata, Column("id", Integer, primary_key=True), Column("text", String(50), unique=True))
+notes = Table(
+    "notes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("text", String(50), unique=True),
+)
 
 
 @pytest.fixture
@@ -78,3 +83,12 @@ def test_sqlite_runs_in_wal_mode_with_full_sync(database: Database) -> None:
     with database.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+
+
+def test_every_engine_commits_durably(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        assert connection.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+        assert connection.exec_driver_sql("SHOW fsync").scalar() == "on"
+    else:
+        assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 from faker import Faker
 from PIL import Image, ImageDraw
 from sqlalchemy import select
@@ -31,7 +32,7 @@ from vigil.access.models import User
 from vigil.access.permissions import OrganisationKind, Role
 from vigil.access.services import create_user, issue_token
 from vigil.audit.services import Actor
-from vigil.intake.schemas import ReportIn, ReportKind
+from vigil.intake.schemas import ReportAccepted, ReportIn, ReportKind
 from vigil.intake.services import submit_report
 from vigil.intake.storage import StagedFile
 from vigil.settings import Environment
@@ -182,14 +183,10 @@ TEMPLATES: dict[ReportKind, tuple[str, ...]] = {
     ),
 }
 EXTRAS = (
-    "",
-    "",
-    " I may be wrong, but it did not feel right.",
-    " It has happened before, about a week ago.",
-    " Staff on site were told at the time.",
+    "", "", " I may be wrong, but it did not feel right.", " Other people noticed it too.",
+    " It has happened before, about a week ago.", " Staff on site were told at the time.",
     " I have a photo if it helps.",
-    " Other people noticed it too.",
-)
+)  # fmt: skip
 AGES = ("under 18", "18-25", "20s", "30s", "40s", "50s", "60 or over", "not sure")
 BUILDS = ("tall, slim build", "medium height, stocky", "short, heavy build", "average build")
 CLOTHES = (
@@ -224,17 +221,11 @@ class _Maker:
         town, lat, lon, outward = rng.choice(PLACES)
         make, model = rng.choice(VEHICLES)
         fill = {
-            "venue": rng.choice(VENUES),
-            "town": town,
-            "colour": rng.choice(COLOURS),
-            "make": make,
-            "model": model,
-            "n": rng.randint(2, 6),
-            "minutes": rng.choice((15, 20, 30, 45)),
-            "qty": rng.randint(4, 30),
-            "transport": rng.choice(TRANSPORT),
+            "venue": rng.choice(VENUES), "town": town, "colour": rng.choice(COLOURS),
+            "make": make, "model": model, "n": rng.randint(2, 6), "qty": rng.randint(4, 30),
+            "minutes": rng.choice((15, 20, 30, 45)), "transport": rng.choice(TRANSPORT),
             "event": rng.choice(EVENTS),
-        }
+        }  # fmt: skip
         text = rng.choice(TEMPLATES[kind]).format(**fill) + rng.choice(EXTRAS)
         data: dict[str, Any] = {"kind": kind.value, "description": text}
         data["when"] = self._when()
@@ -257,7 +248,10 @@ class _Maker:
         if roll < 0.05:
             return None
         if roll < 0.55:
-            return {"start": start, "description": rng.choice((None, "about then", "roughly"))}
+            return {
+                "start": start,
+                "description": rng.choice((None, "about then", "give or take an hour")),
+            }
         if roll < 0.75:
             end = min(start + timedelta(minutes=rng.randint(10, 360)), self.now)
             return {"start": start, "end": end}
@@ -269,7 +263,7 @@ class _Maker:
         self, town: str, lat: float, lon: float, outward: tuple[str, ...], venue: str
     ) -> dict[str, Any]:
         rng = self.rng
-        where: dict[str, Any] = {"description": f"near the {venue}"}
+        where: dict[str, Any] = {"description": f"near the {venue} in {town}"}
         if rng.random() < 0.6:
             where["address"] = f"{rng.randint(1, 240)} {self.fake.street_name()}, {town}"
         if rng.random() < 0.8:
@@ -291,12 +285,9 @@ class _Maker:
         }
 
     def _vehicle(self, make: str, model: str, colour: str) -> dict[str, Any]:
-        letters = "ABCDEFGHJKLMNOPRSTUVWXYZ"
-        rng = self.rng
-        reg = (
-            f"{''.join(rng.choices(letters, k=2))}{rng.randint(10, 74):02d} "
-            f"{''.join(rng.choices(letters, k=3))}"
-        )
+        rng, letters = self.rng, "ABCDEFGHJKLMNOPRSTUVWXYZ"
+        reg = "".join(rng.choices(letters, k=2)) + f"{rng.randint(10, 74):02d} "
+        reg += "".join(rng.choices(letters, k=3))
         if rng.random() < 0.15:
             reg = reg[:4]  # only part of the mark was seen
         return {"registration": reg, "make": make, "model": model, "colour": colour}
@@ -315,7 +306,9 @@ class _Maker:
         if rng.random() >= 1 / 3:
             return {"anonymous": True}
         first, last = self.fake.first_name(), self.fake.last_name()
-        local = "".join(ch for ch in f"{first}.{last}".lower() if ch.isalpha() or ch == ".")
+        local = "".join(
+            c for c in f"{first}.{last}".lower() if c == "." or (c.isascii() and c.isalpha())
+        )
         reporter: dict[str, Any] = {"anonymous": False, "name": f"{first} {last}"}
         if rng.random() < 0.8:
             reporter["phone"] = f"07700 900{rng.randint(0, 999):03d}"
@@ -345,49 +338,55 @@ def seed_demo(
     One event loop runs the whole seeding so the writer can commit each chunk together; the
     summary lines are for people, and include demo tokens only outside production.
     """
-    lines = _demo_staff(rt)
+    staff = _demo_staff(rt)
     stats = asyncio.run(_seed_all(rt, reports, seed, on_progress))
     kinds = ", ".join(f"{stats[k.value]} {k.value}" for k in KINDS if stats[k.value])
-    lines.insert(
-        0,
-        f"Created {stats['total']} synthetic reports ({kinds or 'none'}); "
-        f"{stats['contact']} with contact details, {stats['photo']} with a photo.",
-    )
-    return lines
+    done = f"Created {stats['total']} synthetic reports ({kinds or 'none'}); "
+    return [
+        done + f"{stats['contact']} with contact details, {stats['photo']} with a photo.",
+        *staff,
+    ]
 
 
 async def _seed_all(
     rt: Runtime, reports: int, seed: int, on_progress: Callable[[int], None]
 ) -> Counter[str]:
+    """Submit chunk after chunk, keeping the next chunk in flight while one is committed.
+
+    Reports are generated in order (so a seed always gives the same data); each chunk is
+    submitted concurrently so the writer commits it in a few transactions, and overlapping two
+    chunks keeps the writer from waiting while the next chunk is generated and sealed.
+    """
     maker = _Maker(seed, datetime.now(UTC))
     stats: Counter[str] = Counter()
-    done = 0
-    while done < reports:
-        size = min(CHUNK, reports - done)
-        batch = [maker.report() for _ in range(size)]
-        files = [
-            [_stage(rt, maker, done + i)] if photo else [] for i, (_, photo) in enumerate(batch)
-        ]
-        await asyncio.gather(
-            *(
-                submit_report(rt, DEMO_ACTOR, report, staged, channel=CHANNEL)
-                for (report, _), staged in zip(batch, files, strict=True)
-            )
-        )
-        for (report, photo), _staged in zip(batch, files, strict=True):
+    in_flight: list[asyncio.Future[list[ReportAccepted]]] = []
+    for start in range(0, reports, CHUNK):
+        jobs = []
+        for number in range(start, min(start + CHUNK, reports)):
+            report, photo = maker.report()
+            image = maker.photo() if photo else None
+            jobs.append(_submit(rt, report, image, f"IMG_{number + 1000:05d}.jpg"))
             stats[report.kind.value] += 1
             stats["contact"] += bool(report.reporter and not report.reporter.anonymous)
             stats["photo"] += photo
-        stats["total"] += size
-        done += size
-        on_progress(size)
+        in_flight.append(asyncio.gather(*jobs))
+        if len(in_flight) > 1:
+            on_progress(len(await in_flight.pop(0)))
+    for chunk in in_flight:
+        on_progress(len(await chunk))
+    stats["total"] = reports
     return stats
 
 
-def _stage(rt: Runtime, maker: _Maker, number: int) -> StagedFile:
-    """Stage a generated photo as an upload would be, so it is inspected and kept normally."""
-    writer = rt.store.stage(f"IMG_{number + 1000:05d}.jpg", rt.settings.max_attachment_bytes)
-    writer.write(maker.photo())
+async def _submit(rt: Runtime, report: ReportIn, image: bytes | None, name: str) -> ReportAccepted:
+    """One submission; a photo is staged (and fsync'd, off the loop) as an upload would be."""
+    staged = [await anyio.to_thread.run_sync(_stage, rt, image, name)] if image else []
+    return await submit_report(rt, DEMO_ACTOR, report, staged, channel=CHANNEL)
+
+
+def _stage(rt: Runtime, image: bytes, name: str) -> StagedFile:
+    writer = rt.store.stage(name, rt.settings.max_attachment_bytes)
+    writer.write(image)
     return writer.finish()
 
 
@@ -408,7 +407,7 @@ def _demo_staff(rt: Runtime) -> list[str]:
                 lines.append(f"Created demo staff {email} ({role.value}) in {org}.")
             label = "analyst" if role is Role.triage_analyst else "admin"
             token = issue_token(session, DEMO_ACTOR, user)
-            lines.append(f"Demo {label} token (development only): {token}")
+            lines.append(f"Demo {label} token (dev only): {token}")
         return lines
 
     return rt.db.write_sync(work)

@@ -534,3 +534,17 @@ def test_display_copy_respects_the_pixel_limit(tmp_path: Path, no_pillow_decodin
     with pytest.raises(AttachmentRejected, match="too large"):
         write_display_copy(source, "image/png", dest, max_image_pixels=LIMIT)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_refuses_video_carrying_an_empty_zip(tmp_path: Path) -> None:
+    empty_zip = _zip_of_nothing()
+    assert empty_zip.startswith(b"PK\x05\x06")  # only the end-of-directory record
+    mdat = _box(b"mdat", b"\x00" * 64 + empty_zip + b"\x00" * 64)
+    path = _write(tmp_path, "a", _ftyp(b"isom", b"isom") + mdat + MOOV)
+    assert _rejected(path, "a.mp4") == "The file contains more than one kind of content."
+
+
+def _zip_of_nothing() -> bytes:
+    out = io.BytesIO()
+    zipfile.ZipFile(out, "w").close()
+    return out.getvalue()

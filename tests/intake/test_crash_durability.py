@@ -38,21 +38,21 @@ import httpx
 import orjson
 import pytest
 from PIL import Image
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from tests.conftest import IN_CI, PG_URL, postgres_problem
 from tests.factories import jpeg_bytes, png_bytes
-from tests.serving import Server, server_env, start_server
+from tests.serving import server_env, standby
 from vigil import migrate
 from vigil.audit.models import AuditEvent
-from vigil.db import create_db_engine, normalise_url
+from vigil.db import create_db_engine
 from vigil.intake.codes import CodeHasher
-from vigil.intake.models import FollowupCredential, Report, ReporterIdentity
+from vigil.intake.models import Attachment, FollowupCredential, Report, ReporterIdentity
+from vigil.intake.schemas import ReportIn
 from vigil.intake.services import canonical_content
 from vigil.intake.storage import LocalFileStore
-from vigil.intake.schemas import ReportIn
 from vigil.sealing import Sealed, Sealer
 from vigil.settings import Settings
 
@@ -79,7 +79,7 @@ SIGHTINGS = (
     "two people asking about the delivery times for fertiliser",
     "a rucksack left under the bench for over an hour",
     "someone pacing out distances near the stadium gate",
-    "a van with false plates parked by the caf\u0065\u0301",  # NFD: stored NFC
+    "a van with false plates parked by the cafe\u0301",  # NFD: stored as NFC
     "repeated questions about the security rota\nand the side door",
 )
 LETTERS = "ABCDEFGHJKLMNPRSTVWXY"
@@ -128,7 +128,8 @@ def make_report(
         "description": f"[{tag} c{client:02d} n{seq:04d}] {rng.choice(SIGHTINGS)}",
     }
     if rng.random() < 0.5:
-        start = f"2026-11-{rng.randint(1, 25):02d}T{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}:00Z"
+        day, hour, minute = rng.randint(1, 25), rng.randint(0, 23), rng.randint(0, 59)
+        start = f"2026-11-{day:02d}T{hour:02d}:{minute:02d}:00Z"
         payload["when"] = {
             "start": start,
             "end": None,
@@ -212,6 +213,7 @@ class Load:
     tag: str
     images: list[tuple[str, bytes, str]]
     killing: threading.Event = field(default_factory=threading.Event)
+    warmed: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     sent: dict[str, Sent] = field(default_factory=dict)  # by description
     acked: dict[str, Answer] = field(default_factory=dict)  # by description
@@ -239,6 +241,8 @@ class Load:
                 with self.lock:
                     if response.status_code == 201:
                         self.acked[sent.payload["description"]] = answer_of(response)
+                        if len(self.acked) >= MIN_ACKNOWLEDGED:
+                            self.warmed.set()
                     else:
                         self.errors.append(
                             f"client {number}: {response.status_code} {response.text[:300]}"
@@ -259,7 +263,7 @@ def fresh_database(engine_name: str, tmp_path: Path) -> Iterator[str]:
             pytest.fail(f"{problem}; CI must run the PostgreSQL half of the crash test")
         pytest.skip(problem)
     name = f"vigil_crash_{uuid.uuid4().hex[:12]}"
-    base = make_url(normalise_url(PG_URL))
+    base = make_url(PG_URL)
     admin = create_db_engine(
         base.set(database="postgres").render_as_string(hide_password=False), pool_size=1
     ).execution_options(isolation_level="AUTOCOMMIT")
@@ -391,8 +395,6 @@ def check_report(
 
 
 def check_attachment_files(audit: Audit, session: Session, store: LocalFileStore) -> int:
-    from vigil.intake.models import Attachment
-
     rows = session.scalars(select(Attachment)).all()
     for att in rows:
         path = store.path_for(att.storage_key)
@@ -477,7 +479,8 @@ def audit_database(
             )
             credential = credentials.get(row.id)
             audit.check(
-                credential is not None and hasher.verify(credential.code_hash, answer.followup_code),
+                credential is not None
+                and hasher.verify(credential.code_hash, answer.followup_code),
                 f"{ref}: acknowledged follow-up code does not verify",
             )
 
@@ -485,7 +488,7 @@ def audit_database(
         for table in CHILD_TABLES:
             orphans = session.scalar(
                 text(
-                    f"SELECT COUNT(*) FROM {table} c "  # noqa: S608 - fixed table names
+                    f"SELECT COUNT(*) FROM {table} c "  # fixed table names
                     "LEFT JOIN reports r ON r.id = c.report_id WHERE r.id IS NULL"
                 )
             )
@@ -510,9 +513,9 @@ def audit_database(
 def test_acknowledged_reports_survive_kill_9(
     engine_name: str, kill_after: float, tmp_path: Path
 ) -> None:
+    """Kill at ``kill_after`` seconds of load, or at the MIN_ACKNOWLEDGED-th answer if later."""
     with fresh_database(engine_name, tmp_path) as url:
         data_dir = tmp_path / "var"
-        migrate.upgrade(url)
         env = server_env(
             environment="test",
             database_url=url,
@@ -520,15 +523,19 @@ def test_acknowledged_reports_survive_kill_9(
             public_rate_limit="0",
             log_level="warning",
         )
-        servers: list[Server] = []
-        logs = (tmp_path / "server-before-kill.log", tmp_path / "server-after-restart.log")
+        first = standby(env, tmp_path / "server-before-kill.log")
+        second = standby(env, tmp_path / "server-after-restart.log")
+        servers = (first, second)
 
         def tails() -> str:
-            return "\n".join(s.tail() for s in servers) or "(no server started)"
+            return "\n".join(s.tail() for s in servers)
 
         try:
-            servers.append(start_server(env, logs[0]))
-            load = Load(servers[0].base_url, f"{engine_name}-{kill_after}", image_pool())
+            migrate.upgrade(url)
+            first.wait_imported()
+            second.wait_imported()  # so its start-up does not compete with the load
+            first.serve()
+            load = Load(first.base_url, f"{engine_name}-{kill_after}", image_pool())
             barrier = threading.Barrier(CLIENTS + 1)
             threads = [
                 threading.Thread(target=load.client, args=(n, barrier), daemon=True)
@@ -539,34 +546,37 @@ def test_acknowledged_reports_survive_kill_9(
             barrier.wait(timeout=30)
             started = time.monotonic()
             time.sleep(kill_after)
+            load.warmed.wait(timeout=30)
             load.killing.set()
-            servers[0].crash()
+            first.crash()
             killed_at = time.monotonic() - started
             for thread in threads:
                 thread.join(timeout=CLIENT_TIMEOUT_S * 2)
             assert not any(t.is_alive() for t in threads), "clients hang after the kill"
-            with load.lock:
-                acked_before = len(load.acked)
+            acked_before = len(load.acked)
             summary = (
-                f"{engine_name}, kill after {killed_at:.2f}s: {len(load.sent)} sent, "
+                f"{engine_name}, killed after {killed_at:.2f}s of load: {len(load.sent)} sent, "
                 f"{acked_before} acknowledged, {len(load.interrupted)} cut off"
             )
             assert not load.errors, f"{summary}\n" + "\n".join(load.errors[:20]) + "\n" + tails()
             assert acked_before >= MIN_ACKNOWLEDGED, f"too few acknowledged: {summary}\n{tails()}"
             assert load.interrupted, f"the kill cut off no request: {summary}"
 
-            servers.append(start_server(env, logs[1]))
+            restart_began = time.monotonic()
+            second.serve()
+            restart_s = time.monotonic() - restart_began
             engine = create_db_engine(url, pool_size=1)
             try:
                 with Session(engine) as session:
                     present = set(session.scalars(select(Report.description)))
-                survived_unacked = sum(
+                committed_unacked = sum(
                     1
                     for s in load.interrupted
                     if s.report.description in present
                     and s.payload["description"] not in load.acked
                 )
-                with httpx.Client(base_url=servers[1].base_url, timeout=CLIENT_TIMEOUT_S) as http:
+                retried = 0
+                with httpx.Client(base_url=second.base_url, timeout=CLIENT_TIMEOUT_S) as http:
                     # A request the crash cut off, retried with its key, is stored once.
                     for sent in load.interrupted:
                         if sent.idempotency_key is None:
@@ -574,6 +584,7 @@ def test_acknowledged_reports_survive_kill_9(
                         response = post(http, sent)
                         assert response.status_code == 201, f"retry: {response.text}\n{tails()}"
                         load.acked[sent.payload["description"]] = answer_of(response, retried=True)
+                        retried += 1
                     probe = make_report(random.Random(SEED), "after-restart", 99, 0, load.images)
                     load.sent[probe.payload["description"]] = probe
                     response = post(http, probe)
@@ -582,15 +593,12 @@ def test_acknowledged_reports_survive_kill_9(
                 audit, stats = audit_database(
                     engine, load, data_dir, sqlite=engine_name == "sqlite"
                 )
-                with Session(engine) as session:
-                    total = session.scalar(select(func.count()).select_from(Report))
             finally:
                 engine.dispose()
             summary += (
-                f"; after restart {total} reports ({stats.get('attachments')} attachments, "
-                f"{stats.get('identities')} identities, "
-                f"{sum(1 for a in load.acked.values() if a.retried)} retried, "
-                f"{survived_unacked} unacknowledged but committed)"
+                f"; restart ready in {restart_s:.2f}s with {stats['reports']} reports "
+                f"({committed_unacked} committed but unacknowledged, {retried} retried by key, "
+                f"{stats['attachments']} attachments, {stats['identities']} identities)"
             )
             print(summary)
             assert not audit.problems, (

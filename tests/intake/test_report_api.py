@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import orjson
 from fastapi.testclient import TestClient
@@ -10,7 +11,9 @@ from sqlalchemy import func, select
 
 from tests.factories import auth, minimal_report, report_payload, staff_token
 from vigil.audit.models import AuditEvent
-from vigil.intake.models import Report, ReporterIdentity
+from vigil.db import utcnow
+from vigil.intake.models import IdempotencyRecord, Report, ReporterIdentity
+from vigil.intake.services import purge_expired_idempotency
 from vigil.web.runtime import Runtime
 
 REFERENCE = re.compile(r"^VGL-[2-9A-HJKMNP-TV-Z]{4}-[2-9A-HJKMNP-TV-Z]{4}$")
@@ -271,3 +274,16 @@ def test_api_docs_are_served_from_vigil_itself(client: TestClient) -> None:
     assert "/static/vendor/swagger-ui/swagger-ui-bundle.js" in page.text
     assert "http" not in page.text.replace("http-equiv", "")
     assert client.get("/api/openapi.json").json()["info"]["title"] == "Vigil"
+
+
+def test_expired_idempotency_keys_are_forgotten(client: TestClient, rt: Runtime) -> None:
+    headers = {"Idempotency-Key": "old-key"}
+    first = client.post("/api/v1/reports", json=minimal_report(), headers=headers).json()
+    rt.db.write_sync(
+        lambda s: s.execute(
+            IdempotencyRecord.__table__.update().values(expires_at=utcnow() - timedelta(seconds=1))
+        )
+    )
+    assert purge_expired_idempotency(rt) == 1
+    again = client.post("/api/v1/reports", json=minimal_report(), headers=headers).json()
+    assert again["reference"] != first["reference"]

@@ -34,7 +34,9 @@ def all_rows_text(rt: Runtime) -> str:
     metadata = MetaData()
     with rt.db.session() as session:
         metadata.reflect(bind=session.connection())
-        chunks = [repr(row) for table in metadata.sorted_tables for row in session.execute(select(table))]
+        chunks = [
+            repr(row) for table in metadata.sorted_tables for row in session.execute(select(table))
+        ]
     return "\n".join(chunks)
 
 
@@ -56,16 +58,28 @@ def test_identity_never_reaches_the_sqlite_file_or_logs(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'privacy.db'}"
     migrate.upgrade(url)
-    settings = Settings(environment="test", database_url=url, data_dir=tmp_path / "var",
-                        public_rate_limit=0, log_level="debug")
+    settings = Settings(
+        environment="test",
+        database_url=url,
+        data_dir=tmp_path / "var",
+        public_rate_limit=0,
+        log_level="debug",
+    )
     rt = Runtime.build(settings, db=Database(create_db_engine(url)))
     with TestClient(create_app(rt=rt)) as client:
         named = client.post("/api/v1/reports", json=marked_report())
-        anonymous = client.post("/api/v1/reports", json=report_payload(reporter={"anonymous": True}))
+        anonymous = client.post(
+            "/api/v1/reports", json=report_payload(reporter={"anonymous": True})
+        )
         assert named.status_code == anonymous.status_code == 201
         code = named.json()["followup_code"]
-        assert client.post(f"/api/v1/reports/{named.json()['reference']}/followups",
-                           json={"code": code, "text": "more detail"}).status_code == 201
+        assert (
+            client.post(
+                f"/api/v1/reports/{named.json()['reference']}/followups",
+                json={"code": code, "text": "more detail"},
+            ).status_code
+            == 201
+        )
     rt.db.close()
     stored = b"".join(p.read_bytes() for p in tmp_path.glob("privacy.db*"))
     logs = capfd.readouterr()

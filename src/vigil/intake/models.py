@@ -46,6 +46,16 @@ class Report(Base):
     attachments: Mapped[list[Attachment]] = relationship(
         order_by="Attachment.id", cascade="all, delete-orphan", lazy="selectin"
     )
+    # Written with the report in one flush; never loaded with it ("raise" makes a slip loud).
+    identity: Mapped[ReporterIdentity | None] = relationship(
+        cascade="all, delete-orphan", lazy="raise", single_parent=True
+    )
+    credential: Mapped[FollowupCredential | None] = relationship(
+        cascade="all, delete-orphan", lazy="raise", single_parent=True
+    )
+    idempotency: Mapped[list[IdempotencyRecord]] = relationship(
+        cascade="all, delete-orphan", lazy="raise"
+    )
 
 
 class ReportPerson(Base):

@@ -145,7 +145,9 @@ def receiving_org_id(session: Session, rt: Runtime) -> int:
 
 
 def ensure_receiving_org(rt: Runtime) -> int:
-    return rt.db.write_sync(lambda session: receiving_org_id(session, rt))
+    """Create the receiving organisation on first start; remember its id for intake."""
+    rt.receiving_org_id = rt.db.write_sync(lambda session: receiving_org_id(session, rt))
+    return rt.receiving_org_id
 
 
 async def submit_report(
@@ -168,30 +170,27 @@ async def submit_report(
     accepted = ReportAccepted(reference=reference, followup_code=code, received_at=received_at)
     idem = _idempotency(rt, idempotency_key, content, kept, accepted)
 
+    def org_id(session: Session) -> int:
+        return rt.receiving_org_id or receiving_org_id(session, rt)
+
     def work(session: Session) -> ReportAccepted:
         if idem is not None:
             earlier = _earlier_answer(rt, session, idem)
             if earlier is not None:
                 return earlier
-        row = _report_row(
-            report, reference, received_at, channel, content, receiving_org_id(session, rt)
-        )
+        row = _report_row(report, reference, received_at, channel, content, org_id(session))
         row.attachments = _attachment_rows(kept, received_at)
-        session.add(row)
-        session.flush()
-        session.add(FollowupCredential(report_id=row.id, code_hash=code_hash))
+        row.credential = FollowupCredential(code_hash=code_hash)
         if identity is not None:
-            session.add(
-                ReporterIdentity(
-                    report_id=row.id,
-                    key_id=identity.key_id,
-                    wrapped_key=identity.wrapped_key,
-                    nonce=identity.nonce,
-                    ciphertext=identity.ciphertext,
-                )
+            row.identity = ReporterIdentity(
+                key_id=identity.key_id,
+                wrapped_key=identity.wrapped_key,
+                nonce=identity.nonce,
+                ciphertext=identity.ciphertext,
             )
         if idem is not None:
-            session.add(IdempotencyRecord(report_id=row.id, **idem.row))
+            row.idempotency = [IdempotencyRecord(**idem.row)]
+        session.add(row)  # flushed with the whole batch at commit, as bulk inserts
         record_event(
             session, actor, "report.collected", record_type="report", record_ids=[reference]
         )

@@ -65,7 +65,20 @@ class StagedWriter:
 class FileStore(Protocol):
     def stage(self, filename: str | None, max_bytes: int) -> StagedWriter: ...
     def staged_path(self, suffix: str) -> Path: ...
-    def keep(self, source: Path, key: str) -> None: ...
+    def keep(self, source: Path, key: str) -> None:
+        """Move a staged, fsync'd file into place durably (idempotent for equal content).
+
+        New folders are fsync'd into their parents too, so a power cut cannot lose a shard
+        folder (and the acknowledged file in it) that was created moments before.
+        """
+        target = self.path_for(key)
+        _make_dirs_durably(target.parent)
+        if target.exists():
+            source.unlink(missing_ok=True)
+        else:
+            os.replace(source, target)
+        _fsync_dir(target.parent)
+
     def path_for(self, key: str) -> Path: ...
     def discard(self, path: Path) -> None: ...
 
@@ -111,6 +124,16 @@ class LocalFileStore:
 
     def wipe(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _make_dirs_durably(folder: Path) -> None:
+    missing: list[Path] = []
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for new in reversed(missing):
+        new.mkdir(exist_ok=True)
+        _fsync_dir(new.parent)
 
 
 def _fsync_dir(path: Path) -> None:

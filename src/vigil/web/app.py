@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -13,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from vigil.access.api import public
 from vigil.access.permissions import Permission
 from vigil.intake import api as intake_api
-from vigil.intake.services import ensure_receiving_org
+from vigil.intake.services import ensure_receiving_org, purge_expired_idempotency
 from vigil.logging import configure_logging
 from vigil.settings import Environment, Settings, get_settings
 from vigil.web import health
@@ -36,7 +37,9 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         runtime.store.prepare()
         ensure_receiving_org(runtime)
+        housekeeping = asyncio.create_task(_housekeeping(runtime))
         yield
+        housekeeping.cancel()
         if rt is None:
             runtime.db.close()
 
@@ -68,6 +71,13 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         return HTMLResponse(DOCS_PAGE)
 
     return app
+
+
+async def _housekeeping(runtime: Runtime, every_s: float = 3600) -> None:
+    """Forget expired Idempotency-Keys (their sealed answers hold follow-up codes)."""
+    while True:
+        await asyncio.to_thread(purge_expired_idempotency, runtime)
+        await asyncio.sleep(every_s)
 
 
 # Swagger UI from npm, served by Vigil itself; the start-up script is a file (strict CSP).

@@ -25,6 +25,7 @@ class Runtime:
     sealer: Sealer
     code_hasher: CodeHasher
     store: LocalFileStore
+    receiving_org_id: int | None = None
     public_limiter: RateLimiter = field(init=False)
     followup_failure_limiter: RateLimiter = field(init=False)
 

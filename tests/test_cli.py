@@ -1,0 +1,418 @@
+"""The ``vigil`` command line, run for real against a scratch database per test.
+
+Each test gets its own migrated-from-nothing database: a SQLite file under the test's temporary
+folder, and (when a server answers) a dedicated PostgreSQL database created for the test and
+dropped afterwards. Configuration goes through the same ``VIGIL_*`` environment variables an
+operator would set; ``get_settings`` is cached, so the cache is cleared around every command.
+PostgreSQL is skipped with a visible reason only when no server answers and CI is not set; in CI
+a missing server is a failure. Commands run in-process through Typer's ``CliRunner``.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import io
+import os
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import orjson
+import pytest
+import typer
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.engine import make_url
+from typer.testing import CliRunner, Result
+
+from vigil.access.models import Organisation, User
+from vigil.audit.models import AuditEvent
+from vigil.cli import CSV_FIELDS, app
+from vigil.db import Base, create_db_engine
+from vigil.intake.models import Report, ReporterIdentity, ReportOnline, ReportPerson, ReportVehicle
+from vigil.intake.services import open_identity
+from vigil.settings import get_settings
+from vigil.web.app import create_app
+from vigil.web.runtime import Runtime
+
+PG_URL = os.environ.get("VIGIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+PG_ADMIN_URL = make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False)
+PG_CLI_DB = f"vigil_cli_test_{os.getpid()}"  # per run: parallel runs never share it
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+TOKEN = re.compile(r"vgl_[A-Za-z0-9_-]{20,}")
+EXAMPLE_HOSTS = {"example.org", "example.com", "example.net"}
+EMAIL = re.compile(r"[\w.+-]+@([\w-]+(?:\.[\w-]+)+)")
+PHONE = re.compile(r"(?<![\w+])(?:\+44\s?|0)7\d{3}\s?\d{3}\s?\d{3}(?!\w)")
+POSTCODE = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]? [0-9][A-Z]{2}$")
+ENV_KEYS = ("VIGIL_MASTER_KEYS", "VIGIL_MASTER_KEY_ID", "VIGIL_RECEIVING_ORG", "VIGIL_SECRET_KEY")
+runner = CliRunner()
+
+
+@dataclass
+class Cli:
+    """One scratch Vigil installation: where its data lives, and a way to run commands."""
+
+    url: str
+    monkeypatch: pytest.MonkeyPatch
+
+    def __call__(self, *args: str, code: int = 0) -> Result:
+        get_settings.cache_clear()  # the environment may have changed since the last command
+        result = runner.invoke(app, list(args))
+        assert result.exit_code == code, (result.stdout, result.stderr, result.exception)
+        return result
+
+    def setenv(self, **values: str | None) -> None:
+        for name, value in values.items():
+            if value is None:
+                self.monkeypatch.delenv(f"VIGIL_{name}", raising=False)
+            else:
+                self.monkeypatch.setenv(f"VIGIL_{name}", value)
+        get_settings.cache_clear()
+
+    @contextmanager
+    def engine(self) -> Iterator[Engine]:
+        engine = create_db_engine(self.url, pool_size=1)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
+
+    def count(self, model: type[Base]) -> int:
+        with self.engine() as engine, engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(model)) or 0
+
+    @contextmanager
+    def runtime(self) -> Iterator[Runtime]:
+        rt = Runtime.build(get_settings())
+        try:
+            yield rt
+        finally:
+            rt.db.close()
+
+
+def flat(text_: str) -> str:
+    """Rich wraps long lines for the terminal; compare messages with whitespace collapsed."""
+    return " ".join(text_.split())
+
+
+def master_key() -> str:
+    return base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture(scope="module")
+def postgres_admin() -> str:
+    try:
+        engine = create_db_engine(PG_ADMIN_URL, pool_size=1)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        problem = f"PostgreSQL at {PG_ADMIN_URL} is unavailable ({type(exc).__name__})"
+        if IN_CI:
+            pytest.fail(f"{problem}; CI must run the PostgreSQL half")
+        pytest.skip(problem)
+    return PG_ADMIN_URL
+
+
+def _recreate_pg_database(admin_url: str, *, create: bool) -> None:
+    engine = create_db_engine(admin_url, pool_size=1).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{PG_CLI_DB}" WITH (FORCE)'))
+        if create:
+            conn.execute(text(f'CREATE DATABASE "{PG_CLI_DB}"'))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def cli(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Cli]:
+    admin: str | None = None
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'v.db'}"
+    else:
+        admin = request.getfixturevalue("postgres_admin")
+        _recreate_pg_database(admin, create=True)
+        url = make_url(admin).set(database=PG_CLI_DB).render_as_string(hide_password=False)
+    for name in ENV_KEYS:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("VIGIL_DATABASE_URL", url)
+    monkeypatch.setenv("VIGIL_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("VIGIL_LOG_LEVEL", "warning")
+    monkeypatch.setenv("VIGIL_ENVIRONMENT", "test")
+    get_settings.cache_clear()
+    try:
+        yield Cli(url, monkeypatch)
+    finally:
+        get_settings.cache_clear()
+        if admin is not None:
+            _recreate_pg_database(admin, create=False)
+
+
+@pytest.fixture
+def migrated(cli: Cli) -> Cli:
+    cli("db", "upgrade")
+    return cli
+
+
+@pytest.fixture
+def seeded(migrated: Cli) -> Cli:
+    migrated("demo", "seed", "--reports", "40", "--seed", "11")
+    return migrated
+
+
+def identities(cli: Cli) -> dict[str, dict[str, str | None]]:
+    """Every sealed reporter identity, opened (for checking, never for printing)."""
+    with cli.runtime() as rt, rt.db.session() as session:
+        rows = session.execute(
+            select(ReporterIdentity, Report.reference).join(
+                Report, Report.id == ReporterIdentity.report_id
+            )
+        ).all()
+        return {ref: open_identity(rt, row, ref) for row, ref in rows}
+
+
+def key_ids(cli: Cli) -> set[str]:
+    with cli.engine() as engine, engine.connect() as conn:
+        return set(conn.scalars(select(ReporterIdentity.key_id)))
+
+
+# --- help and schema ---------------------------------------------------------------------
+
+
+def _command_paths(command: object, path: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every command and group under ``command`` (groups are the ones with sub-commands)."""
+    yield path
+    subcommands: dict[str, object] = getattr(command, "commands", None) or {}
+    for name, sub in subcommands.items():
+        yield from _command_paths(sub, (*path, name))
+
+
+def test_help_works_on_every_command_and_subcommand() -> None:
+    paths = list(_command_paths(typer.main.get_command(app)))
+    expected: set[tuple[str, ...]] = {("db", "upgrade"), ("demo", "seed"), ("users", "create")}
+    expected |= {("reports", "export"), ("keys", "rotate"), ("serve",)}
+    assert expected <= set(paths)
+    for path in paths:
+        result = runner.invoke(app, [*path, "--help"])
+        assert result.exit_code == 0, (path, result.output)
+        assert "Usage:" in result.stdout and "--help" in result.stdout, path
+
+
+def test_db_upgrade_creates_the_schema(cli: Cli) -> None:
+    result = cli("db", "upgrade")
+    assert "Database at head" in result.stderr
+    with cli.engine() as engine:
+        tables = set(inspect(engine).get_table_names())
+    assert {"alembic_version", "reports", "reporter_identities", "users", "audit_events"} <= tables
+    cli("db", "upgrade")  # running it again is harmless
+
+
+# --- users -------------------------------------------------------------------------------
+
+
+def test_users_create_makes_the_org_and_prints_a_working_token_once(migrated: Cli) -> None:
+    result = migrated(
+        "users", "create", "Ana@Example.org", "--org", "Test Force", "--role", "triage_analyst",
+        "--org-kind", "police", "--token",
+    )  # fmt: skip
+    lines = result.stdout.split()
+    assert len(lines) == 1 and lines[0].startswith("vgl_"), result.stdout
+    token = lines[0]
+    assert token not in result.stderr
+    assert "Created Ana@Example.org (triage_analyst) in Test Force." in flat(result.stderr)
+    with migrated.engine() as engine, engine.connect() as conn:
+        org = conn.execute(select(Organisation).where(Organisation.name == "Test Force")).one()
+        user = conn.execute(select(User).where(User.email == "ana@example.org")).one()
+    assert org.kind == "police" and user.organisation_id == org.id
+    assert user.role == "triage_analyst"
+    with TestClient(create_app(get_settings())) as client:
+        ok = client.get("/api/v1/reports", headers={"Authorization": f"Bearer {token}"})
+        assert ok.status_code == 200, ok.text
+        assert ok.json()["items"] == []
+        wrong = client.get("/api/v1/reports", headers={"Authorization": f"Bearer {token}x"})
+        assert wrong.status_code == 401
+
+
+def test_creating_the_same_user_twice_fails_with_a_clear_message(migrated: Cli) -> None:
+    args = ("users", "create", "dup@example.org", "--org", "Org A", "--role", "investigator")
+    first = migrated(*args)
+    assert first.stdout == ""  # no --token: nothing secret, nothing on stdout
+    again = migrated(*args, code=1)
+    assert "a user with e-mail dup@example.org already exists" in flat(again.stderr)
+    assert again.stdout == ""
+    assert migrated.count(User) == 1
+
+
+def test_an_unknown_role_is_refused(migrated: Cli) -> None:
+    result = migrated(
+        "users", "create", "x@example.org", "--org", "Org", "--role", "overlord", "--token",
+        code=2,
+    )  # fmt: skip
+    assert "Invalid value for '--role'" in flat(result.stderr)
+    assert result.stdout == ""
+    assert migrated.count(User) == 0 and migrated.count(Organisation) == 0
+
+
+# --- demo data ---------------------------------------------------------------------------
+
+
+def test_demo_seed_creates_reports_of_several_kinds_and_staff_tokens(migrated: Cli) -> None:
+    result = migrated("demo", "seed", "--reports", "40")
+    output = flat(result.stderr)
+    assert "Created 40 synthetic reports" in output
+    analyst = re.search(r"Demo analyst token \(dev only\): (vgl_[\w-]+)", output)
+    assert analyst and re.search(r"Demo admin token \(dev only\): vgl_[\w-]+", output)
+    with migrated.engine() as engine, engine.connect() as conn:
+        kinds = set(conn.scalars(select(Report.kind)))
+        staff = {email: role for email, role in conn.execute(select(User.email, User.role))}
+    assert migrated.count(Report) == 40
+    assert len(kinds) >= 4
+    assert staff == {"analyst@example.org": "triage_analyst", "admin@example.org": "administrator"}
+    with TestClient(create_app(get_settings())) as client:
+        page = client.get(
+            "/api/v1/reports?limit=100", headers={"Authorization": f"Bearer {analyst.group(1)}"}
+        )
+        assert page.status_code == 200 and len(page.json()["items"]) == 40
+
+    again = migrated("demo", "seed", "--reports", "40", "--if-empty")
+    assert "40 reports already present" in flat(again.stderr)
+    assert migrated.count(Report) == 40 and migrated.count(User) == 2
+
+
+def test_demo_seed_in_production_creates_no_staff_and_prints_no_token(migrated: Cli) -> None:
+    migrated.setenv(
+        ENVIRONMENT="production",
+        SECRET_KEY="s" * 40,
+        MASTER_KEYS=f"p1={master_key()}",
+    )
+    result = migrated("demo", "seed", "--reports", "3")
+    assert "vgl_" not in result.stderr + result.stdout
+    assert migrated.count(Report) == 3 and migrated.count(User) == 0
+
+
+def test_demo_data_has_only_synthetic_contact_details(seeded: Cli) -> None:
+    with seeded.engine() as engine, engine.connect() as conn:
+        urls = list(conn.scalars(select(ReportOnline.url)))
+        postcodes = [p for p in conn.scalars(select(Report.where_postcode)) if p]
+        texts = [
+            value
+            for model in (Report, ReportPerson, ReportVehicle, ReportOnline)
+            for row in conn.execute(select(model))
+            for column, value in row._mapping.items()
+            if isinstance(value, str) and column != "content_sha256"  # hex, not text
+        ]
+        emails = list(conn.scalars(select(User.email)))
+    assert urls and all(urlsplit(u).hostname in EXAMPLE_HOSTS for u in urls), urls
+    assert postcodes and all(POSTCODE.match(p) for p in postcodes), postcodes
+    blob = "\n".join(texts)
+    for match in EMAIL.finditer(blob):
+        assert match.group(1) in EXAMPLE_HOSTS, match.group(0)
+    for match in PHONE.finditer(blob):
+        digits = re.sub(r"\D", "", match.group(0)).removeprefix("44").removeprefix("0")
+        assert digits.startswith("7700900"), match.group(0)
+    assert all(e.endswith("@example.org") for e in emails)
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def test_export_jsonl_writes_one_object_per_report_and_no_reporter_identity(
+    seeded: Cli,
+) -> None:
+    result = seeded("reports", "export", "--format", "jsonl")
+    records = [orjson.loads(line) for line in result.stdout.splitlines()]
+    with seeded.engine() as engine, engine.connect() as conn:
+        references = set(conn.scalars(select(Report.reference)))
+    assert len(records) == 40 and {r["reference"] for r in records} == references
+    assert all("reporter" not in r and r["channel"] == "demo" for r in records)
+    who = identities(seeded)
+    assert len(who) >= 5  # about a third of demo reporters leave contact details
+    for identity in who.values():
+        for key in ("name", "phone", "email"):
+            value = identity.get(key)
+            if value:
+                assert value not in result.stdout, key
+        if identity.get("phone"):
+            national = "0" + str(identity["phone"]).removeprefix("+44")
+            assert national not in result.stdout.replace(" ", "")
+    assert "Exported 40 reports" in result.stderr
+
+
+def test_export_since_returns_only_reports_received_from_then(seeded: Cli) -> None:
+    with seeded.engine() as engine, engine.connect() as conn:
+        latest = conn.scalar(select(func.max(Report.received_at)))
+    assert latest is not None
+    latest = latest.replace(tzinfo=UTC) if latest.tzinfo is None else latest
+    since = latest.replace(microsecond=0) + timedelta(seconds=1)  # the option takes seconds
+    while datetime.now(UTC) < since + timedelta(milliseconds=20):
+        time.sleep(0.05)
+    seeded("demo", "seed", "--reports", "5", "--seed", "7")
+    stamp = since.strftime("%Y-%m-%dT%H:%M:%S")
+    newer = seeded("reports", "export", "--since", stamp).stdout.splitlines()
+    assert len(newer) == 5
+    assert all(orjson.loads(line)["received_at"] >= since.isoformat()[:19] for line in newer)
+    assert len(seeded("reports", "export").stdout.splitlines()) == 45
+
+
+def test_export_csv_writes_a_header_and_a_row_per_report(seeded: Cli) -> None:
+    result = seeded("reports", "export", "--format", "csv")
+    reader = csv.DictReader(io.StringIO(result.stdout))
+    rows = list(reader)
+    assert reader.fieldnames == CSV_FIELDS
+    assert len(rows) == 40 and len({r["reference"] for r in rows}) == 40
+    assert all(isinstance(orjson.loads(r["people"]), list) for r in rows)
+
+
+def test_export_is_recorded_as_one_audit_event(seeded: Cli) -> None:
+    seeded("reports", "export", "--purpose", "weekly review")
+    with seeded.engine() as engine, engine.connect() as conn:
+        events = conn.execute(
+            select(AuditEvent).where(AuditEvent.action == "report.exported")
+        ).all()
+        references = set(conn.scalars(select(Report.reference)))
+    assert len(events) == 1
+    event = events[0]
+    assert event.purpose == "weekly review" and event.actor_label == "cli"
+    assert set(event.record_ids) == references and len(event.record_ids) == 40
+
+
+# --- master keys -----------------------------------------------------------------------------
+
+
+def test_keys_rotate_rewraps_every_identity_and_the_old_key_can_then_go(migrated: Cli) -> None:
+    k1, k2 = master_key(), master_key()
+    migrated.setenv(MASTER_KEYS=f"k1={k1}", MASTER_KEY_ID=None)
+    migrated("demo", "seed", "--reports", "30", "--seed", "5")
+    before = identities(migrated)
+    assert len(before) >= 5 and key_ids(migrated) == {"k1"}
+
+    migrated.setenv(MASTER_KEYS=f"k1={k1},k2={k2}", MASTER_KEY_ID="k2")
+    result = migrated("keys", "rotate", "--batch", "4")
+    assert f"{len(before)} identities now wrapped by key k2" in flat(result.stderr)
+    assert key_ids(migrated) == {"k2"}
+    assert identities(migrated) == before
+    with migrated.engine() as engine, engine.connect() as conn:
+        audited = [
+            rid
+            for ids in conn.scalars(
+                select(AuditEvent.record_ids).where(AuditEvent.action == "keys.rotated")
+            )
+            for rid in ids
+        ]
+    assert len(audited) == len(before)
+
+    again = migrated("keys", "rotate")
+    assert "0 identities now wrapped by key k2" in flat(again.stderr)
+
+    migrated.setenv(MASTER_KEYS=f"k2={k2}", MASTER_KEY_ID=None)
+    assert identities(migrated) == before
