@@ -229,7 +229,7 @@ def test_users_create_makes_the_org_and_prints_a_working_token_once(migrated: Cl
     assert len(lines) == 1 and lines[0].startswith("vgl_"), result.stdout
     token = lines[0]
     assert token not in result.stderr
-    assert "Created Ana@Example.org (triage_analyst) in Test Force." in flat(result.stderr)
+    assert "Created ana@example.org (triage_analyst) in Test Force." in flat(result.stderr)
     with migrated.engine() as engine, engine.connect() as conn:
         org = conn.execute(select(Organisation).where(Organisation.name == "Test Force")).one()
         user = conn.execute(select(User).where(User.email == "ana@example.org")).one()
@@ -289,15 +289,16 @@ def test_demo_seed_creates_reports_of_several_kinds_and_staff_tokens(migrated: C
     assert migrated.count(Report) == 40 and migrated.count(User) == 2
 
 
-def test_demo_seed_in_production_creates_no_staff_and_prints_no_token(migrated: Cli) -> None:
+def test_demo_seed_is_refused_in_production(migrated: Cli) -> None:
     migrated.setenv(
         ENVIRONMENT="production",
         SECRET_KEY="s" * 40,
         MASTER_KEYS=f"p1={master_key()}",
     )
-    result = migrated("demo", "seed", "--reports", "3")
+    result = migrated("demo", "seed", "--reports", "3", code=1)
+    assert "never seeded into production" in flat(result.stderr)
     assert "vgl_" not in result.stderr + result.stdout
-    assert migrated.count(Report) == 3 and migrated.count(User) == 0
+    assert migrated.count(Report) == 0 and migrated.count(User) == 0
 
 
 def test_demo_data_has_only_synthetic_contact_details(seeded: Cli) -> None:

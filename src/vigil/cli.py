@@ -23,7 +23,7 @@ from vigil.intake.models import Report, ReporterIdentity
 from vigil.intake.services import followup_counts, iter_reports
 from vigil.intake.views import report_out
 from vigil.sealing import Sealed
-from vigil.settings import get_settings
+from vigil.settings import Environment, get_settings
 from vigil.web.runtime import Runtime
 
 app = typer.Typer(
@@ -94,6 +94,9 @@ def demo_seed(
     from vigil.demo import seed_demo
 
     rt = _runtime()
+    if rt.settings.environment is Environment.production:
+        err.print("[red]Demo data is synthetic and never seeded into production.[/red]")
+        raise typer.Exit(1)
     try:
         with rt.db.session() as session:
             existing = session.scalar(select(func.count()).select_from(Report)) or 0
@@ -106,7 +109,7 @@ def demo_seed(
                 rt, reports, seed=seed, on_progress=lambda n: progress.update(task, advance=n)
             )
         for line in summary:
-            err.print(line)
+            err.print(line, markup=False, highlight=False, soft_wrap=True)
     finally:
         rt.db.close()
 
@@ -127,12 +130,12 @@ def users_create(
     rt = _runtime()
     try:
 
-        def work(session: Session) -> str | None:
+        def work(session: Session) -> tuple[str, str | None]:
             user = create_user(session, CLI_ACTOR, email, org, role, org_kind)
-            return issue_token(session, CLI_ACTOR, user) if token else None
+            return user.email, issue_token(session, CLI_ACTOR, user) if token else None
 
         try:
-            secret = rt.db.write_sync(work)
+            email, secret = rt.db.write_sync(work)
         except UserExists as exc:
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(1) from exc

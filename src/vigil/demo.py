@@ -33,7 +33,7 @@ from vigil.access.permissions import OrganisationKind, Role
 from vigil.access.services import create_user, issue_token
 from vigil.audit.services import Actor
 from vigil.intake.schemas import ReportAccepted, ReportIn, ReportKind
-from vigil.intake.services import submit_report
+from vigil.intake.services import ensure_receiving_org, submit_report
 from vigil.intake.storage import StagedFile
 from vigil.settings import Environment
 from vigil.web.runtime import Runtime
@@ -199,6 +199,7 @@ ACTIONS = (
     "made notes after each walk past", "avoided the security staff", "walked the same route "
     "several times", "spoke on the phone describing the entrances",
 )  # fmt: skip
+WHEN_WORDS = (None, "about then", "give or take an hour")
 WHERE_SEEN = ("forum", "video site", "messaging app channel", "social media profile", "game chat")
 INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # letters used in the last part of real postcodes
 KINDS = tuple(ReportKind)
@@ -242,16 +243,14 @@ class _Maker:
         return ReportIn.model_validate(data), photo
 
     def _when(self) -> dict[str, Any] | None:
+        """Mostly a start time; some ranges, some still going on, some unsure of the day."""
         rng = self.rng
         start = self.now - timedelta(minutes=rng.randint(30, 60 * 24 * 60))
         roll = rng.random()
         if roll < 0.05:
             return None
         if roll < 0.55:
-            return {
-                "start": start,
-                "description": rng.choice((None, "about then", "give or take an hour")),
-            }
+            return {"start": start, "description": rng.choice(WHEN_WORDS)}
         if roll < 0.75:
             end = min(start + timedelta(minutes=rng.randint(10, 360)), self.now)
             return {"start": start, "end": end}
@@ -335,9 +334,10 @@ def seed_demo(
 ) -> list[str]:
     """Create ``reports`` synthetic reports (plus demo staff in development) and summarise.
 
-    One event loop runs the whole seeding so the writer can commit each chunk together; the
-    summary lines are for people, and include demo tokens only outside production.
+    One event loop runs the whole seeding so the writer can commit each chunk together. The
+    summary lines are for people; they carry demo tokens only in development and test.
     """
+    ensure_receiving_org(rt)  # as the app does at start: intake then skips looking it up
     staff = _demo_staff(rt)
     stats = asyncio.run(_seed_all(rt, reports, seed, on_progress))
     kinds = ", ".join(f"{stats[k.value]} {k.value}" for k in KINDS if stats[k.value])
