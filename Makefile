@@ -9,7 +9,7 @@ VIGIL := $(VENV)/bin/vigil
 STATIC := src/vigil/web/static/vendor
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
-.PHONY: help install run test lint typecheck pytest bench postgres assets clean
+.PHONY: help install run test lint typecheck pytest bench postgres assets browser clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data if empty, serve on http://127.0.0.1:8000"
@@ -23,10 +23,15 @@ $(VENV)/.installed: pyproject.toml uv.lock
 	@touch $@
 
 # Front-end assets from npm (package-lock.json), copied into the static folder Vigil serves.
-$(STATIC)/.built: package.json package-lock.json
+$(STATIC)/.built: package.json package-lock.json src/vigil/web/assets/vigil.scss
 	npm ci --no-audit --no-fund --ignore-scripts
-	mkdir -p $(STATIC)/swagger-ui
+	mkdir -p $(STATIC)/swagger-ui $(STATIC)/govuk/assets
 	cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui.css,favicon-32x32.png,LICENSE} $(STATIC)/swagger-ui/
+	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js $(STATIC)/govuk/
+	cp -r node_modules/govuk-frontend/dist/govuk/assets/images $(STATIC)/govuk/assets/
+	cp node_modules/govuk-frontend/LICENSE.txt $(STATIC)/govuk/ 2>/dev/null || true
+	node_modules/.bin/sass --load-path=node_modules --style=compressed --no-source-map --quiet-deps \
+	  src/vigil/web/assets/vigil.scss src/vigil/web/static/vigil.css
 	@touch $@
 
 install: $(VENV)/.installed $(STATIC)/.built
@@ -46,6 +51,10 @@ postgres:
 	  fi; \
 	fi
 
+# Browser tests drive Debian's Chromium; it is installed here, never downloaded by a test tool.
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
@@ -53,7 +62,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy --strict src
 
-pytest: install postgres
+pytest: install postgres browser
 	$(VENV)/bin/pytest
 
 test: lint typecheck pytest

@@ -575,6 +575,8 @@ def summary_rows(res: Results) -> list[list[str]]:
                 f"{health.p99_ms:.1f}",
                 f"{intake.rate / health.rate:.2f}" if health.rate else "-",
                 f"{intake.rate / res.raw.rate:.2f}" if res.raw.rate else "-",
+                f"{intake.server_cpu_us_per_request:,.0f} / "
+                f"{health.server_cpu_us_per_request:,.0f}",
             ]
         )
     return rows
@@ -591,6 +593,7 @@ HEADERS = [
     "p99 ms",
     "intake ÷ healthz",
     "intake ÷ raw SQLite",
+    "server CPU µs/req (intake / healthz)",
 ]
 
 

@@ -64,12 +64,13 @@ def test_routes_with_staff_permissions_refuse_anonymous_callers(
 
 def test_public_routes_are_only_the_intended_ones(rt: Runtime) -> None:
     app = create_app(rt=rt)
-    public = sorted(
+    public_api = sorted(
         (path, sorted(route.methods))
         for path, route in iter_api_routes(app.routes)
         if declared_permissions(route)[0] in PUBLIC_PERMISSIONS
+        and declared_permissions(route)[0] is not Permission.public_pages_view
     )
-    assert public == [
+    assert public_api == [
         ("/api/docs", ["GET"]),
         ("/api/v1/reports", ["POST"]),
         ("/api/v1/reports/{reference}/followups", ["POST"]),
@@ -77,3 +78,23 @@ def test_public_routes_are_only_the_intended_ones(rt: Runtime) -> None:
         ("/metrics", ["GET"]),
         ("/readyz", ["GET"]),
     ]
+    for path, route in iter_api_routes(app.routes):
+        if declared_permissions(route)[0] is Permission.public_pages_view:
+            assert not path.startswith("/api/"), path
+
+
+def test_every_html_form_post_checks_the_csrf_token(rt: Runtime) -> None:
+    app = create_app(rt=rt)
+    posts = 0
+    for path, route in iter_api_routes(app.routes):
+        if "POST" not in route.methods or path.startswith("/api/"):
+            continue
+        posts += 1
+        calls = []
+        stack = list(route.dependant.dependencies)
+        while stack:
+            dep = stack.pop()
+            calls.append(dep.call)
+            stack.extend(dep.dependencies)
+        assert any(getattr(c, "csrf_protected", False) for c in calls), path
+    assert posts >= 0

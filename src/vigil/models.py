@@ -6,6 +6,7 @@ from vigil.access import models as access_models
 from vigil.audit import models as audit_models
 from vigil.db import Base
 from vigil.intake import models as intake_models
+from vigil.web import sessions as web_sessions
 
 metadata = Base.metadata
-__all__ = ["access_models", "audit_models", "intake_models", "metadata"]
+__all__ = ["access_models", "audit_models", "intake_models", "metadata", "web_sessions"]

@@ -85,6 +85,15 @@ class Settings(BaseSettings):
         1, ge=1, description="argon2id passes (codes carry 100 bits)"
     )
     followup_hash_memory_kib: int = Field(1024, ge=8, description="argon2id memory in KiB")
+    form_idle_timeout_s: int = Field(
+        7200, ge=60, description="Public answers in progress expire after this idle time (seconds)"
+    )
+    form_min_fill_s: float = Field(
+        3.0, ge=0, description="Quickest plausible human journey (seconds); faster is a bot"
+    )
+    global_suspect_rate_limit: int = Field(
+        120, ge=0, description="Bot-like public submissions per minute, all clients (0 = off)"
+    )
     trust_forwarded_for: bool = Field(
         False, description="Use X-Forwarded-For (only behind a trusted proxy) to identify clients"
     )

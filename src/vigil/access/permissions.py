@@ -15,10 +15,16 @@ class Permission(StrEnum):
     report_read = "intake:report:read"
     report_export = "intake:report:export"
     system_health = "system:health:read"
+    public_pages_view = "intake:pages:view"
 
 
 PUBLIC_PERMISSIONS = frozenset(
-    {Permission.public_report_submit, Permission.public_followup_submit, Permission.system_health}
+    {
+        Permission.public_report_submit,
+        Permission.public_followup_submit,
+        Permission.system_health,
+        Permission.public_pages_view,
+    }
 )
 
 

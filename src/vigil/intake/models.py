@@ -95,7 +95,8 @@ class ReportOnline(Base):
 
 
 class Followup(Base):
-    """More information a reporter added later with their follow-up code."""
+    """One message in a report's thread: the reporter adding information (with their code)
+    or answering, or an analyst asking the reporter a question."""
 
     __tablename__ = "followups"
 
@@ -103,6 +104,8 @@ class Followup(Base):
     report_id: Mapped[int] = mapped_column(ForeignKey("reports.id", ondelete="CASCADE"), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     channel: Mapped[str] = mapped_column(String(10))
+    author: Mapped[str] = mapped_column(String(10), default="reporter", server_default="reporter")
+    author_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     text: Mapped[str | None] = mapped_column(Text)
 
 

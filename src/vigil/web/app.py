@@ -10,10 +10,12 @@ from pathlib import Path
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.middleware.gzip import GZipMiddleware
 
 from vigil.access.api import public
 from vigil.access.permissions import Permission
 from vigil.intake import api as intake_api
+from vigil.intake import pages as intake_pages
 from vigil.intake.services import ensure_receiving_org, purge_expired_idempotency
 from vigil.logging import configure_logging
 from vigil.settings import Environment, Settings, get_settings
@@ -22,9 +24,11 @@ from vigil.web.jsonresp import FastJSONResponse
 from vigil.web.middleware import RequestObserver
 from vigil.web.problems import install_problem_handlers
 from vigil.web.runtime import Runtime
+from vigil.web.sessions import purge_idle_sessions
+from vigil.web.templating import install_page_handlers
 
 STATIC = Path(__file__).parent / "static"
-AREAS = (intake_api.router,)
+AREAS = (intake_api.router, intake_pages.router)
 
 
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> FastAPI:
@@ -55,6 +59,8 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
+    install_page_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1400)
     app.add_middleware(RequestObserver)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
     app.include_router(health.router)
@@ -73,10 +79,12 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     return app
 
 
-async def _housekeeping(runtime: Runtime, every_s: float = 3600) -> None:
-    """Forget expired Idempotency-Keys (their sealed answers hold follow-up codes)."""
+async def _housekeeping(runtime: Runtime, every_s: float = 600) -> None:
+    """Forget expired Idempotency-Keys (their sealed answers hold follow-up codes) and
+    abandoned answers in progress."""
     while True:
         await asyncio.to_thread(purge_expired_idempotency, runtime)
+        await asyncio.to_thread(purge_idle_sessions, runtime)
         await asyncio.sleep(every_s)
 
 

@@ -1,0 +1,179 @@
+"""HTML pages: Jinja2 templates, English and Welsh catalogues, sessions, CSRF and CSP.
+
+Every page route is declared on a :func:`page_router`, which checks the CSRF token on every
+form POST before the handler runs, so protection is on by default and cannot be forgotten.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from babel.support import NullTranslations, Translations
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import (
+    ChoiceLoader,
+    Environment,
+    FileSystemLoader,
+    PackageLoader,
+    PrefixLoader,
+    select_autoescape,
+)
+from starlette.responses import Response
+
+from vigil.web.runtime import Runtime, runtime
+from vigil.web.sessions import WebSession, load_session, save_session
+
+PACKAGE = Path(__file__).parent.parent
+TRANSLATIONS = PACKAGE / "translations"
+LANGUAGES = ("en", "cy")
+
+
+def _inline_script_hashes() -> str:
+    """CSP hashes of GOV.UK Frontend's one inline script, read from the template itself."""
+    source = PackageLoader("govuk_frontend_jinja").get_source(env_for_hash, "template.html")[0]
+    scripts = re.findall(r"<script[^>]*>(.*?)</script>", source, flags=re.S)
+    return " ".join(
+        "'sha256-" + base64.b64encode(hashlib.sha256(body.encode()).digest()).decode() + "'"
+        for body in scripts
+    )
+
+
+env_for_hash = Environment(autoescape=True)
+PAGE_CSP = (
+    "default-src 'self'; "
+    f"script-src 'self' {_inline_script_hashes()}; "
+    "style-src 'self'; img-src 'self' data:; font-src 'self'; connect-src 'self'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def _template_dirs() -> list[str]:
+    dirs = [str(PACKAGE / "web" / "templates")]
+    dirs += [str(p) for p in sorted(PACKAGE.glob("*/templates")) if p.parent.name != "web"]
+    return dirs
+
+
+env = Environment(
+    loader=ChoiceLoader(
+        [
+            FileSystemLoader(_template_dirs()),
+            PrefixLoader({"govuk_frontend_jinja": PackageLoader("govuk_frontend_jinja")}),
+        ]
+    ),
+    autoescape=select_autoescape(["html"]),
+    extensions=["jinja2.ext.i18n"],
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+_catalogues: dict[str, NullTranslations] = {}
+
+
+def translations(lang: str) -> NullTranslations:
+    if lang not in _catalogues:
+        loaded = Translations.load(str(TRANSLATIONS), [lang], domain="messages")
+        _catalogues[lang] = loaded
+    return _catalogues[lang]
+
+
+def gettext_for(lang: str) -> Callable[[str], str]:
+    catalogue = translations(lang)
+
+    def gettext(message: str, **values: Any) -> str:
+        text = catalogue.gettext(message)
+        return text % values if values else text
+
+    return gettext
+
+
+def language(request: Request, web: WebSession) -> str:
+    """``?lang=cy`` or ``?lang=en`` switches and is remembered for the session."""
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        if web.data.get("lang") != asked:
+            web.set("lang", asked)
+        return asked
+    remembered = web.data.get("lang")
+    return remembered if remembered in LANGUAGES else "en"
+
+
+class Page:
+    """What a page handler gets: the runtime, the session, the language, and render()."""
+
+    def __init__(self, request: Request, rt: Runtime, web: WebSession) -> None:
+        self.request = request
+        self.rt = rt
+        self.session = web
+        self.lang = language(request, web)
+        self._ = gettext_for(self.lang)
+
+    def render(self, template: str, status: int = 200, **context: Any) -> Response:
+        tmpl = env.get_template(template)
+        catalogue = translations(self.lang)
+        html = tmpl.render(
+            request=self.request,
+            lang=self.lang,
+            session=self.session,
+            page=self,
+            csrf_token=lambda: self.session.csrf_token,
+            gettext=catalogue.gettext,
+            ngettext=catalogue.ngettext,
+            _=self._,
+            **context,
+        )
+        return self.finish(HTMLResponse(html, status_code=status))
+
+    def redirect(self, url: str) -> Response:
+        return self.finish(Response(status_code=303, headers={"Location": url}))
+
+    def finish(self, response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = PAGE_CSP
+        response.headers["Cache-Control"] = "no-store"
+        save_session(self.rt, self.request, self.session, response)
+        return response
+
+
+class CsrfFailed(Exception):
+    """A form arrived without the session's CSRF token (or the session has expired)."""
+
+    def __init__(self, page: Page) -> None:
+        super().__init__("csrf")
+        self.page = page
+
+
+async def page(request: Request, rt: Runtime = Depends(runtime)) -> Page:
+    """The page dependency: loads the session and, for form posts, checks the CSRF token."""
+    web = load_session(rt, request)
+    current = Page(request, rt, web)
+    if request.method == "POST":
+        form = await request.form(
+            max_files=rt.settings.max_attachments + 1, max_part_size=rt.settings.max_json_bytes
+        )
+        request.state.form = form
+        token = form.get("csrf_token")
+        if not isinstance(token, str) or not web.csrf_ok(token):
+            raise CsrfFailed(current)
+    return current
+
+
+page.csrf_protected = True  # type: ignore[attr-defined]
+
+
+def page_router(**kwargs: Any) -> APIRouter:
+    """An APIRouter for HTML pages; its routes stay out of the OpenAPI document."""
+    return APIRouter(include_in_schema=False, default_response_class=HTMLResponse, **kwargs)
+
+
+def install_page_handlers(app: FastAPI) -> None:
+    """A failed CSRF check shows a page (in the visitor's language) and changes nothing."""
+
+    async def on_csrf(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, CsrfFailed)
+        return exc.page.render("errors/form_expired.html", status=400)
+
+    app.add_exception_handler(CsrfFailed, on_csrf)
