@@ -9,7 +9,7 @@ VIGIL := $(VENV)/bin/vigil
 STATIC := src/vigil/web/static/vendor
 PG_VERSION_DIR := $(firstword $(wildcard /etc/postgresql/*))
 
-.PHONY: help install run test lint typecheck pytest bench postgres assets browser clean
+.PHONY: translations messages help install run test lint typecheck pytest bench postgres assets browser clean
 
 help:
 	@echo "make run    - install, migrate, seed demo data if empty, serve on http://127.0.0.1:8000"
@@ -34,7 +34,20 @@ $(STATIC)/.built: package.json package-lock.json src/vigil/web/assets/vigil.scss
 	  src/vigil/web/assets/vigil.scss src/vigil/web/static/vigil.css
 	@touch $@
 
-install: $(VENV)/.installed $(STATIC)/.built
+# English and Welsh catalogues: the .po files are committed, the .mo files are built here.
+CATALOGUES := $(wildcard src/vigil/translations/*/LC_MESSAGES/messages.po)
+$(CATALOGUES:.po=.mo): %.mo: %.po $(VENV)/.installed
+	$(VENV)/bin/pybabel compile --use-fuzzy -f -i $< -o $@ -l $(word 4,$(subst /, ,$<))
+
+translations: $(CATALOGUES:.po=.mo)
+
+# For developers after changing text: extract every string and update both catalogues.
+messages: $(VENV)/.installed
+	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o src/vigil/translations/messages.pot src/vigil
+	$(VENV)/bin/pybabel update --no-fuzzy-matching -i src/vigil/translations/messages.pot -d src/vigil/translations
+	$(VENV)/bin/python tools/fill_english_catalogue.py
+
+install: $(VENV)/.installed $(STATIC)/.built translations
 
 run: install
 	mkdir -p var
@@ -56,8 +69,8 @@ browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 lint: install
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
 
 typecheck: install
 	$(VENV)/bin/mypy --strict src

@@ -22,6 +22,8 @@ from vigil.settings import Settings
 from vigil.web.app import create_app
 from vigil.web.runtime import Runtime
 
+pytest_plugins = ["tests.scratch"]  # scratch installations for command-line tests
+
 PG_URL = os.environ.get("VIGIL_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 _engines: dict[str, Engine] = {}

@@ -8,7 +8,13 @@ import os
 import pytest
 from pydantic import ValidationError
 
-from vigil.settings import Settings, parse_master_keys
+from vigil.settings import (
+    DEV_AUDIT_SIGNING_KEY,
+    DEV_MASTER_KEYS,
+    DEV_SECRET_KEY,
+    Settings,
+    parse_master_keys,
+)
 
 
 def real_key() -> str:
@@ -21,21 +27,32 @@ def test_defaults_are_the_embedded_sqlite_database_under_var() -> None:
     assert str(settings.data_dir) == "var"
 
 
+def production(**overrides: str) -> Settings:
+    values = {
+        "secret_key": "s" * 40,
+        "master_keys": f"p1={real_key()}",
+        "audit_signing_key": real_key(),
+    } | overrides
+    return Settings(environment="production", **values)
+
+
 def test_production_refuses_development_secret_key() -> None:
     with pytest.raises(ValidationError, match="development VIGIL_SECRET_KEY"):
-        Settings(environment="production", master_keys=f"p1={real_key()}")
+        production(secret_key=DEV_SECRET_KEY)
 
 
 def test_production_refuses_development_master_keys() -> None:
     with pytest.raises(ValidationError, match="development VIGIL_MASTER_KEYS"):
-        Settings(environment="production", secret_key="x" * 40)
+        production(master_keys=DEV_MASTER_KEYS)
+
+
+def test_production_refuses_development_audit_signing_key() -> None:
+    with pytest.raises(ValidationError, match="development VIGIL_AUDIT_SIGNING_KEY"):
+        production(audit_signing_key=DEV_AUDIT_SIGNING_KEY)
 
 
 def test_production_starts_with_real_secrets() -> None:
-    settings = Settings(
-        environment="production", secret_key="s" * 40, master_keys=f"p1={real_key()}"
-    )
-    assert settings.current_key_id == "p1"
+    assert production().current_key_id == "p1"
 
 
 def test_environment_variables_are_read_with_the_vigil_prefix(

@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil import migrate
+from vigil.audit.commands import app as audit_app
 from vigil.access.permissions import OrganisationKind, Role
 from vigil.access.services import UserExists, create_user, issue_token
 from vigil.audit.services import Actor, record_event
@@ -40,6 +41,7 @@ for sub, name in (
     (users_app, "users"),
     (reports_app, "reports"),
     (keys_app, "keys"),
+    (audit_app, "audit"),
 ):
     app.add_typer(sub, name=name)
 

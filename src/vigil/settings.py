@@ -17,6 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets. They are public (they are in this file), so production refuses them.
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-use-000000"  # noqa: S105
+DEV_AUDIT_SIGNING_KEY = "ZGV2LW9ubHktYXVkaXQtc2lnbmluZy1rZXktMzJieXQ="  # noqa: S105
 DEV_MASTER_KEYS = "dev1=ZGV2LW9ubHktbWFzdGVyLWtleS0zMi1ieXRlcy1hYmM="
 
 
@@ -42,6 +43,12 @@ class Settings(BaseSettings):
     master_keys: str = Field(
         DEV_MASTER_KEYS,
         description="Master keys wrapping reporter-identity data keys: 'id=base64,id2=base64'",
+    )
+    audit_signing_key: str = Field(
+        DEV_AUDIT_SIGNING_KEY, description="Ed25519 seed (base64, 32 bytes) signing audit checkpoints"
+    )
+    audit_checkpoint_interval_s: int = Field(
+        3600, ge=10, description="How often a signed audit checkpoint is made (seconds)"
     )
     master_key_id: str = Field(
         "", description="Id of the key used for new wrapping (default: first)"
@@ -106,6 +113,17 @@ class Settings(BaseSettings):
             raise ValueError("must be one of debug, info, warning, error")
         return value
 
+    @field_validator("audit_signing_key")
+    @classmethod
+    def _seed(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error as exc:
+            raise ValueError("must be base64") from exc
+        if len(raw) != 32:
+            raise ValueError(f"must be 32 bytes (an Ed25519 seed), got {len(raw)}")
+        return value
+
     @field_validator("master_keys")
     @classmethod
     def _parse_keys(cls, value: str) -> str:
@@ -125,6 +143,8 @@ class Settings(BaseSettings):
             if self.secret_key == DEV_SECRET_KEY:
                 raise ValueError("production refuses the development VIGIL_SECRET_KEY")
             dev_keys = parse_master_keys(DEV_MASTER_KEYS)
+            if self.audit_signing_key == DEV_AUDIT_SIGNING_KEY:
+                raise ValueError("production refuses the development VIGIL_AUDIT_SIGNING_KEY")
             if any(keys.get(k) == v for k, v in dev_keys.items()) or set(keys.values()) & set(
                 dev_keys.values()
             ):
@@ -138,6 +158,10 @@ class Settings(BaseSettings):
     @property
     def current_key_id(self) -> str:
         return self.master_key_id or next(iter(self.keyring))
+
+    @property
+    def audit_seed(self) -> bytes:
+        return base64.b64decode(self.audit_signing_key)
 
     @property
     def is_sqlite(self) -> bool:

@@ -14,6 +14,7 @@ class Permission(StrEnum):
     public_followup_submit = "intake:followup:submit"
     report_read = "intake:report:read"
     report_export = "intake:report:export"
+    report_message_send = "intake:message:send"
     system_health = "system:health:read"
     public_pages_view = "intake:pages:view"
 
@@ -50,12 +51,16 @@ class OrganisationKind(StrEnum):
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.triage_analyst: frozenset({Permission.report_read}),
-    Role.investigator: frozenset({Permission.report_read}),
+    Role.triage_analyst: frozenset({Permission.report_read, Permission.report_message_send}),
+    Role.investigator: frozenset({Permission.report_read, Permission.report_message_send}),
     Role.partner_practitioner: frozenset(),
-    Role.supervisor: frozenset({Permission.report_read, Permission.report_export}),
+    Role.supervisor: frozenset(
+        {Permission.report_read, Permission.report_export, Permission.report_message_send}
+    ),
     Role.auditor: frozenset(),
-    Role.administrator: frozenset({Permission.report_read, Permission.report_export}),
+    Role.administrator: frozenset(
+        {Permission.report_read, Permission.report_export, Permission.report_message_send}
+    ),
     Role.reporter_custodian: frozenset({Permission.report_read}),
 }
 

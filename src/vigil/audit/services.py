@@ -7,7 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from vigil.audit.chain import append
 from vigil.audit.models import AuditEvent
+from vigil.db import utcnow
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ def record_event(
     purpose: str | None = None,
 ) -> AuditEvent:
     event = AuditEvent(
+        occurred_at=utcnow(),
         actor_user_id=actor.user_id,
         actor_org_id=actor.org_id,
         actor_label=actor.label,
@@ -45,5 +48,4 @@ def record_event(
         purpose=purpose,
         client_address=actor.client_address,
     )
-    session.add(event)
-    return event
+    return append(session, event)

@@ -14,6 +14,7 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from vigil.access.api import public
 from vigil.access.permissions import Permission
+from vigil.audit.chain import Signer, make_checkpoint
 from vigil.intake import api as intake_api
 from vigil.intake import pages as intake_pages
 from vigil.intake.services import ensure_receiving_org, purge_expired_idempotency
@@ -79,13 +80,19 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     return app
 
 
+def sign_checkpoint(runtime: Runtime) -> None:
+    signer = Signer(runtime.settings.audit_seed)
+    runtime.db.write_sync(lambda session: make_checkpoint(session, signer))
+
+
 async def _housekeeping(runtime: Runtime, every_s: float = 600) -> None:
     """Forget expired Idempotency-Keys (their sealed answers hold follow-up codes) and
     abandoned answers in progress."""
     while True:
         await asyncio.to_thread(purge_expired_idempotency, runtime)
         await asyncio.to_thread(purge_idle_sessions, runtime)
-        await asyncio.sleep(every_s)
+        await asyncio.to_thread(sign_checkpoint, runtime)
+        await asyncio.sleep(min(every_s, runtime.settings.audit_checkpoint_interval_s))
 
 
 # Swagger UI from npm, served by Vigil itself; the start-up script is a file (strict CSP).

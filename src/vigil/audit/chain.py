@@ -1,0 +1,162 @@
+"""The audit log as a hash chain, with signed checkpoints that can be kept elsewhere.
+
+Each event's hash covers its content and the previous event's hash, so editing, deleting,
+inserting or reordering any event breaks every link after it. A checkpoint signs the chain's
+position with an Ed25519 key; kept in a separate store, checkpoints also reveal a log that
+was cut short after them, which a chain on its own cannot.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+import orjson
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from vigil.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
+from vigil.db import utcnow
+
+GENESIS = "0" * 64
+
+
+def event_digest(prev_hash: str, event: AuditEvent) -> str:
+    """SHA-256 over the previous hash and the event's fields, in a fixed order."""
+    content = orjson.dumps([
+        event.seq, event.occurred_at.isoformat(), event.actor_user_id, event.actor_org_id,
+        event.actor_label, event.action, event.record_type, list(event.record_ids),
+        event.outcome, event.purpose, event.client_address,
+    ])
+    return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
+
+
+def append(session: Session, event: AuditEvent) -> AuditEvent:
+    """Link ``event`` to the chain inside the caller's transaction (the head row is locked)."""
+    head = session.get(AuditChainHead, 1, with_for_update=True)
+    if head is None:
+        head = AuditChainHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    event.occurred_at = event.occurred_at or utcnow()
+    event.seq = head.seq + 1
+    event.prev_hash = head.hash
+    event.hash = event_digest(head.hash, event)
+    head.seq, head.hash = event.seq, event.hash
+    session.add(event)
+    return event
+
+
+class Signer:
+    def __init__(self, seed: bytes) -> None:
+        self._key = Ed25519PrivateKey.from_private_bytes(seed)
+        self.public_key = self._key.public_key()
+        raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.key_id = hashlib.sha256(raw).hexdigest()[:16]
+        self.public_key_b64 = base64.b64encode(raw).decode()
+
+    def sign(self, message: bytes) -> str:
+        return base64.b64encode(self._key.sign(message)).decode()
+
+
+def checkpoint_message(seq: int, digest: str, created_at: datetime) -> bytes:
+    return f"vigil-audit-checkpoint:{seq}:{digest}:{created_at.isoformat()}".encode()
+
+
+def make_checkpoint(session: Session, signer: Signer) -> AuditCheckpoint | None:
+    """Sign the chain's current head (nothing to do when no event came since the last one)."""
+    head = session.get(AuditChainHead, 1)
+    if head is None or head.seq == 0:
+        return None
+    last = session.scalar(select(func.max(AuditCheckpoint.seq)))
+    if last == head.seq:
+        return None
+    now = utcnow()
+    checkpoint = AuditCheckpoint(
+        seq=head.seq, hash=head.hash, created_at=now, key_id=signer.key_id,
+        signature=signer.sign(checkpoint_message(head.seq, head.hash, now)),
+    )
+    session.add(checkpoint)
+    return checkpoint
+
+
+def checkpoint_record(checkpoint: AuditCheckpoint, signer: Signer) -> dict[str, object]:
+    """A checkpoint as exported to a separate store (with the key that checks it)."""
+    return {
+        "seq": checkpoint.seq, "hash": checkpoint.hash,
+        "created_at": checkpoint.created_at.isoformat(), "key_id": checkpoint.key_id,
+        "signature": checkpoint.signature, "public_key": signer.public_key_b64,
+    }
+
+
+@dataclass(frozen=True)
+class Verdict:
+    ok: bool
+    checked: int
+    checkpoints: int
+    first_bad_seq: int | None = None
+    reason: str = ""
+
+
+def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
+    last = 0
+    while True:
+        rows = list(session.scalars(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)))
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].seq
+        session.expunge_all()
+
+
+def verify(
+    session: Session, public_key: Ed25519PublicKey, external: Iterable[dict[str, object]] = ()
+) -> Verdict:
+    """Walk the whole chain; check the head, and every checkpoint (stored and external)."""
+    checkpoints = [checkpoint_record_from_row(c) for c in session.scalars(select(AuditCheckpoint))]
+    checkpoints += list(external)
+    wanted: dict[int, list[dict[str, object]]] = {}
+    for cp in checkpoints:
+        if not _signature_ok(cp, public_key):
+            return Verdict(False, 0, 0, int(str(cp["seq"])), "checkpoint signature is not valid")
+        wanted.setdefault(int(str(cp["seq"])), []).append(cp)
+    expected_seq, prev, checked = 1, GENESIS, 0
+    for event in _events(session):
+        if event.seq != expected_seq:
+            return Verdict(False, checked, 0, expected_seq, "entry is missing (deleted)")
+        if event.prev_hash != prev:
+            return Verdict(False, checked, 0, event.seq, "entry does not follow the one before it")
+        if event_digest(prev, event) != event.hash:
+            return Verdict(False, checked, 0, event.seq, "entry was altered")
+        for cp in wanted.pop(event.seq, []):
+            if cp["hash"] != event.hash:
+                return Verdict(False, checked, 0, event.seq, "entry differs from a signed checkpoint")
+        prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
+    if wanted:
+        seq = min(wanted)
+        return Verdict(False, checked, 0, seq, "log ends before a signed checkpoint (truncated)")
+    head = session.get(AuditChainHead, 1)
+    if head is not None and (head.seq != checked or head.hash != prev):
+        return Verdict(False, checked, 0, checked + 1, "log ends before its recorded head (truncated)")
+    return Verdict(True, checked, len(checkpoints))
+
+
+def checkpoint_record_from_row(row: AuditCheckpoint) -> dict[str, object]:
+    return {"seq": row.seq, "hash": row.hash, "created_at": row.created_at.isoformat(),
+            "key_id": row.key_id, "signature": row.signature}
+
+
+def _signature_ok(cp: dict[str, object], public_key: Ed25519PublicKey) -> bool:
+    try:
+        message = checkpoint_message(int(str(cp["seq"])), str(cp["hash"]),
+                                     datetime.fromisoformat(str(cp["created_at"])))
+        public_key.verify(base64.b64decode(str(cp["signature"])), message)
+    except (InvalidSignature, ValueError, KeyError):
+        return False
+    return True
