@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from vigil.access.permissions import PUBLIC_PERMISSIONS, Permission
 from vigil.access.services import StaffUser, user_for_token
+from vigil.audit.services import record_event
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime, runtime
 
@@ -33,11 +34,26 @@ def require(permission: Permission) -> Callable[..., Any]:
         if user is None:
             raise _UNAUTHORISED
         if permission not in user.permissions:
+            client = request.client.host if request.client else None
+            rt.db.write_sync(
+                lambda session: record_event(
+                    session,
+                    user.actor(client),
+                    "access.denied",
+                    outcome="denied",
+                    purpose=f"{request.method} {_route_path(request)} needs {permission.value}",
+                )
+            )
             raise Problem(403, "Forbidden", "Your role does not allow this.")
         return user
 
     guard.permission = permission  # type: ignore[attr-defined]
     return guard
+
+
+def _route_path(request: Request) -> str:
+    route = request.scope.get("route")
+    return str(getattr(route, "path", "unmatched"))
 
 
 def public(permission: Permission) -> Callable[..., Any]:

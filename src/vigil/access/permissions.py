@@ -15,6 +15,8 @@ class Permission(StrEnum):
     report_read = "intake:report:read"
     report_export = "intake:report:export"
     report_message_send = "intake:message:send"
+    audit_read = "audit:event:read"
+    audit_export = "audit:event:export"
     system_health = "system:health:read"
     public_pages_view = "intake:pages:view"
 
@@ -57,7 +59,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.supervisor: frozenset(
         {Permission.report_read, Permission.report_export, Permission.report_message_send}
     ),
-    Role.auditor: frozenset(),
+    Role.auditor: frozenset({Permission.audit_read, Permission.audit_export}),
     Role.administrator: frozenset(
         {Permission.report_read, Permission.report_export, Permission.report_message_send}
     ),

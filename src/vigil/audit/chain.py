@@ -29,11 +29,21 @@ GENESIS = "0" * 64
 
 def event_digest(prev_hash: str, event: AuditEvent) -> str:
     """SHA-256 over the previous hash and the event's fields, in a fixed order."""
-    content = orjson.dumps([
-        event.seq, event.occurred_at.isoformat(), event.actor_user_id, event.actor_org_id,
-        event.actor_label, event.action, event.record_type, list(event.record_ids),
-        event.outcome, event.purpose, event.client_address,
-    ])
+    content = orjson.dumps(
+        [
+            event.seq,
+            event.occurred_at.isoformat(),
+            event.actor_user_id,
+            event.actor_org_id,
+            event.actor_label,
+            event.action,
+            event.record_type,
+            list(event.record_ids),
+            event.outcome,
+            event.purpose,
+            event.client_address,
+        ]
+    )
     return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
 
 
@@ -78,7 +88,10 @@ def make_checkpoint(session: Session, signer: Signer) -> AuditCheckpoint | None:
         return None
     now = utcnow()
     checkpoint = AuditCheckpoint(
-        seq=head.seq, hash=head.hash, created_at=now, key_id=signer.key_id,
+        seq=head.seq,
+        hash=head.hash,
+        created_at=now,
+        key_id=signer.key_id,
         signature=signer.sign(checkpoint_message(head.seq, head.hash, now)),
     )
     session.add(checkpoint)
@@ -88,9 +101,12 @@ def make_checkpoint(session: Session, signer: Signer) -> AuditCheckpoint | None:
 def checkpoint_record(checkpoint: AuditCheckpoint, signer: Signer) -> dict[str, object]:
     """A checkpoint as exported to a separate store (with the key that checks it)."""
     return {
-        "seq": checkpoint.seq, "hash": checkpoint.hash,
-        "created_at": checkpoint.created_at.isoformat(), "key_id": checkpoint.key_id,
-        "signature": checkpoint.signature, "public_key": signer.public_key_b64,
+        "seq": checkpoint.seq,
+        "hash": checkpoint.hash,
+        "created_at": checkpoint.created_at.isoformat(),
+        "key_id": checkpoint.key_id,
+        "signature": checkpoint.signature,
+        "public_key": signer.public_key_b64,
     }
 
 
@@ -106,8 +122,14 @@ class Verdict:
 def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
     last = 0
     while True:
-        rows = list(session.scalars(
-            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)))
+        rows = list(
+            session.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.seq > last)
+                .order_by(AuditEvent.seq)
+                .limit(batch)
+            )
+        )
         if not rows:
             return
         yield from rows
@@ -136,26 +158,36 @@ def verify(
             return Verdict(False, checked, 0, event.seq, "entry was altered")
         for cp in wanted.pop(event.seq, []):
             if cp["hash"] != event.hash:
-                return Verdict(False, checked, 0, event.seq, "entry differs from a signed checkpoint")
+                return Verdict(
+                    False, checked, 0, event.seq, "entry differs from a signed checkpoint"
+                )
         prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
     if wanted:
         seq = min(wanted)
         return Verdict(False, checked, 0, seq, "log ends before a signed checkpoint (truncated)")
     head = session.get(AuditChainHead, 1)
     if head is not None and (head.seq != checked or head.hash != prev):
-        return Verdict(False, checked, 0, checked + 1, "log ends before its recorded head (truncated)")
+        return Verdict(
+            False, checked, 0, checked + 1, "log ends before its recorded head (truncated)"
+        )
     return Verdict(True, checked, len(checkpoints))
 
 
 def checkpoint_record_from_row(row: AuditCheckpoint) -> dict[str, object]:
-    return {"seq": row.seq, "hash": row.hash, "created_at": row.created_at.isoformat(),
-            "key_id": row.key_id, "signature": row.signature}
+    return {
+        "seq": row.seq,
+        "hash": row.hash,
+        "created_at": row.created_at.isoformat(),
+        "key_id": row.key_id,
+        "signature": row.signature,
+    }
 
 
 def _signature_ok(cp: dict[str, object], public_key: Ed25519PublicKey) -> bool:
     try:
-        message = checkpoint_message(int(str(cp["seq"])), str(cp["hash"]),
-                                     datetime.fromisoformat(str(cp["created_at"])))
+        message = checkpoint_message(
+            int(str(cp["seq"])), str(cp["hash"]), datetime.fromisoformat(str(cp["created_at"]))
+        )
         public_key.verify(base64.b64decode(str(cp["signature"])), message)
     except (InvalidSignature, ValueError, KeyError):
         return False

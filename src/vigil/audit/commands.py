@@ -36,18 +36,24 @@ def verify_command(
     try:
         external = []
         if checkpoints is not None:
-            external = [orjson.loads(line) for line in checkpoints.read_bytes().splitlines() if line]
+            external = [
+                orjson.loads(line) for line in checkpoints.read_bytes().splitlines() if line
+            ]
         signer = Signer(rt.settings.audit_seed)
         with rt.db.session() as session:
             verdict = verify(session, signer.public_key, external)
     finally:
         rt.db.close()
     if verdict.ok:
-        err.print(f"[green]Audit chain intact: {verdict.checked} entries, "
-                  f"{verdict.checkpoints} checkpoints verified.[/green]")
+        err.print(
+            f"[green]Audit chain intact: {verdict.checked} entries, "
+            f"{verdict.checkpoints} checkpoints verified.[/green]"
+        )
         return
-    err.print(f"[red]Audit chain broken at entry {verdict.first_bad_seq}: {verdict.reason}. "
-              f"({verdict.checked} entries verified before it.)[/red]")
+    err.print(
+        f"[red]Audit chain broken at entry {verdict.first_bad_seq}: {verdict.reason}. "
+        f"({verdict.checked} entries verified before it.)[/red]"
+    )
     raise typer.Exit(1)
 
 

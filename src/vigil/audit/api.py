@@ -1,0 +1,99 @@
+"""The audit log for auditors: search, export and chain verification over the API."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from vigil.access.api import require
+from vigil.access.permissions import Permission
+from vigil.access.services import StaffUser
+from vigil.audit import services
+from vigil.audit.schemas import AuditEventOut, AuditFilter, AuditPage, ChainVerdict
+from vigil.web.runtime import Runtime, runtime
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+def criteria(
+    user_id: Annotated[int | None, Query(ge=1, description="Who acted")] = None,
+    record: Annotated[
+        str | None, Query(max_length=100, description="A record id or reference")
+    ] = None,
+    action: Annotated[str | None, Query(max_length=60, description="e.g. report.viewed")] = None,
+    since: Annotated[datetime | None, Query(description="From this time (UTC)")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time (UTC)")] = None,
+) -> AuditFilter:
+    return AuditFilter(user_id=user_id, record=record, action=action, since=since, until=until)
+
+
+def _client(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+@router.get("/events", response_model=AuditPage, summary="Search the audit log (oldest first)")
+def search(
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    user: StaffUser = Depends(require(Permission.audit_read)),
+    where: AuditFilter = Depends(criteria),
+    cursor: Annotated[
+        int | None, Query(ge=0, description="next_cursor of the previous page")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> AuditPage:
+    return services.search_events(
+        rt, user, where, after=cursor, limit=limit, client=_client(request)
+    )
+
+
+class ExportFormat(StrEnum):
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+@router.get("/export", summary="Export matching audit events (JSON lines or CSV)")
+def export(
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    user: StaffUser = Depends(require(Permission.audit_export)),
+    where: AuditFilter = Depends(criteria),
+    format: ExportFormat = ExportFormat.jsonl,
+) -> StreamingResponse:
+    rows = services.export_events(rt, user, where, _client(request))
+    if format is ExportFormat.jsonl:
+        body: Iterator[bytes] = (orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in rows)
+        return StreamingResponse(body, media_type="application/x-ndjson")
+    return StreamingResponse(_csv(rows), media_type="text/csv")
+
+
+def _csv(rows: list[AuditEventOut]) -> Iterator[bytes]:
+    fields = list(AuditEventOut.model_fields)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    for row in rows:
+        data = row.model_dump(mode="json")
+        data["record_ids"] = " ".join(data["record_ids"])
+        writer.writerow(data)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue().encode()
+
+
+@router.get("/verify", response_model=ChainVerdict, summary="Prove the audit chain now")
+def verify(
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    user: StaffUser = Depends(require(Permission.audit_read)),
+) -> ChainVerdict:
+    return services.verify_chain(rt, user, _client(request))

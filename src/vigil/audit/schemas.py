@@ -1,0 +1,43 @@
+"""What auditors see of the audit log, and how they filter it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class AuditEventOut(BaseModel):
+    seq: int
+    occurred_at: datetime
+    actor_user_id: int | None
+    actor_org_id: int | None
+    actor_label: str
+    action: str
+    record_type: str | None
+    record_ids: list[str]
+    outcome: str
+    purpose: str | None
+    client_address: str | None
+    hash: str
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    next_cursor: int | None
+
+
+class AuditFilter(BaseModel):
+    user_id: int | None = None
+    record: str | None = None
+    action: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class ChainVerdict(BaseModel):
+    ok: bool
+    checked: int
+    checkpoints: int
+    first_bad_seq: int | None
+    reason: str
