@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vigil import migrate
 from vigil.audit.commands import app as audit_app
+from vigil.access.markings import Classification
 from vigil.access.permissions import OrganisationKind, Role
 from vigil.access.services import UserExists, create_user, issue_token
 from vigil.audit.services import Actor, record_event
@@ -127,13 +128,29 @@ def users_create(
     token: Annotated[
         bool, typer.Option("--token", help="Also print a bearer API token (once)")
     ] = False,
+    team: Annotated[
+        list[str] | None,
+        typer.Option(help="Team in the organisation (created if missing); repeatable"),
+    ] = None,
+    clearance: Annotated[
+        Classification, typer.Option(help="Highest classification the user may see")
+    ] = Classification.official_sensitive,
 ) -> None:
-    """Create a staff user."""
+    """Create a staff user (new reports are seen by the receiving organisation's team only)."""
     rt = _runtime()
     try:
 
         def work(session: Session) -> tuple[str, str | None]:
-            user = create_user(session, CLI_ACTOR, email, org, role, org_kind)
+            user = create_user(
+                session,
+                CLI_ACTOR,
+                email,
+                org,
+                role,
+                org_kind,
+                teams=tuple(team or ()),
+                clearance=clearance,
+            )
             return user.email, issue_token(session, CLI_ACTOR, user) if token else None
 
         try:

@@ -402,7 +402,13 @@ def _demo_staff(rt: Runtime) -> list[str]:
             user = session.scalar(select(User).where(User.email == email))
             if user is None:
                 user = create_user(
-                    session, DEMO_ACTOR, email, org, role, OrganisationKind.ct_policing
+                    session,
+                    DEMO_ACTOR,
+                    email,
+                    org,
+                    role,
+                    OrganisationKind.ct_policing,
+                    teams=(rt.settings.receiving_team,),
                 )
                 lines.append(f"Created demo staff {email} ({role.value}) in {org}.")
             label = "analyst" if role is Role.triage_analyst else "admin"

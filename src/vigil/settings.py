@@ -45,7 +45,8 @@ class Settings(BaseSettings):
         description="Master keys wrapping reporter-identity data keys: 'id=base64,id2=base64'",
     )
     audit_signing_key: str = Field(
-        DEV_AUDIT_SIGNING_KEY, description="Ed25519 seed (base64, 32 bytes) signing audit checkpoints"
+        DEV_AUDIT_SIGNING_KEY,
+        description="Ed25519 seed (base64, 32 bytes) signing audit checkpoints",
     )
     audit_checkpoint_interval_s: int = Field(
         3600, ge=10, description="How often a signed audit checkpoint is made (seconds)"
@@ -55,6 +56,12 @@ class Settings(BaseSettings):
     )
     receiving_org: str = Field(
         "National CT Reporting Hub", description="Organisation that receives public reports"
+    )
+    receiving_team: str = Field(
+        "Triage", description="Team of the receiving organisation that sees new reports first"
+    )
+    report_classification: str = Field(
+        "OFFICIAL-SENSITIVE", description="Classification given to new public reports"
     )
     host: str = Field("127.0.0.1", description="Address `vigil serve` binds")
     port: int = Field(8000, ge=1, le=65535, description="Port `vigil serve` binds")
@@ -122,6 +129,14 @@ class Settings(BaseSettings):
             raise ValueError("must be base64") from exc
         if len(raw) != 32:
             raise ValueError(f"must be 32 bytes (an Ed25519 seed), got {len(raw)}")
+        return value
+
+    @field_validator("report_classification")
+    @classmethod
+    def _known_classification(cls, value: str) -> str:
+        allowed = ("OFFICIAL", "OFFICIAL-SENSITIVE", "SECRET")
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
         return value
 
     @field_validator("master_keys")

@@ -12,6 +12,7 @@ from typing import Any
 from PIL import Image
 from sqlalchemy.orm import Session
 
+from vigil.access.markings import Classification
 from vigil.access.permissions import OrganisationKind, Role
 from vigil.access.services import create_user, issue_token
 from vigil.audit.services import SYSTEM
@@ -68,11 +69,18 @@ def staff_token(
     role: Role = Role.triage_analyst,
     org: str | None = None,
     org_kind: OrganisationKind = OrganisationKind.ct_policing,
+    teams: tuple[str, ...] | None = None,
+    clearance: Classification = Classification.official_sensitive,
 ) -> str:
+    """A bearer token for a new staff user; by default an analyst in the receiving team."""
     org_name = org or rt.settings.receiving_org
+    if teams is None:
+        teams = (rt.settings.receiving_team,) if org_name == rt.settings.receiving_org else ()
 
     def work(session: Session) -> str:
-        user = create_user(session, SYSTEM, email, org_name, role, org_kind)
+        user = create_user(
+            session, SYSTEM, email, org_name, role, org_kind, teams=teams, clearance=clearance
+        )
         return issue_token(session, SYSTEM, user)
 
     return rt.db.write_sync(work)

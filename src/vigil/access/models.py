@@ -1,10 +1,10 @@
-"""Organisations, staff users and their API tokens."""
+"""Organisations, teams, staff users, API tokens, sharing agreements and record shares."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vigil.db import Base, UTCDateTime, utcnow
@@ -19,6 +19,25 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class Team(Base):
+    """A team inside an organisation; new records are visible to their receiving team only."""
+
+    __tablename__ = "teams"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class TeamMembership(Base):
+    __tablename__ = "team_memberships"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    team_id: Mapped[int] = mapped_column(ForeignKey("teams.id"), primary_key=True, index=True)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -26,6 +45,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(320), unique=True)
     organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
     role: Mapped[str] = mapped_column(String(40))
+    clearance: Mapped[str] = mapped_column(
+        String(20), default="OFFICIAL-SENSITIVE", server_default="OFFICIAL-SENSITIVE"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -45,3 +67,40 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class SharingAgreement(Base):
+    """A data-sharing agreement between two organisations: which kinds of record, up to which
+    classification, for which purpose, for how long. Sharing outside one is refused."""
+
+    __tablename__ = "sharing_agreements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    org_a_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    org_b_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    record_types: Mapped[list[str]] = mapped_column(JSON)
+    max_classification: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(Text)
+    sensitive_roles: Mapped[list[str]] = mapped_column(JSON, default=list)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class RecordShare(Base):
+    """One record shared with an organisation or a team, under an agreement where needed."""
+
+    __tablename__ = "record_shares"
+    __table_args__ = (Index("ix_record_shares_record", "record_type", "record_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    record_type: Mapped[str] = mapped_column(String(20))
+    record_id: Mapped[int]
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organisations.id"), index=True)
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    agreement_id: Mapped[int | None] = mapped_column(ForeignKey("sharing_agreements.id"))
+    purpose: Mapped[str] = mapped_column(Text)
+    shared_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    shared_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))

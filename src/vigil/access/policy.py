@@ -1,14 +1,24 @@
 """The one place that answers "may this user see this record?" and builds the query filter.
 
-Every read path (get, list, export, and later search, counts and graphs) filters with these
-clauses, so a record a user may not see is indistinguishable from one that does not exist.
+Every read path (get, list, export, threads, attachments, and later search, counts and
+graphs) filters with these clauses, so a record a user may not see is indistinguishable from
+one that does not exist. The rules:
+
+- a record above the user's clearance is invisible;
+- a record is visible to its owning team; a record with no owning team, to its owning
+  organisation;
+- otherwise only through a live share with the user's organisation or one of their teams
+  (revoking the share takes effect on the very next query).
 """
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement
-from sqlalchemy.orm import InstrumentedAttribute
+from typing import Any
 
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select
+
+from vigil.access.markings import Classification
+from vigil.access.models import RecordShare
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 
@@ -17,6 +27,36 @@ def may(user: StaffUser, permission: Permission) -> bool:
     return permission in user.permissions
 
 
-def visible(user: StaffUser, owning_org: InstrumentedAttribute[int]) -> ColumnElement[bool]:
-    """Records are visible inside their owning organisation (sharing comes with issue 4)."""
-    return owning_org == user.org_id
+def cleared_for(user: StaffUser) -> list[str]:
+    return [c.value for c in Classification if c.rank <= user.clearance.rank]
+
+
+def shared_with(user: StaffUser, record_type: str, record_id: Any) -> ColumnElement[bool]:
+    audience = [RecordShare.org_id == user.org_id]
+    if user.team_ids:
+        audience.append(RecordShare.team_id.in_(sorted(user.team_ids)))
+    return exists(
+        select(RecordShare.id).where(
+            RecordShare.record_type == record_type,
+            RecordShare.record_id == record_id,
+            RecordShare.revoked_at.is_(None),
+            or_(*audience),
+        )
+    )
+
+
+def visible(user: StaffUser, model: Any, record_type: str) -> ColumnElement[bool]:
+    """The filter for any marked record (a model with owning_org_id, owning_team_id,
+    classification and id)."""
+    owned = model.owning_team_id.in_(sorted(user.team_ids)) if user.team_ids else false()
+    org_wide = and_(model.owning_team_id.is_(None), model.owning_org_id == user.org_id)
+    return and_(
+        model.classification.in_(cleared_for(user)),
+        or_(owned, org_wide, shared_with(user, record_type, model.id)),
+    )
+
+
+def reports(user: StaffUser) -> ColumnElement[bool]:
+    from vigil.intake.models import Report
+
+    return visible(user, Report, "report")

@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.access.models import ApiToken, Organisation, User
+from vigil.access.markings import Classification
+from vigil.access.models import ApiToken, Organisation, Team, TeamMembership, User
 from vigil.access.permissions import OrganisationKind, Permission, Role, permissions_for
 from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
@@ -27,6 +28,8 @@ class StaffUser:
     org_id: int
     role: Role
     permissions: frozenset[Permission]
+    team_ids: frozenset[int] = frozenset()
+    clearance: Classification = Classification.official_sensitive
 
     def actor(self, client_address: str | None = None) -> Actor:
         return Actor(
@@ -39,6 +42,21 @@ class StaffUser:
 
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def ensure_team(session: Session, org: Organisation, name: str) -> Team:
+    team = session.scalar(select(Team).where(Team.organisation_id == org.id, Team.name == name))
+    if team is None:
+        team = Team(organisation_id=org.id, name=name)
+        session.add(team)
+        session.flush()
+    return team
+
+
+def join_team(session: Session, user: User, team: Team) -> None:
+    if session.get(TeamMembership, (user.id, team.id)) is None:
+        session.add(TeamMembership(user_id=user.id, team_id=team.id))
+        session.flush()
 
 
 def ensure_organisation(session: Session, name: str, kind: OrganisationKind) -> Organisation:
@@ -61,14 +79,19 @@ def create_user(
     org_name: str,
     role: Role,
     org_kind: OrganisationKind = OrganisationKind.other,
+    *,
+    teams: tuple[str, ...] = (),
+    clearance: Classification = Classification.official_sensitive,
 ) -> User:
     email = email.strip().lower()
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise UserExists(f"a user with e-mail {email} already exists")
     org = ensure_organisation(session, org_name, org_kind)
-    user = User(email=email, organisation_id=org.id, role=role.value)
+    user = User(email=email, organisation_id=org.id, role=role.value, clearance=clearance.value)
     session.add(user)
     session.flush()
+    for team_name in teams:
+        join_team(session, user, ensure_team(session, org, team_name))
     record_event(session, actor, "user.created", record_type="user", record_ids=[user.id])
     return user
 
@@ -95,5 +118,21 @@ def user_for_token(session: Session, token: str) -> StaffUser | None:
     user = row.user
     if user.disabled_at is not None:
         return None
+    return staff_user(session, user)
+
+
+def staff_user(session: Session, user: User) -> StaffUser:
+    """The acting user with everything the policy needs: role, teams, clearance."""
     role = Role(user.role)
-    return StaffUser(user.id, user.email, user.organisation_id, role, permissions_for(role))
+    teams = frozenset(
+        session.scalars(select(TeamMembership.team_id).where(TeamMembership.user_id == user.id))
+    )
+    return StaffUser(
+        user.id,
+        user.email,
+        user.organisation_id,
+        role,
+        permissions_for(role),
+        teams,
+        Classification(user.clearance),
+    )

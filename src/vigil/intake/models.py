@@ -21,6 +21,15 @@ class Report(Base):
     kind: Mapped[str] = mapped_column(String(20))
     description: Mapped[str] = mapped_column(Text)
     owning_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"), index=True)
+    owning_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"), index=True)
+    classification: Mapped[str] = mapped_column(
+        String(20), default="OFFICIAL-SENSITIVE", server_default="OFFICIAL-SENSITIVE"
+    )
+    grading_scheme: Mapped[str | None] = mapped_column(String(20))
+    source_evaluation: Mapped[str | None] = mapped_column(String(4))
+    intelligence_assessment: Mapped[str | None] = mapped_column(String(4))
+    handling_code: Mapped[str | None] = mapped_column(String(4))
+    handling_conditions: Mapped[str | None] = mapped_column(Text)
     anonymous: Mapped[bool]
     when_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
     when_end: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from vigil.access import policy
 from vigil.access.models import Organisation
 from vigil.access.permissions import OrganisationKind
-from vigil.access.services import StaffUser, ensure_organisation
+from vigil.access.services import StaffUser, ensure_organisation, ensure_team
 from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
 from vigil.intake import attachments as files
@@ -133,21 +133,17 @@ def canonical_content(report: ReportIn) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
-def receiving_org_id(session: Session, rt: Runtime) -> int:
-    org_id = session.scalar(
-        select(Organisation.id).where(Organisation.name == rt.settings.receiving_org)
-    )
-    if org_id is None:
-        org_id = ensure_organisation(
-            session, rt.settings.receiving_org, OrganisationKind.ct_policing
-        ).id
-    return org_id
+def receiving_unit(session: Session, rt: Runtime) -> tuple[int, int]:
+    """The organisation and team that receive public reports (created on first use)."""
+    org = ensure_organisation(session, rt.settings.receiving_org, OrganisationKind.ct_policing)
+    team = ensure_team(session, org, rt.settings.receiving_team)
+    return org.id, team.id
 
 
-def ensure_receiving_org(rt: Runtime) -> int:
-    """Create the receiving organisation on first start; remember its id for intake."""
-    rt.receiving_org_id = rt.db.write_sync(lambda session: receiving_org_id(session, rt))
-    return rt.receiving_org_id
+def ensure_receiving_org(rt: Runtime) -> tuple[int, int]:
+    """Create the receiving organisation and team on first start; remember them for intake."""
+    rt.receiving_unit = rt.db.write_sync(lambda session: receiving_unit(session, rt))
+    return rt.receiving_unit
 
 
 async def submit_report(
@@ -170,15 +166,16 @@ async def submit_report(
     accepted = ReportAccepted(reference=reference, followup_code=code, received_at=received_at)
     idem = _idempotency(rt, idempotency_key, content, kept, accepted)
 
-    def org_id(session: Session) -> int:
-        return rt.receiving_org_id or receiving_org_id(session, rt)
+    def unit(session: Session) -> tuple[int, int]:
+        return rt.receiving_unit or receiving_unit(session, rt)
 
     def work(session: Session) -> ReportAccepted:
         if idem is not None:
             earlier = _earlier_answer(rt, session, idem)
             if earlier is not None:
                 return earlier
-        row = _report_row(report, reference, received_at, channel, content, org_id(session))
+        row = _report_row(report, reference, received_at, channel, content, unit(session))
+        row.classification = rt.settings.report_classification
         row.attachments = _attachment_rows(kept, received_at)
         row.credential = FollowupCredential(code_hash=code_hash)
         if identity is not None:
@@ -279,10 +276,12 @@ def _report_row(
     received_at: datetime,
     channel: str,
     content: bytes,
-    org_id: int,
+    receiving: tuple[int, int],
 ) -> Report:
     when, where = report.when, report.where
+    org_id, team_id = receiving
     return Report(
+        owning_team_id=team_id,
         reference=reference,
         received_at=received_at,
         channel=channel,
@@ -443,9 +442,7 @@ def get_report(
         row = None
         if reference is not None:
             row = session.scalar(
-                select(Report).where(
-                    Report.reference == reference, policy.visible(user, Report.owning_org_id)
-                )
+                select(Report).where(Report.reference == reference, policy.reports(user))
             )
         if row is None:
             raise _NO_REPORT
@@ -471,7 +468,7 @@ def list_reports(
     def work(session: Session) -> ReportPage:
         query = (
             select(Report)
-            .where(policy.visible(user, Report.owning_org_id))
+            .where(policy.reports(user))
             .order_by(Report.received_at.desc(), Report.id.desc())
             .limit(limit + 1)
         )

@@ -25,7 +25,7 @@ class Runtime:
     sealer: Sealer
     code_hasher: CodeHasher
     store: LocalFileStore
-    receiving_org_id: int | None = None
+    receiving_unit: tuple[int, int] | None = None  # (organisation id, team id)
     public_limiter: RateLimiter = field(init=False)
     followup_failure_limiter: RateLimiter = field(init=False)
 
