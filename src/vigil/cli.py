@@ -16,13 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil import migrate
+from vigil.access.commands import agreements_app, orgs_app, teams_app, tokens_app, users_app
 from vigil.audit.commands import app as audit_app
-from vigil.access.markings import Classification
-from vigil.access.permissions import OrganisationKind, Role
-from vigil.access.services import UserExists, create_user, issue_token
 from vigil.audit.services import Actor, record_event
 from vigil.intake.models import Report, ReporterIdentity
-from vigil.intake.services import followup_counts, iter_reports
+from vigil.intake.reading import followup_counts, iter_reports
 from vigil.intake.views import report_out
 from vigil.sealing import Sealed
 from vigil.settings import Environment, get_settings
@@ -33,13 +31,16 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 demo_app = typer.Typer(help="Synthetic demo data (never real people).", no_args_is_help=True)
-users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 reports_app = typer.Typer(help="Reports.", no_args_is_help=True)
 keys_app = typer.Typer(help="Master keys that protect reporter identity.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (demo_app, "demo"),
     (users_app, "users"),
+    (orgs_app, "orgs"),
+    (teams_app, "teams"),
+    (tokens_app, "tokens"),
+    (agreements_app, "agreements"),
     (reports_app, "reports"),
     (keys_app, "keys"),
     (audit_app, "audit"),
@@ -113,55 +114,6 @@ def demo_seed(
             )
         for line in summary:
             err.print(line, markup=False, highlight=False, soft_wrap=True)
-    finally:
-        rt.db.close()
-
-
-@users_app.command("create")
-def users_create(
-    email: Annotated[str, typer.Argument(help="E-mail address (the sign-in name)")],
-    org: Annotated[str, typer.Option(help="Organisation name (created if missing)")],
-    role: Annotated[Role, typer.Option(help="Role")],
-    org_kind: Annotated[
-        OrganisationKind, typer.Option(help="Kind, if the organisation is new")
-    ] = OrganisationKind.other,
-    token: Annotated[
-        bool, typer.Option("--token", help="Also print a bearer API token (once)")
-    ] = False,
-    team: Annotated[
-        list[str] | None,
-        typer.Option(help="Team in the organisation (created if missing); repeatable"),
-    ] = None,
-    clearance: Annotated[
-        Classification, typer.Option(help="Highest classification the user may see")
-    ] = Classification.official_sensitive,
-) -> None:
-    """Create a staff user (new reports are seen by the receiving organisation's team only)."""
-    rt = _runtime()
-    try:
-
-        def work(session: Session) -> tuple[str, str | None]:
-            user = create_user(
-                session,
-                CLI_ACTOR,
-                email,
-                org,
-                role,
-                org_kind,
-                teams=tuple(team or ()),
-                clearance=clearance,
-            )
-            return user.email, issue_token(session, CLI_ACTOR, user) if token else None
-
-        try:
-            email, secret = rt.db.write_sync(work)
-        except UserExists as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(1) from exc
-        err.print(f"[green]Created {email} ({role.value}) in {org}.[/green]")
-        if secret:
-            err.print("API token (shown once; store it safely):")
-            typer.echo(secret)
     finally:
         rt.db.close()
 

@@ -15,7 +15,7 @@ from enum import StrEnum
 class Classification(StrEnum):
     official = "OFFICIAL"
     official_sensitive = "OFFICIAL-SENSITIVE"
-    secret = "SECRET"
+    secret = "SECRET"  # noqa: S105 - a classification, not a password
 
     @property
     def rank(self) -> int:

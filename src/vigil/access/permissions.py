@@ -15,6 +15,7 @@ class Permission(StrEnum):
     report_read = "intake:report:read"
     report_export = "intake:report:export"
     report_message_send = "intake:message:send"
+    record_share = "access:record:share"
     audit_read = "audit:event:read"
     audit_export = "audit:event:export"
     system_health = "system:health:read"
@@ -53,11 +54,20 @@ class OrganisationKind(StrEnum):
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.triage_analyst: frozenset({Permission.report_read, Permission.report_message_send}),
-    Role.investigator: frozenset({Permission.report_read, Permission.report_message_send}),
+    Role.triage_analyst: frozenset(
+        {Permission.report_read, Permission.report_message_send, Permission.record_share}
+    ),
+    Role.investigator: frozenset(
+        {Permission.report_read, Permission.report_message_send, Permission.record_share}
+    ),
     Role.partner_practitioner: frozenset(),
     Role.supervisor: frozenset(
-        {Permission.report_read, Permission.report_export, Permission.report_message_send}
+        {
+            Permission.report_read,
+            Permission.report_export,
+            Permission.report_message_send,
+            Permission.record_share,
+        }
     ),
     Role.auditor: frozenset({Permission.audit_read, Permission.audit_export}),
     Role.administrator: frozenset(

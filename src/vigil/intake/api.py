@@ -6,13 +6,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from prometheus_client import Counter
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.access.api import public, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
+from vigil.access.sharing import ShareOut
 from vigil.audit.services import PUBLIC
-from vigil.intake import services
+from vigil.intake import reading, services
 from vigil.intake.schemas import (
     FollowupAccepted,
     FollowupIn,
@@ -158,7 +159,7 @@ def list_reports(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReportPage:
-    return services.list_reports(rt, user, cursor=cursor, limit=limit, client=_client(request))
+    return reading.list_reports(rt, user, cursor=cursor, limit=limit, client=_client(request))
 
 
 @router.get(
@@ -173,7 +174,72 @@ def get_report(
     rt: Runtime = Depends(runtime),
     user: StaffUser = Depends(require(Permission.report_read)),
 ) -> ReportOut:
-    return services.get_report(rt, user, reference, client=_client(request))
+    return reading.get_report(rt, user, reference, client=_client(request))
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    organisation: Annotated[str | None, Field(max_length=200)] = None
+    team: Annotated[str | None, Field(max_length=200)] = None
+    purpose: Annotated[str, Field(min_length=1, max_length=1000)]
+    conditions_accepted: bool = False
+
+
+@router.get(
+    "/{reference}/shares",
+    response_model=list[ShareOut],
+    responses={404: _PROBLEMS[404]},
+    summary="Who this report is shared with",
+)
+def list_shares(
+    reference: str,
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    user: StaffUser = Depends(require(Permission.report_read)),
+) -> list[ShareOut]:
+    return reading.report_shares(rt, user, reference, _client(request))
+
+
+@router.post(
+    "/{reference}/shares",
+    status_code=201,
+    response_model=ShareOut,
+    responses={404: _PROBLEMS[404], 403: {"description": "No agreement covers it"}},
+    summary="Share this report with a team or another organisation (under an agreement)",
+)
+def share_report(
+    reference: str,
+    body: ShareIn,
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    user: StaffUser = Depends(require(Permission.record_share)),
+) -> ShareOut:
+    return reading.share_report(
+        rt,
+        user,
+        reference,
+        organisation=body.organisation,
+        team=body.team,
+        purpose=body.purpose,
+        client=_client(request),
+        conditions_accepted=body.conditions_accepted,
+    )
+
+
+@router.delete(
+    "/{reference}/shares/{share_id}",
+    response_model=ShareOut,
+    responses={404: _PROBLEMS[404]},
+    summary="Stop sharing (effective immediately)",
+)
+def revoke_share(
+    reference: str,
+    share_id: int,
+    request: Request,
+    rt: Runtime = Depends(runtime),
+    user: StaffUser = Depends(require(Permission.record_share)),
+) -> ShareOut:
+    return reading.revoke_report_share(rt, user, reference, share_id, _client(request))
 
 
 def _client(request: Request) -> str | None:

@@ -8,19 +8,17 @@ waiting. The reporter sees a reference only after that commit.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import anyio
 import orjson
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from vigil.access import policy
-from vigil.access.models import Organisation
 from vigil.access.permissions import OrganisationKind
-from vigil.access.services import StaffUser, ensure_organisation, ensure_team
+from vigil.access.services import ensure_organisation, ensure_team
 from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
 from vigil.intake import attachments as files
@@ -36,9 +34,8 @@ from vigil.intake.models import (
     ReportPerson,
     ReportVehicle,
 )
-from vigil.intake.schemas import FollowupAccepted, ReportAccepted, ReportIn, ReportOut, ReportPage
+from vigil.intake.schemas import FollowupAccepted, ReportAccepted, ReportIn
 from vigil.intake.storage import StagedFile, display_key, original_key
-from vigil.intake.views import decode_cursor, encode_cursor, report_out
 from vigil.sealing import Sealed
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
@@ -425,93 +422,3 @@ def _note_wrong_code(session: Session, report_id: int, now: datetime, window: ti
         cred.failed_attempts = 1
     else:
         cred.failed_attempts += 1
-
-
-# --- staff reading ----------------------------------------------------------------------
-
-_NO_REPORT = Problem(404, "Not found", "No report with that reference.", kind="not-found")
-
-
-def get_report(
-    rt: Runtime, user: StaffUser, reference_text: str, client: str | None = None
-) -> ReportOut:
-    """One report the user may see; the viewing is audited in the same transaction."""
-    reference = normalise_reference(reference_text)
-
-    def work(session: Session) -> ReportOut:
-        row = None
-        if reference is not None:
-            row = session.scalar(
-                select(Report).where(Report.reference == reference, policy.reports(user))
-            )
-        if row is None:
-            raise _NO_REPORT
-        followups = session.scalar(select(func.count()).where(Followup.report_id == row.id)) or 0
-        record_event(
-            session,
-            user.actor(client),
-            "report.viewed",
-            record_type="report",
-            record_ids=[row.reference],
-        )
-        return report_out(row, followups)
-
-    return rt.db.write_sync(work)
-
-
-def list_reports(
-    rt: Runtime, user: StaffUser, *, cursor: str | None, limit: int, client: str | None = None
-) -> ReportPage:
-    """Newest first, keyset-paginated, through the policy filter; the listing is audited."""
-    after = decode_cursor(cursor) if cursor else None
-
-    def work(session: Session) -> ReportPage:
-        query = (
-            select(Report)
-            .where(policy.reports(user))
-            .order_by(Report.received_at.desc(), Report.id.desc())
-            .limit(limit + 1)
-        )
-        if after is not None:
-            at, rid = after
-            query = query.where(
-                or_(Report.received_at < at, and_(Report.received_at == at, Report.id < rid))
-            )
-        rows = list(session.scalars(query))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        counts = followup_counts(session, [r.id for r in rows])
-        record_event(
-            session,
-            user.actor(client),
-            "report.listed",
-            record_type="report",
-            record_ids=[r.reference for r in rows],
-        )
-        items = [report_out(r, counts.get(r.id, 0)) for r in rows]
-        next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more and rows else None
-        return ReportPage(items=items, next_cursor=next_cursor)
-
-    return rt.db.write_sync(work)
-
-
-def followup_counts(session: Session, report_ids: Sequence[int]) -> dict[int, int]:
-    if not report_ids:
-        return {}
-    rows = session.execute(
-        select(Followup.report_id, func.count())
-        .where(Followup.report_id.in_(report_ids))
-        .group_by(Followup.report_id)
-    )
-    return {rid: int(n) for rid, n in rows}
-
-
-def iter_reports(
-    session: Session, *, since: datetime | None, org_id: int | None
-) -> Iterator[Report]:
-    query = select(Report).order_by(Report.received_at, Report.id)
-    if since is not None:
-        query = query.where(Report.received_at >= since)
-    if org_id is not None:
-        query = query.where(Report.owning_org_id == org_id)
-    yield from session.scalars(query.execution_options(yield_per=500))

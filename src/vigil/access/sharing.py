@@ -1,0 +1,258 @@
+"""Sharing records with other teams and organisations, under data-sharing agreements.
+
+Inside the owning organisation a record may be shared with any team. Outside it, only
+where an agreement between the two organisations is in force, covers the kind of record and
+reaches its classification. Every share and revocation is a disclosure in the audit log,
+with its recipients and purpose; revoking takes effect on the very next read.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from vigil.access.markings import Classification
+from vigil.access.models import Organisation, RecordShare, SharingAgreement, Team
+from vigil.access.services import StaffUser
+from vigil.audit.services import Actor, record_event
+from vigil.db import utcnow
+from vigil.web.problems import Problem, field_error
+
+
+class ShareOut(BaseModel):
+    id: int
+    record_type: str
+    organisation: str | None
+    team: str | None
+    agreement_id: int | None
+    purpose: str
+    shared_at: datetime
+    revoked_at: datetime | None
+
+
+def agreement_covering(
+    session: Session,
+    owner_org: int,
+    target_org: int,
+    record_type: str,
+    marking: Classification,
+    at: datetime | None = None,
+) -> SharingAgreement | None:
+    """An agreement in force between the two organisations that covers this record."""
+    at = at or utcnow()
+    candidates = session.scalars(
+        select(SharingAgreement).where(
+            or_(
+                and_(
+                    SharingAgreement.org_a_id == owner_org, SharingAgreement.org_b_id == target_org
+                ),
+                and_(
+                    SharingAgreement.org_a_id == target_org, SharingAgreement.org_b_id == owner_org
+                ),
+            ),
+            SharingAgreement.starts_at <= at,
+            or_(SharingAgreement.ends_at.is_(None), SharingAgreement.ends_at > at),
+        )
+    )
+    for agreement in candidates:
+        if record_type in agreement.record_types and (
+            Classification(agreement.max_classification).rank >= marking.rank
+        ):
+            return agreement
+    return None
+
+
+def share(
+    session: Session,
+    user: StaffUser,
+    record: Any,
+    record_type: str,
+    *,
+    org_name: str | None,
+    team_name: str | None,
+    purpose: str,
+    client: str | None,
+    conditions_accepted: bool = False,
+) -> ShareOut:
+    """Share ``record`` (already fetched through the policy filter) and audit the disclosure.
+
+    Intelligence graded with handling code C may only be shared once the sharer confirms the
+    recipients will follow its recorded conditions.
+    """
+    purpose = purpose.strip()
+    if getattr(record, "handling_code", None) == "C" and not conditions_accepted:
+        raise Problem(
+            422,
+            "Handling conditions apply",
+            f"This {record_type} may only be shared on these conditions: "
+            f"{record.handling_conditions}. Confirm the recipients will follow them.",
+            errors=[field_error("#/conditions_accepted", "must be true for handling code C")],
+            kind="handling-conditions",
+        )
+    if len(purpose) < 5:
+        raise Problem(
+            422,
+            "Invalid request",
+            "Say why you are sharing it.",
+            errors=[field_error("#/purpose", "at least 5 characters")],
+        )
+    owner = session.get(Organisation, record.owning_org_id)
+    target_org = (
+        owner
+        if not org_name
+        else session.scalar(select(Organisation).where(Organisation.name == org_name))
+    )
+    if target_org is None or owner is None:
+        raise Problem(
+            422,
+            "Invalid request",
+            "No organisation by that name.",
+            errors=[field_error("#/organisation", "unknown organisation")],
+        )
+    team = None
+    if team_name:
+        team = session.scalar(
+            select(Team).where(Team.organisation_id == target_org.id, Team.name == team_name)
+        )
+        if team is None:
+            raise Problem(
+                422,
+                "Invalid request",
+                "No team by that name in that organisation.",
+                errors=[field_error("#/team", "unknown team")],
+            )
+    agreement = None
+    if target_org.id != owner.id:
+        marking = Classification(record.classification)
+        agreement = agreement_covering(session, owner.id, target_org.id, record_type, marking)
+        if agreement is None:
+            raise Problem(
+                403,
+                "No sharing agreement",
+                f"No data-sharing agreement between {owner.name} and {target_org.name} covers "
+                f"a {record_type} marked {marking.value}.",
+                kind="no-sharing-agreement",
+            )
+    row = RecordShare(
+        record_type=record_type,
+        record_id=record.id,
+        org_id=None if team is not None else target_org.id,
+        team_id=team.id if team is not None else None,
+        agreement_id=agreement.id if agreement else None,
+        purpose=purpose,
+        shared_by=user.id,
+    )
+    session.add(row)
+    session.flush()
+    recipient = (
+        f"team {team.name} of {target_org.name}" if team else f"organisation {target_org.name}"
+    )
+    record_event(
+        session,
+        user.actor(client),
+        "record.disclosed",
+        record_type=record_type,
+        record_ids=[getattr(record, "reference", record.id)],
+        purpose=f"to {recipient}; agreement {row.agreement_id}; purpose: {purpose}"[:500],
+    )
+    return share_out(row, target_org.name, team.name if team else None)
+
+
+def revoke(
+    session: Session,
+    user: StaffUser,
+    record: Any,
+    record_type: str,
+    share_id: int,
+    client: str | None,
+) -> ShareOut:
+    row = session.get(RecordShare, share_id)
+    if row is None or row.record_type != record_type or row.record_id != record.id:
+        raise Problem(404, "Not found", "No such share of this record.", kind="not-found")
+    if row.revoked_at is None:
+        row.revoked_at, row.revoked_by = utcnow(), user.id
+        record_event(
+            session,
+            user.actor(client),
+            "record.share_revoked",
+            record_type=record_type,
+            record_ids=[getattr(record, "reference", record.id)],
+            purpose=f"share {row.id} revoked",
+        )
+    return _named(session, row)
+
+
+def shares_of(session: Session, record: Any, record_type: str) -> list[ShareOut]:
+    rows = session.scalars(
+        select(RecordShare)
+        .where(RecordShare.record_type == record_type, RecordShare.record_id == record.id)
+        .order_by(RecordShare.id)
+    )
+    return [_named(session, row) for row in rows]
+
+
+def _named(session: Session, row: RecordShare) -> ShareOut:
+    team = session.get(Team, row.team_id) if row.team_id else None
+    org_id = team.organisation_id if team else row.org_id
+    org = session.get(Organisation, org_id) if org_id else None
+    return share_out(row, org.name if org else None, team.name if team else None)
+
+
+def share_out(row: RecordShare, org: str | None, team: str | None) -> ShareOut:
+    return ShareOut(
+        id=row.id,
+        record_type=row.record_type,
+        organisation=org,
+        team=team,
+        agreement_id=row.agreement_id,
+        purpose=row.purpose,
+        shared_at=row.shared_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def create_agreement(
+    session: Session,
+    actor: Actor,
+    org_a: str,
+    org_b: str,
+    record_types: list[str],
+    max_classification: Classification,
+    purpose: str,
+    ends_at: datetime | None = None,
+) -> SharingAgreement:
+    orgs = {
+        name: session.scalar(select(Organisation).where(Organisation.name == name))
+        for name in (org_a, org_b)
+    }
+    missing = [name for name, org in orgs.items() if org is None]
+    if missing:
+        raise ValueError(f"unknown organisation: {', '.join(missing)}")
+    a, b = orgs[org_a], orgs[org_b]
+    assert a is not None and b is not None
+    if a.id == b.id:
+        raise ValueError("an agreement needs two different organisations")
+    agreement = SharingAgreement(
+        org_a_id=a.id,
+        org_b_id=b.id,
+        record_types=sorted(set(record_types)),
+        max_classification=max_classification.value,
+        purpose=purpose,
+        ends_at=ends_at,
+        created_by=actor.label,
+    )
+    session.add(agreement)
+    session.flush()
+    record_event(
+        session,
+        actor,
+        "agreement.created",
+        record_type="sharing_agreement",
+        record_ids=[agreement.id],
+        purpose=purpose[:500],
+    )
+    return agreement

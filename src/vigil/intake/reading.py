@@ -1,0 +1,177 @@
+"""Staff reading reports through the policy filter, and sharing them.
+
+Every read here is filtered by :mod:`vigil.access.policy` and audited in the same
+transaction; a report the user may not see answers exactly like one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from vigil.access import policy, sharing
+from vigil.access.services import StaffUser
+from vigil.access.sharing import ShareOut
+from vigil.audit.services import record_event
+from vigil.intake.codes import normalise_reference
+from vigil.intake.models import Followup, Report
+from vigil.intake.schemas import ReportOut, ReportPage
+from vigil.intake.views import decode_cursor, encode_cursor, report_out
+from vigil.web.problems import Problem
+from vigil.web.runtime import Runtime
+
+_NO_REPORT = Problem(404, "Not found", "No report with that reference.", kind="not-found")
+
+
+def get_report(
+    rt: Runtime, user: StaffUser, reference_text: str, client: str | None = None
+) -> ReportOut:
+    """One report the user may see; the viewing is audited in the same transaction."""
+    reference = normalise_reference(reference_text)
+
+    def work(session: Session) -> ReportOut:
+        row = None
+        if reference is not None:
+            row = session.scalar(
+                select(Report).where(Report.reference == reference, policy.reports(user))
+            )
+        if row is None:
+            raise _NO_REPORT
+        followups = session.scalar(select(func.count()).where(Followup.report_id == row.id)) or 0
+        record_event(
+            session,
+            user.actor(client),
+            "report.viewed",
+            record_type="report",
+            record_ids=[row.reference],
+        )
+        return report_out(row, followups)
+
+    return rt.db.write_sync(work)
+
+
+def list_reports(
+    rt: Runtime, user: StaffUser, *, cursor: str | None, limit: int, client: str | None = None
+) -> ReportPage:
+    """Newest first, keyset-paginated, through the policy filter; the listing is audited."""
+    after = decode_cursor(cursor) if cursor else None
+
+    def work(session: Session) -> ReportPage:
+        query = (
+            select(Report)
+            .where(policy.reports(user))
+            .order_by(Report.received_at.desc(), Report.id.desc())
+            .limit(limit + 1)
+        )
+        if after is not None:
+            at, rid = after
+            query = query.where(
+                or_(Report.received_at < at, and_(Report.received_at == at, Report.id < rid))
+            )
+        rows = list(session.scalars(query))
+        more = len(rows) > limit
+        rows = rows[:limit]
+        counts = followup_counts(session, [r.id for r in rows])
+        record_event(
+            session,
+            user.actor(client),
+            "report.listed",
+            record_type="report",
+            record_ids=[r.reference for r in rows],
+        )
+        items = [report_out(r, counts.get(r.id, 0)) for r in rows]
+        next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more and rows else None
+        return ReportPage(items=items, next_cursor=next_cursor)
+
+    return rt.db.write_sync(work)
+
+
+def followup_counts(session: Session, report_ids: Sequence[int]) -> dict[int, int]:
+    if not report_ids:
+        return {}
+    rows = session.execute(
+        select(Followup.report_id, func.count())
+        .where(Followup.report_id.in_(report_ids))
+        .group_by(Followup.report_id)
+    )
+    return {rid: int(n) for rid, n in rows}
+
+
+def iter_reports(
+    session: Session, *, since: datetime | None, org_id: int | None
+) -> Iterator[Report]:
+    query = select(Report).order_by(Report.received_at, Report.id)
+    if since is not None:
+        query = query.where(Report.received_at >= since)
+    if org_id is not None:
+        query = query.where(Report.owning_org_id == org_id)
+    yield from session.scalars(query.execution_options(yield_per=500))
+
+
+def visible_report(session: Session, user: StaffUser, reference_text: str) -> Report:
+    """The report if this user may see it; otherwise the same 404 as for no report at all."""
+    reference = normalise_reference(reference_text)
+    row = None
+    if reference is not None:
+        row = session.scalar(
+            select(Report).where(Report.reference == reference, policy.reports(user))
+        )
+    if row is None:
+        raise _NO_REPORT
+    return row
+
+
+def share_report(
+    rt: Runtime,
+    user: StaffUser,
+    reference: str,
+    *,
+    organisation: str | None,
+    team: str | None,
+    purpose: str,
+    client: str | None,
+    conditions_accepted: bool = False,
+) -> ShareOut:
+    return rt.db.write_sync(
+        lambda session: sharing.share(
+            session,
+            user,
+            visible_report(session, user, reference),
+            "report",
+            org_name=organisation,
+            team_name=team,
+            purpose=purpose,
+            client=client,
+            conditions_accepted=conditions_accepted,
+        )
+    )
+
+
+def revoke_report_share(
+    rt: Runtime, user: StaffUser, reference: str, share_id: int, client: str | None
+) -> ShareOut:
+    return rt.db.write_sync(
+        lambda session: sharing.revoke(
+            session, user, visible_report(session, user, reference), "report", share_id, client
+        )
+    )
+
+
+def report_shares(
+    rt: Runtime, user: StaffUser, reference: str, client: str | None
+) -> list[ShareOut]:
+    def work(session: Session) -> list[ShareOut]:
+        row = visible_report(session, user, reference)
+        record_event(
+            session,
+            user.actor(client),
+            "report.shares_viewed",
+            record_type="report",
+            record_ids=[row.reference],
+        )
+        return sharing.shares_of(session, row, "report")
+
+    return rt.db.write_sync(work)
