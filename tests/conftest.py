@@ -1,9 +1,11 @@
 """Test ground: every database test runs on SQLite and on PostgreSQL.
 
 Each engine's database is migrated once per session; each test then runs inside a
-transaction that is rolled back, so tests never see each other's rows. PostgreSQL tests are
-skipped with a visible reason only when no server answers and CI is not set; in CI a missing
-server is a failure.
+transaction that is rolled back, so tests never see each other's rows. On PostgreSQL each
+test session gets its own database (parallel runs never collide), migrated by the owner, and
+the application connects as the ``vigil_app`` role, so row-level security is on, as in
+production. PostgreSQL tests are skipped with a visible reason only when no server answers
+and CI is not set; in CI a missing server is a failure.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.engine import make_url
 
 from vigil import migrate
 from vigil.db import Database, create_db_engine
@@ -49,19 +52,36 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
+def postgres_owner_url() -> Iterator[str]:
+    """A fresh database for this test session, migrated by its owner; dropped at the end."""
     problem = postgres_problem()
     if problem:
         if IN_CI:
             pytest.fail(f"{problem}; CI must run the PostgreSQL half")
         pytest.skip(problem)
-    engine = create_db_engine(PG_URL, pool_size=1)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
-    migrate.upgrade(PG_URL)
-    return PG_URL
+    name = f"vigil_test_{os.getpid()}"
+    admin = create_db_engine(PG_URL, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    owner_url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(owner_url)
+    yield owner_url
+    for url in [u for u in _engines if name in u]:
+        _engines.pop(url).dispose()
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_url(postgres_owner_url: str) -> str:
+    """The same database as the application sees it: the vigil_app role, under RLS."""
+    return (
+        make_url(postgres_owner_url)
+        .set(username="vigil_app", password=None)
+        .render_as_string(hide_password=False)
+    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -80,6 +100,21 @@ def engine_for(url: str) -> Engine:
 @pytest.fixture
 def connection(db_url: str) -> Iterator[Connection]:
     conn = engine_for(db_url).connect()
+    trans = conn.begin()
+    try:
+        yield conn
+    finally:
+        trans.rollback()
+        conn.close()
+
+
+@pytest.fixture
+def owner_connection(request: pytest.FixtureRequest, db_url: str) -> Iterator[Connection]:
+    """A rolled-back connection as the schema's owner (for tests of migrations)."""
+    url = db_url
+    if db_url.startswith("postgresql"):
+        url = request.getfixturevalue("postgres_owner_url")
+    conn = engine_for(url).connect()
     trans = conn.begin()
     try:
         yield conn

@@ -10,15 +10,15 @@ from vigil import migrate
 from vigil.models import metadata
 
 
-def test_models_and_migrations_agree(connection: Connection) -> None:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+def test_models_and_migrations_agree(owner_connection: Connection) -> None:
+    context = MigrationContext.configure(owner_connection, opts={"compare_type": True})
     assert compare_metadata(context, metadata) == []
 
 
-def test_downgrade_to_base_and_upgrade_again(connection: Connection) -> None:
-    migrate.downgrade(connection=connection, revision="base")
-    assert set(inspect(connection).get_table_names()) <= {"alembic_version"}
-    migrate.upgrade(connection=connection)
+def test_downgrade_to_base_and_upgrade_again(owner_connection: Connection) -> None:
+    migrate.downgrade(connection=owner_connection, revision="base")
+    assert set(inspect(owner_connection).get_table_names()) <= {"alembic_version"}
+    migrate.upgrade(connection=owner_connection)
     assert {"reports", "audit_events", "reporter_identities"} <= set(
-        inspect(connection).get_table_names()
+        inspect(owner_connection).get_table_names()
     )

@@ -82,7 +82,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] 
     """Create the database if needed and apply migrations."""
     settings = get_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    migrate.upgrade(settings.database_url, revision=revision)
+    migrate.upgrade(settings.migration_database_url or settings.database_url, revision=revision)
     err.print(f"[green]Database at {revision}.[/green]")
 
 

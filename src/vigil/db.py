@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import structlog
-from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -119,6 +119,9 @@ class Database:
     def __init__(self, engine: Engine, *, batch_max: int = 256, bind: Connection | None = None):
         self.engine = engine
         self.bound = bind
+        # PostgreSQL enforces row-level security for the application's role: every
+        # transaction says who is acting (see migration 0005).
+        self.row_security = engine.dialect.name == "postgresql"
         self._lock = threading.RLock() if bind is not None else None
         if bind is not None:
             self._sessions = sessionmaker(
@@ -133,14 +136,23 @@ class Database:
         return self.engine.dialect.name
 
     @contextmanager
-    def session(self) -> Iterator[Session]:
-        """A session for reading (and for writing outside the hot path, e.g. the CLI)."""
+    def session(self, as_user: int | None = None) -> Iterator[Session]:
+        """A session for reading, acting as staff user ``as_user`` or as the system."""
         if self._lock is not None:
             with self._lock, self._sessions() as session:
+                self.act_as(session, as_user)
                 yield session
         else:
             with self._sessions() as session:
+                self.act_as(session, as_user)
                 yield session
+
+    def act_as(self, session: Session, as_user: int | None) -> None:
+        """Tell PostgreSQL's row-level security who acts, for this transaction only."""
+        if self.row_security:
+            session.execute(
+                ACTING, {"actor": "staff" if as_user else "system", "user_id": str(as_user or "")}
+            )
 
     @contextmanager
     def write_session(self) -> Iterator[Session]:
@@ -152,13 +164,13 @@ class Database:
         with session:
             yield session
 
-    def write_sync(self, work: Callable[[Session], T]) -> T:
+    def write_sync(self, work: Callable[[Session], T], as_user: int | None = None) -> T:
         """Run ``work`` in a committed transaction and return its result."""
-        return self.writer.submit(work).result()
+        return self.writer.submit(work, as_user).result()
 
-    async def write(self, work: Callable[[Session], T]) -> T:
+    async def write(self, work: Callable[[Session], T], as_user: int | None = None) -> T:
         """Await ``work`` being committed with whatever else is waiting (group commit)."""
-        return await asyncio.wrap_future(self.writer.submit(work))
+        return await asyncio.wrap_future(self.writer.submit(work, as_user))
 
     def close(self) -> None:
         self.writer.stop()
@@ -166,6 +178,10 @@ class Database:
 
 
 _STOP = object()
+_Item = tuple[Callable[[Session], Any], Future[Any], int | None]
+ACTING = text(
+    "SELECT set_config('vigil.actor', :actor, true), set_config('vigil.user_id', :user_id, true)"
+)
 
 
 class Writer:
@@ -184,13 +200,13 @@ class Writer:
     def alive(self) -> bool:
         return self._db.bound is not None or (self._thread is not None and self._thread.is_alive())
 
-    def submit(self, work: Callable[[Session], T]) -> Future[T]:
+    def submit(self, work: Callable[[Session], T], as_user: int | None = None) -> Future[T]:
         future: Future[T] = Future()
         if self._db.bound is not None:
-            self._run_batch([(work, future)])
+            self._run_batch([(work, future, as_user)])
             return future
         self._ensure_started()
-        self._queue.put((work, future))
+        self._queue.put((work, future, as_user))
         return future
 
     def _ensure_started(self) -> None:
@@ -227,8 +243,8 @@ class Writer:
             if stop:
                 return
 
-    def _run_batch(self, batch: list[tuple[Callable[[Session], Any], Future[Any]]]) -> None:
-        live = [(work, fut) for work, fut in batch if fut.set_running_or_notify_cancel()]
+    def _run_batch(self, batch: list[_Item]) -> None:
+        live = [item for item in batch if item[1].set_running_or_notify_cancel()]
         if not live:
             return
         try:
@@ -237,24 +253,23 @@ class Writer:
             results = self._commit_one_by_one(live)
         except Exception as exc:  # the commit itself failed: nobody is acknowledged
             log.error("writer.batch_failed", error=type(exc).__name__, size=len(live))
-            for _work, fut in live:
+            for _work, fut, _user in live:
                 fut.set_exception(exc)
             return
         self.batches += 1
         self.items += len(live)
-        for (_work, fut), (ok, value) in zip(live, results, strict=True):
+        for (_work, fut, _user), (ok, value) in zip(live, results, strict=True):
             if ok:
                 fut.set_result(value)
             else:
                 fut.set_exception(value)
 
-    def _commit_together(
-        self, live: list[tuple[Callable[[Session], Any], Future[Any]]]
-    ) -> list[tuple[bool, Any]]:
+    def _commit_together(self, live: list[_Item]) -> list[tuple[bool, Any]]:
         with self._db.write_session() as session:
             results: list[tuple[bool, Any]] = []
-            for work, _fut in live:
+            for work, _fut, as_user in live:
                 try:
+                    self._db.act_as(session, as_user)
                     results.append((True, work(session)))
                 except Exception as exc:
                     session.rollback()
@@ -262,15 +277,14 @@ class Writer:
             session.commit()
             return results
 
-    def _commit_one_by_one(
-        self, live: list[tuple[Callable[[Session], Any], Future[Any]]]
-    ) -> list[tuple[bool, Any]]:
+    def _commit_one_by_one(self, live: list[_Item]) -> list[tuple[bool, Any]]:
         """A submission failed: redo the batch with a savepoint around each one."""
         with self._db.write_session() as session:
             results: list[tuple[bool, Any]] = []
-            for work, _fut in live:
+            for work, _fut, as_user in live:
                 try:
                     with session.begin_nested():
+                        self._db.act_as(session, as_user)
                         results.append((True, work(session)))
                 except Exception as exc:
                     results.append((False, exc))

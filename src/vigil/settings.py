@@ -17,7 +17,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Development-only secrets. They are public (they are in this file), so production refuses them.
 DEV_SECRET_KEY = "dev-only-secret-key-not-for-production-use-000000"  # noqa: S105
-DEV_AUDIT_SIGNING_KEY = "ZGV2LW9ubHktYXVkaXQtc2lnbmluZy1rZXktMzJieXQ="  # noqa: S105
+DEV_AUDIT_SIGNING_KEY = "ZGV2LW9ubHktYXVkaXQtc2lnbmluZy1rZXktMzJieXQ="
 DEV_MASTER_KEYS = "dev1=ZGV2LW9ubHktbWFzdGVyLWtleS0zMi1ieXRlcy1hYmM="
 
 
@@ -37,6 +37,9 @@ class Settings(BaseSettings):
     )
     database_url: str = Field(
         "sqlite:///var/vigil.db", description="SQLAlchemy URL (sqlite:/// or postgresql://)"
+    )
+    migration_database_url: str = Field(
+        "", description="URL `vigil db upgrade` uses (the schema owner); default VIGIL_DATABASE_URL"
     )
     data_dir: Path = Field(Path("var"), description="Where attachments and local state live")
     secret_key: str = Field(DEV_SECRET_KEY, description="Secret for signing (>= 32 chars)")

@@ -55,39 +55,37 @@ def test_verify_passes_on_an_untouched_log(migrated: Cli) -> None:
     assert "intact: 5 entries, 1 checkpoints" in flat(result.stderr)
 
 
+def edit(cli: Cli) -> None:
+    sql(cli, "UPDATE audit_events SET action = 'report.innocent' WHERE seq = 3")
+
+
+def delete(cli: Cli) -> None:
+    sql(cli, "DELETE FROM audit_events WHERE seq = 3")
+
+
+def insert(cli: Cli) -> None:
+    """Make room at position 3 and slip a forged entry in."""
+    sql(cli, "UPDATE audit_events SET seq = seq + 100 WHERE seq >= 3")
+    sql(cli, "UPDATE audit_events SET seq = seq - 99 WHERE seq >= 103")
+    sql(
+        cli,
+        "INSERT INTO audit_events (seq, prev_hash, hash, occurred_at, actor_label, action,"
+        " record_ids, outcome) SELECT 3, hash, hash, occurred_at, 'system', 'forged',"
+        " record_ids, 'success' FROM audit_events WHERE seq = 2",
+    )
+
+
+def reorder(cli: Cli) -> None:
+    sql(cli, "UPDATE audit_events SET seq = -3 WHERE seq = 3")
+    sql(cli, "UPDATE audit_events SET seq = 3 WHERE seq = 4")
+    sql(cli, "UPDATE audit_events SET seq = 4 WHERE seq = -3")
+
+
 TAMPERING: dict[str, tuple[Callable[[Cli], None], int]] = {
-    "edited": (
-        lambda c: sql(c, "UPDATE audit_events SET action = 'report.innocent' WHERE seq = 3"),
-        3,
-    ),
-    "deleted": (lambda c: sql(c, "DELETE FROM audit_events WHERE seq = 3"), 3),
-    "inserted": (
-        lambda c: (
-            (
-                sql(c, "UPDATE audit_events SET seq = seq + 100 WHERE seq >= 3"),
-                sql(c, "UPDATE audit_events SET seq = seq - 99 WHERE seq >= 103"),
-                sql(
-                    c,
-                    "INSERT INTO audit_events (seq, prev_hash, hash, occurred_at, actor_label, action,"
-                    " record_ids, outcome) SELECT 3, hash, hash, occurred_at, 'system', 'forged',"
-                    " record_ids, 'success' FROM audit_events WHERE seq = 2",
-                ),
-            )
-            and None
-        ),
-        3,
-    ),
-    "reordered": (
-        lambda c: (
-            (
-                sql(c, "UPDATE audit_events SET seq = -3 WHERE seq = 3"),
-                sql(c, "UPDATE audit_events SET seq = 3 WHERE seq = 4"),
-                sql(c, "UPDATE audit_events SET seq = 4 WHERE seq = -3"),
-            )
-            and None
-        ),
-        3,
-    ),
+    "edited": (edit, 3),
+    "deleted": (delete, 3),
+    "inserted": (insert, 3),
+    "reordered": (reorder, 3),
 }
 
 
@@ -140,8 +138,9 @@ def test_forged_checkpoint_signature_is_detected(migrated: Cli) -> None:
 
 
 def test_events_written_before_the_chain_are_linked_by_the_migration(
-    connection: Connection,
+    owner_connection: Connection,
 ) -> None:
+    connection = owner_connection
     migrate.downgrade(connection=connection, revision="0002")
     connection.execute(
         text(

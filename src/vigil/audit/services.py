@@ -112,7 +112,7 @@ def search_events(
         )
         return page
 
-    return rt.db.write_sync(work)
+    return rt.db.write_sync(work, as_user=user.id)
 
 
 def export_events(
@@ -132,7 +132,7 @@ def export_events(
         )
         return rows
 
-    return rt.db.write_sync(work)
+    return rt.db.write_sync(work, as_user=user.id)
 
 
 def verify_chain(rt: Runtime, user: StaffUser, client: str | None) -> ChainVerdict:

@@ -13,7 +13,7 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
 from vigil.audit.services import PUBLIC
-from vigil.intake import reading, services
+from vigil.intake import reading, services, thread
 from vigil.intake.schemas import (
     FollowupAccepted,
     FollowupIn,
@@ -141,7 +141,7 @@ async def submit_followup(
             followup = FollowupIn.model_validate(body.document)
         except ValidationError as exc:
             raise validation_problem(exc) from exc
-        accepted = await services.add_followup(
+        accepted = await thread.add_followup(
             rt, client, reference, followup.code, followup.text, body.files, channel="api"
         )
     except BaseException:

@@ -50,7 +50,7 @@ def get_report(
         )
         return report_out(row, followups)
 
-    return rt.db.write_sync(work)
+    return rt.db.write_sync(work, as_user=user.id)
 
 
 def list_reports(
@@ -86,7 +86,7 @@ def list_reports(
         next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more and rows else None
         return ReportPage(items=items, next_cursor=next_cursor)
 
-    return rt.db.write_sync(work)
+    return rt.db.write_sync(work, as_user=user.id)
 
 
 def followup_counts(session: Session, report_ids: Sequence[int]) -> dict[int, int]:
@@ -146,7 +146,8 @@ def share_report(
             purpose=purpose,
             client=client,
             conditions_accepted=conditions_accepted,
-        )
+        ),
+        as_user=user.id,
     )
 
 
@@ -156,7 +157,8 @@ def revoke_report_share(
     return rt.db.write_sync(
         lambda session: sharing.revoke(
             session, user, visible_report(session, user, reference), "report", share_id, client
-        )
+        ),
+        as_user=user.id,
     )
 
 
@@ -174,4 +176,4 @@ def report_shares(
         )
         return sharing.shares_of(session, row, "report")
 
-    return rt.db.write_sync(work)
+    return rt.db.write_sync(work, as_user=user.id)

@@ -1,4 +1,4 @@
-"""Accepting reports and follow-ups durably, and reading them back for staff.
+"""Accepting reports durably (follow-ups and the reporter's thread: ``vigil.intake.thread``).
 
 A submission is fully prepared outside the database (validated, files checked and fsync'd,
 identity sealed, code hashed); the writer then commits it together with whatever else is
@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import anyio
 import orjson
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from vigil.access.permissions import OrganisationKind
@@ -22,10 +22,9 @@ from vigil.access.services import ensure_organisation, ensure_team
 from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
 from vigil.intake import attachments as files
-from vigil.intake.codes import new_followup_code, new_reference, normalise_reference
+from vigil.intake.codes import new_followup_code, new_reference
 from vigil.intake.models import (
     Attachment,
-    Followup,
     FollowupCredential,
     IdempotencyRecord,
     Report,
@@ -34,7 +33,7 @@ from vigil.intake.models import (
     ReportPerson,
     ReportVehicle,
 )
-from vigil.intake.schemas import FollowupAccepted, ReportAccepted, ReportIn
+from vigil.intake.schemas import ReportAccepted, ReportIn
 from vigil.intake.storage import StagedFile, display_key, original_key
 from vigil.sealing import Sealed
 from vigil.web.problems import Problem, field_error
@@ -316,109 +315,3 @@ def purge_expired_idempotency(rt: Runtime) -> int:
         return int(getattr(result, "rowcount", 0) or 0)
 
     return rt.db.write_sync(work)
-
-
-# --- follow-ups -------------------------------------------------------------------------
-
-
-async def add_followup(
-    rt: Runtime,
-    client: str,
-    reference_text: str,
-    code: str,
-    text: str | None,
-    staged: Sequence[StagedFile],
-    *,
-    channel: str,
-) -> FollowupAccepted:
-    """Add information to a report. Unknown reference and wrong code answer the same 404."""
-    reference = normalise_reference(reference_text)
-    if reference is None:
-        _count_failure(rt, client)
-        raise NOT_FOUND
-    with rt.db.session() as session:
-        found = session.execute(
-            select(
-                Report.id,
-                FollowupCredential.code_hash,
-                FollowupCredential.failed_attempts,
-                FollowupCredential.window_started_at,
-            )
-            .join(FollowupCredential, FollowupCredential.report_id == Report.id)
-            .where(Report.reference == reference)
-        ).first()
-    if found is None:
-        _count_failure(rt, client)
-        raise NOT_FOUND
-    report_id, code_hash, failures, window_start = found
-    window = timedelta(seconds=rt.settings.followup_failure_window_s)
-    now = utcnow()
-    if (
-        window_start is not None
-        and now - window_start < window
-        and failures >= rt.settings.followup_max_failures
-    ):
-        retry = int((window_start + window - now).total_seconds()) + 1
-        raise Problem(
-            429,
-            "Too many attempts",
-            "Too many wrong codes for this reference. Please wait before trying again.",
-            headers={"Retry-After": str(retry)},
-        )
-    ok = await anyio.to_thread.run_sync(rt.code_hasher.verify, code_hash, code)
-    if not ok:
-        _count_failure(rt, client)
-        await rt.db.write(lambda s: _note_wrong_code(s, report_id, now, window))
-        raise NOT_FOUND
-    if not (text and text.strip()) and not staged:
-        raise Problem(
-            422,
-            "Invalid request",
-            "Add some text or at least one file.",
-            errors=[field_error("#/text", "add some text or a file")],
-            kind="invalid-request",
-        )
-    kept = await anyio.to_thread.run_sync(_inspect_and_keep, rt, staged)
-
-    def work(session: Session) -> FollowupAccepted:
-        followup = Followup(
-            report_id=report_id, received_at=now, channel=channel, text=text or None
-        )
-        session.add(followup)
-        session.flush()
-        for row in _attachment_rows(kept, now):
-            row.report_id = report_id
-            row.followup_id = followup.id
-            session.add(row)
-        session.execute(
-            update(FollowupCredential)
-            .where(FollowupCredential.report_id == report_id)
-            .values(failed_attempts=0, window_started_at=None)
-        )
-        record_event(
-            session,
-            Actor(label="public"),
-            "report.followup_collected",
-            record_type="report",
-            record_ids=[reference],
-        )
-        return FollowupAccepted(
-            reference=reference, followup_id=followup.id, received_at=now, attachments=len(kept)
-        )
-
-    return await rt.db.write(work)
-
-
-def _count_failure(rt: Runtime, client: str) -> None:
-    rt.followup_failure_limiter.check(client)
-
-
-def _note_wrong_code(session: Session, report_id: int, now: datetime, window: timedelta) -> None:
-    cred = session.get(FollowupCredential, report_id)
-    if cred is None:
-        return
-    if cred.window_started_at is None or now - cred.window_started_at >= window:
-        cred.window_started_at = now
-        cred.failed_attempts = 1
-    else:
-        cred.failed_attempts += 1

@@ -14,9 +14,11 @@ from starlette.middleware.gzip import GZipMiddleware
 
 from vigil.access.api import public
 from vigil.access.permissions import Permission
+from vigil.audit import api as audit_api
 from vigil.audit.chain import Signer, make_checkpoint
 from vigil.intake import api as intake_api
 from vigil.intake import pages as intake_pages
+from vigil.intake import thread_api as intake_thread_api
 from vigil.intake.services import ensure_receiving_org, purge_expired_idempotency
 from vigil.logging import configure_logging
 from vigil.settings import Environment, Settings, get_settings
@@ -29,7 +31,12 @@ from vigil.web.sessions import purge_idle_sessions
 from vigil.web.templating import install_page_handlers
 
 STATIC = Path(__file__).parent / "static"
-AREAS = (intake_api.router, intake_pages.router)
+AREAS = (
+    intake_api.router,
+    intake_thread_api.router,
+    intake_pages.router,
+    audit_api.router,
+)
 
 
 def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> FastAPI:
