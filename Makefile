@@ -80,8 +80,10 @@ pytest: install postgres browser
 
 test: lint typecheck pytest
 
-bench: install postgres
+bench: install postgres browser
 	$(VENV)/bin/python benchmarks/intake.py
+	$(VENV)/bin/python benchmarks/pages.py
+	$(VENV)/bin/python benchmarks/policy.py
 
 clean:
 	rm -rf $(VENV) node_modules $(STATIC) .mypy_cache .pytest_cache .ruff_cache test-artifacts

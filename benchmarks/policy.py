@@ -1,0 +1,260 @@
+"""Cost of need-to-know filtering and auditing on list and get, at 100k reports.
+
+Each figure is printed beside the same query without the policy filter and without the
+audit write, measured in the same run on the same database, as a ratio (target <= 1.3x).
+
+    .venv/bin/python benchmarks/policy.py [--reports 100000] [--engine sqlite|postgresql]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from vigil import migrate
+from vigil.access import policy
+from vigil.access.markings import Classification
+from vigil.access.models import RecordShare, User
+from vigil.access.permissions import OrganisationKind, Role
+from vigil.access.services import create_user, ensure_organisation, ensure_team, staff_user
+from vigil.audit.services import SYSTEM
+from vigil.db import create_db_engine
+from vigil.intake import reading
+from vigil.intake.codes import new_reference
+from vigil.intake.models import Report
+from vigil.intake.schemas import ReportPage
+from vigil.intake.views import report_out
+from vigil.settings import Settings
+from vigil.web.runtime import Runtime
+
+ORGS = [
+    ("National CT Reporting Hub", OrganisationKind.ct_policing),
+    ("Synthetic Constabulary", OrganisationKind.police),
+    ("Synthetic Health Trust", OrganisationKind.health),
+]
+MARKINGS = ["OFFICIAL", "OFFICIAL-SENSITIVE", "SECRET"]
+
+
+def populate(rt: Runtime, n: int) -> tuple[int, list[str]]:
+    """n reports over three organisations and markings, a few shared; returns the benchmark
+    user and references of reports in their own team that they are cleared for."""
+
+    def setup(session: Session) -> tuple[int, list[tuple[int, int]]]:
+        units = []
+        for name, kind in ORGS:
+            org = ensure_organisation(session, name, kind)
+            units.append((org.id, ensure_team(session, org, "Triage").id))
+        user = create_user(
+            session,
+            SYSTEM,
+            "bench@example.org",
+            ORGS[0][0],
+            Role.triage_analyst,
+            ORGS[0][1],
+            teams=("Triage",),
+            clearance=Classification.official_sensitive,
+        )
+        return user.id, units
+
+    user_id, units = rt.db.write_sync(setup)
+    rng = random.Random(7)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    references: list[str] = []
+    seen: set[str] = set()
+    batch = []
+    for i in range(n):
+        org_id, team_id = units[i % 3]
+        marking = MARKINGS[rng.randrange(3)]
+        reference = new_reference()
+        while reference in seen:
+            reference = new_reference()
+        seen.add(reference)
+        if i % 3 == 0 and marking != "SECRET":
+            references.append(reference)  # the benchmark user's own team, within clearance
+        batch.append(
+            {
+                "reference": reference,
+                "received_at": start + timedelta(seconds=i * 17),
+                "channel": "api",
+                "kind": "behaviour",
+                "description": "Synthetic benchmark report about a parked van and gas cylinders.",
+                "owning_org_id": org_id,
+                "owning_team_id": team_id,
+                "classification": marking,
+                "anonymous": True,
+                "when_ongoing": False,
+                "when_unsure": False,
+                "content_sha256": "0" * 64,
+            }
+        )
+        if len(batch) == 5000:
+            rt.db.write_sync(lambda s, rows=batch: s.execute(insert(Report), rows))
+            batch = []
+    if batch:
+        rt.db.write_sync(lambda s, rows=batch: s.execute(insert(Report), rows))
+
+    def share_some(session: Session) -> None:
+        ids = session.scalars(
+            select(Report.id).where(Report.owning_org_id == units[1][0]).limit(2000)
+        )
+        session.execute(
+            insert(RecordShare),
+            [
+                {
+                    "record_type": "report",
+                    "record_id": rid,
+                    "org_id": units[0][0],
+                    "purpose": "bench",
+                    "shared_at": start,
+                }
+                for rid in ids
+            ],
+        )
+
+    rt.db.write_sync(share_some)
+    return user_id, references
+
+
+def timed(op: Callable[[], object], repeat: int) -> list[float]:
+    samples = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        op()
+        samples.append((time.perf_counter() - t) * 1000)
+    return samples
+
+
+def concurrent_rate(op: Callable[[], object], seconds: float, workers: int) -> float:
+    deadline = time.monotonic() + seconds
+    done = [0] * workers
+
+    def loop(k: int) -> None:
+        while time.monotonic() < deadline:
+            op()
+            done[k] += 1
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(loop, range(workers)))
+    return sum(done) / seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--reports", type=int, default=100_000)
+    parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="vigil-policy-"))
+    if args.engine == "sqlite":
+        url = owner = f"sqlite:///{tmp / 'bench.db'}"
+    else:
+        admin = create_db_engine("postgresql://postgres@127.0.0.1:5432/postgres").execution_options(
+            isolation_level="AUTOCOMMIT"
+        )
+        with admin.connect() as conn:
+            conn.execute(text('DROP DATABASE IF EXISTS "vigil_policy_bench" WITH (FORCE)'))
+            conn.execute(text('CREATE DATABASE "vigil_policy_bench"'))
+        owner = "postgresql://postgres@127.0.0.1:5432/vigil_policy_bench"
+        url = make_url(owner).set(username="vigil_app").render_as_string(hide_password=False)
+    migrate.upgrade(owner)
+    rt = Runtime.build(
+        Settings(environment="test", database_url=url, data_dir=tmp / "var", log_level="warning")
+    )
+    t0 = time.perf_counter()
+    user_id, references = populate(rt, args.reports)
+    print(f"populated {args.reports:,} reports in {time.perf_counter() - t0:.1f}s ({args.engine})")
+    with rt.db.session() as session:
+        account = session.get(User, user_id)
+        assert account is not None
+        user = staff_user(session, account)
+        visible = session.scalar(
+            select(func.count()).select_from(Report).where(policy.reports(user))
+        )
+    print(f"the benchmark user may see {visible:,} of {args.reports:,}")
+    own = references[-5000:]
+    rng = random.Random(3)
+
+    def plain_list() -> ReportPage:
+        with rt.db.session() as session:
+            rows = list(
+                session.scalars(
+                    select(Report).order_by(Report.received_at.desc(), Report.id.desc()).limit(50)
+                )
+            )
+            counts = reading.followup_counts(session, [r.id for r in rows])
+            return ReportPage(
+                items=[report_out(r, counts.get(r.id, 0)) for r in rows], next_cursor=None
+            )
+
+    def filtered_list() -> ReportPage:
+        with rt.db.session(as_user=user.id) as session:
+            rows = list(
+                session.scalars(
+                    select(Report)
+                    .where(policy.reports(user))
+                    .order_by(Report.received_at.desc(), Report.id.desc())
+                    .limit(50)
+                )
+            )
+            counts = reading.followup_counts(session, [r.id for r in rows])
+            return ReportPage(
+                items=[report_out(r, counts.get(r.id, 0)) for r in rows], next_cursor=None
+            )
+
+    def filtered_get() -> object:
+        reference = rng.choice(own)
+        with rt.db.session(as_user=user.id) as session:
+            row = session.scalar(
+                select(Report).where(Report.reference == reference, policy.reports(user))
+            )
+            assert row is not None
+            return report_out(row, 0)
+
+    def policy_list() -> ReportPage:
+        return reading.list_reports(rt, user, cursor=None, limit=50)
+
+    def plain_get() -> object:
+        reference = rng.choice(own)
+        with rt.db.session() as session:
+            row = session.scalar(select(Report).where(Report.reference == reference))
+            assert row is not None
+            return report_out(row, 0)
+
+    def policy_get() -> object:
+        return reading.get_report(rt, user, rng.choice(own))
+
+    print("p50 latency of one call (ms), and calls per second with 16 threads; ratio = x plain")
+    print(
+        f"{'operation':<10}{'plain':>9}{'policy':>9}{'ratio':>7}{'+audit':>9}{'ratio':>7}"
+        f"{'plain/s':>9}{'policy/s':>10}{'ratio':>7}{'+audit/s':>10}{'ratio':>7}"
+    )
+    cases = (
+        ("list", plain_list, filtered_list, policy_list),
+        ("get", plain_get, filtered_get, policy_get),
+    )
+    for name, plain, filtered, audited in cases:
+        for op in (plain, filtered, audited):
+            op()
+        a, b, c = (statistics.median(timed(op, args.repeat)) for op in (plain, filtered, audited))
+        ra, rb, rc = (concurrent_rate(op, args.seconds, 16) for op in (plain, filtered, audited))
+        print(
+            f"{name:<10}{a:>9.2f}{b:>9.2f}{b / a:>7.2f}{c:>9.2f}{c / a:>7.2f}"
+            f"{ra:>9.0f}{rb:>10.0f}{ra / rb:>7.2f}{rc:>10.0f}{ra / rc:>7.2f}"
+        )
+    rt.db.close()
+
+
+if __name__ == "__main__":
+    main()
