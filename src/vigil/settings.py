@@ -111,6 +111,24 @@ class Settings(BaseSettings):
     global_suspect_rate_limit: int = Field(
         120, ge=0, description="Bot-like public submissions per minute, all clients (0 = off)"
     )
+    staff_idle_timeout_s: int = Field(
+        1800, ge=60, description="A staff session ends after this idle time (seconds)"
+    )
+    staff_absolute_timeout_s: int = Field(
+        43_200, ge=300, description="A staff session ends this long after sign-in (seconds)"
+    )
+    staff_max_failures: int = Field(
+        5, ge=1, description="Failed sign-in attempts (password or code) that lock an account"
+    )
+    staff_address_max_failures: int = Field(
+        20, ge=1, description="Failed sign-in attempts from one client address before refusal"
+    )
+    staff_failure_window_s: int = Field(
+        900, ge=60, description="Window (seconds) for counting failed sign-in attempts"
+    )
+    staff_lockout_s: int = Field(
+        900, ge=60, description="How long a locked account stays locked (s)"
+    )
     trust_forwarded_for: bool = Field(
         False, description="Use X-Forwarded-For (only behind a trusted proxy) to identify clients"
     )

@@ -1,10 +1,13 @@
 """``vigil orgs|teams|users|tokens|agreements``: administering who may see what.
 
-Every command is an administrative action and leaves an audit event.
+Every command is an administrative action and leaves an audit event. Sign-in credentials
+(``users set-password``, ``users enrol-totp``) are set here too: a secret is shown once and
+only its hash (password) or its sealed form (TOTP secret) is kept.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
@@ -27,6 +30,13 @@ from vigil.access.services import (
     join_team,
 )
 from vigil.access.sharing import create_agreement
+from vigil.access.signin import (
+    WeakPassword,
+    enrol_totp,
+    new_password_hash,
+    provisioning_uri,
+    set_password,
+)
 from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
 from vigil.settings import get_settings
@@ -51,7 +61,7 @@ def run(work: Callable[[Session], T]) -> T:
     rt = Runtime.build(get_settings())
     try:
         return rt.db.write_sync(work)
-    except (Refused, UserExists, ValueError) as exc:
+    except (Refused, UserExists, ValueError) as exc:  # WeakPassword is a ValueError
         err.print(f"[red]{exc}[/red]", markup=True, highlight=False)
         raise typer.Exit(1) from exc
     finally:
@@ -296,3 +306,53 @@ def agreements_list() -> None:
     for row in run(work):
         table.add_row(*row)
     Console().print(table)
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: Annotated[str, typer.Argument(help="The user's e-mail address")],
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin", help="Read the password from the first line of standard input"
+        ),
+    ] = False,
+) -> None:
+    """Set a user's sign-in password (asked for twice, not shown). Ends their sessions."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        password_hash = new_password_hash(password, email)  # slow on purpose: outside the writer
+    except WeakPassword as exc:
+        err.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        raise typer.Exit(1) from exc
+    run(lambda session: set_password(session, CLI_ACTOR, _user(session, email), password_hash))
+    err.print(f"Password set for {email.strip().lower()}; their sessions have ended.")
+
+
+@users_app.command("enrol-totp")
+def users_enrol_totp(
+    email: Annotated[str, typer.Argument(help="The user's e-mail address")],
+) -> None:
+    """Give a user a new authenticator-app (TOTP) secret, shown once. Ends their sessions."""
+    rt = Runtime.build(get_settings())
+    try:
+        user_email, secret = rt.db.write_sync(lambda session: _enrol(session, rt, email))
+    except Refused as exc:
+        err.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        raise typer.Exit(1) from exc
+    finally:
+        rt.db.close()
+    err.print(
+        f"New authenticator secret for {user_email} (shown once). Add it to the user's app "
+        "from this URI (as a QR code) or by typing the secret:"
+    )
+    typer.echo(provisioning_uri(secret, user_email))
+    typer.echo(secret)
+
+
+def _enrol(session: Session, rt: Runtime, email: str) -> tuple[str, str]:
+    user = _user(session, email)
+    return user.email, enrol_totp(session, rt.sealer, CLI_ACTOR, user)

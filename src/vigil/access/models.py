@@ -1,10 +1,11 @@
-"""Organisations, teams, staff users, API tokens, sharing agreements and record shares."""
+"""Organisations, teams, staff users, API tokens, sign-in sessions, sharing agreements and
+record shares."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from vigil.db import Base, UTCDateTime, utcnow
@@ -50,8 +51,42 @@ class User(Base):
     )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Sign-in (vigil.access.signin). The password is kept only as an argon2id hash and the
+    # TOTP secret only sealed (encrypted) with the master keys; neither is ever readable here.
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_enrolled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The last accepted TOTP time step: a code for it or an earlier step is a replay.
+    totp_last_step: Mapped[int | None]
+    # Per-account lockout: failures counted since ``failures_since``, locked until a time.
+    failed_sign_ins: Mapped[int] = mapped_column(default=0, server_default="0")
+    failures_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     organisation: Mapped[Organisation] = relationship(lazy="joined")
+
+
+class StaffSession(Base):
+    """A staff member's signed-in browser session, held on the server.
+
+    The cookie carries a random 256-bit token; only its SHA-256 is the id here, so a copy of
+    this table signs nobody in. A row without ``second_factor_at`` is half-way (password
+    accepted, code not yet). Rows are ended, never reused: ``ended_reason`` says why.
+    """
+
+    __tablename__ = "staff_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    authenticated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    second_factor_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_reason: Mapped[str | None] = mapped_column(String(40))
+
+    user: Mapped[User] = relationship(lazy="joined")
 
 
 class ApiToken(Base):

@@ -16,6 +16,7 @@ class Permission(StrEnum):
     report_export = "intake:report:export"
     report_message_send = "intake:message:send"
     record_share = "access:record:share"
+    staff_console_view = "access:console:view"
     audit_read = "audit:event:read"
     audit_export = "audit:event:export"
     system_health = "system:health:read"
@@ -75,6 +76,10 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     ),
     Role.reporter_custodian: frozenset({Permission.report_read}),
 }
+
+
+# Every staff member may open the console; each area decides what they see in it.
+ROLE_PERMISSIONS = {r: p | {Permission.staff_console_view} for r, p in ROLE_PERMISSIONS.items()}
 
 
 def permissions_for(role: Role) -> frozenset[Permission]:

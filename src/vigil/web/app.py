@@ -12,8 +12,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
+from vigil.access import pages as access_pages
 from vigil.access.api import public
 from vigil.access.permissions import Permission
+from vigil.access.signin import purge_staff_sessions
 from vigil.audit import api as audit_api
 from vigil.audit.chain import Signer, make_checkpoint
 from vigil.intake import api as intake_api
@@ -36,6 +38,7 @@ AREAS = (
     intake_thread_api.router,
     intake_pages.router,
     audit_api.router,
+    access_pages.router,
 )
 
 
@@ -98,6 +101,7 @@ async def _housekeeping(runtime: Runtime, every_s: float = 600) -> None:
     while True:
         await asyncio.to_thread(purge_expired_idempotency, runtime)
         await asyncio.to_thread(purge_idle_sessions, runtime)
+        await asyncio.to_thread(purge_staff_sessions, runtime)
         await asyncio.to_thread(sign_checkpoint, runtime)
         await asyncio.sleep(min(every_s, runtime.settings.audit_checkpoint_interval_s))
 
