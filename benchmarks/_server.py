@@ -60,6 +60,31 @@ def filesystem_of(path: Path) -> str:
     return kind
 
 
+def source_version(repo: Path | None = None) -> str:
+    """The git commit being measured, with '+dirty' when the working tree has changes."""
+    repo = repo or Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=repo,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
 def rss_kib(pid: int) -> int | None:
     """Resident set size of ``pid`` in KiB (VmRSS), or None when it is gone."""
     try:
@@ -128,13 +153,16 @@ class BenchServer:
             self._pg_admin(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)")
             self._pg_admin(f"CREATE DATABASE {PG_BENCH_DB}")
             self._pg_created = True
-        subprocess.run(
+        done = subprocess.run(
             [vigil_executable(), "db", "upgrade"],
             env=self.env,
-            check=True,
+            check=False,
             capture_output=True,
             timeout=120,
         )
+        if done.returncode != 0:
+            tail = "\n".join(done.stderr.decode(errors="replace").splitlines()[-30:])
+            raise RuntimeError(f"`vigil db upgrade` failed ({done.returncode}):\n{tail}")
 
     def start(self, timeout_s: float = 30.0, argv: list[str] | None = None) -> None:
         """Start ``vigil serve`` (or ``argv``, e.g. a profiling wrapper) and wait for /readyz."""
@@ -189,11 +217,11 @@ class BenchServer:
     def count_reports(self) -> int:
         """Rows in ``reports``, read directly from the database (not through the server)."""
         if self.engine == "sqlite":
-            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
+            lite = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, timeout=30)
             try:
-                row = conn.execute("SELECT count(*) FROM reports").fetchone()
+                row = lite.execute("SELECT count(*) FROM reports").fetchone()
             finally:
-                conn.close()
+                lite.close()
             return int(row[0])
         import psycopg
 
@@ -212,4 +240,4 @@ class BenchServer:
         import psycopg
 
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)

@@ -43,9 +43,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
-from _server import HOST, BenchServer, filesystem_of
+from benchmarks._server import HOST, BenchServer, filesystem_of, source_version
 
 REPORTS_PATH = "/api/v1/reports"
 BODY_BYTES = 2048
@@ -53,7 +53,8 @@ BODY_BYTES = 2048
 TARGET_RATE = 1000.0
 TARGET_CEILING_RATIO = 0.5
 TARGET_P99_MS = 100.0
-FLAT_SLOPE_MB_PER_MIN = 1.0  # second-half RSS growth we still call "flat"
+FLAT_SLOPE_MB_PER_MIN = 1.0  # second-half RSS growth we still call "flat" (falling is fine)
+MIN_SOAK_S = 30.0  # shorter soaks (e.g. --quick) print RSS but do not judge flatness
 NOISY_OTHER_PCT = 15.0  # other processes' CPU (% of one core) above which we warn
 CLIENT_MAX_REQUESTS = 5_000_000  # hard cap per run for the Python fallback client
 
@@ -550,6 +551,7 @@ def print_run(run: Run) -> None:
 @dataclass
 class Results:
     command: str
+    version: str
     engine: str
     client: str
     filesystem: str
@@ -597,11 +599,11 @@ HEADERS = [
 ]
 
 
-def targets(res: Results) -> list[tuple[str, bool, str]]:
+def targets(res: Results) -> list[tuple[str, bool | None, str]]:
     health, intake = res.levels[-1]
     c = intake.concurrency
     ratio = intake.rate / health.rate if health.rate else 0.0
-    out = [
+    out: list[tuple[str, bool | None, str]] = [
         (
             f"intake ≥ {TARGET_CEILING_RATIO} × /healthz at c={c}",
             ratio >= TARGET_CEILING_RATIO,
@@ -622,13 +624,17 @@ def targets(res: Results) -> list[tuple[str, bool, str]]:
     out.append(("no intake errors", errors == 0, f"{errors} errors"))
     if res.soak is not None:
         s = res.soak
+        value = (
+            f"{s.slope_mb_per_min:+.2f} MB/min; RSS {s.start_mb:.1f} → {s.end_mb:.1f} MB, "
+            f"max {s.max_mb:.1f} MB"
+        )
+        short = s.run.duration_s < MIN_SOAK_S
         out.append(
             (
                 f"memory flat over {s.run.duration_s:.0f} s "
                 f"(2nd-half slope < {FLAT_SLOPE_MB_PER_MIN:g} MB/min)",
-                abs(s.slope_mb_per_min) < FLAT_SLOPE_MB_PER_MIN,
-                f"{s.slope_mb_per_min:+.2f} MB/min; RSS {s.start_mb:.1f} → {s.end_mb:.1f} MB, "
-                f"max {s.max_mb:.1f} MB",
+                None if short else s.slope_mb_per_min < FLAT_SLOPE_MB_PER_MIN,
+                value + (f" (soak under {MIN_SOAK_S:.0f} s: not judged)" if short else ""),
             )
         )
     return out
@@ -683,14 +689,16 @@ def print_summary(res: Results) -> None:
     print(noise_note(res))
     print("\nTargets:")
     for name, met, value in targets(res):
-        print(f"  [{'MET ' if met else 'MISS'}] {name}: {value}")
+        mark = "n/a " if met is None else "MET " if met else "MISS"
+        print(f"  [{mark}] {name}: {value}")
 
 
 def markdown(res: Results) -> str:
     out = [
         f"Command: `{res.command}`",
         "",
-        f"Engine {res.engine}; load generator {res.client}; database on {res.filesystem}; "
+        f"Code {res.version}; engine {res.engine}; load generator {res.client}; "
+        f"database on {res.filesystem}; "
         f"{os.cpu_count()} cores; Python {platform.python_version()}; "
         f"{res.body_bytes:,}-byte JSON reports; {res.duration_s:g} s per run.",
         "",
@@ -711,7 +719,10 @@ def markdown(res: Results) -> str:
         ]
     out += ["", noise_note(res)]
     out += ["", "| target | result | met |", "|---|---|---|"]
-    out += [f"| {n} | {v} | {'yes' if m else '**no**'} |" for n, m, v in targets(res)]
+    out += [
+        f"| {n} | {v} | {'n/a' if m is None else 'yes' if m else '**no**'} |"
+        for n, m, v in targets(res)
+    ]
     return "\n".join(out)
 
 
@@ -772,7 +783,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    command = "python benchmarks/intake.py" + (
+    command = ".venv/bin/python benchmarks/intake.py" + (
         " " + " ".join(sys.argv[1:]) if argv is None and sys.argv[1:] else ""
     )
     client = args.client
@@ -781,10 +792,12 @@ def main(argv: list[str] | None = None) -> int:
     if client == "wrk" and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install -y wrk), or use --client python")
     body = report_body()
+    version = source_version()
     busy = wait_for_quiet(args.wait_idle)
     print(f"Vigil intake benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     print(
-        f"  engine {args.engine}; {os.cpu_count()} cores; Python {platform.python_version()}; "
+        f"  code {version}; engine {args.engine}; {os.cpu_count()} cores; "
+        f"Python {platform.python_version()}; "
         f"client {client}"
         + (" (figures are client-bound)" if client == "python" else f" -t{args.wrk_threads}")
         + f"; body {len(body):,} bytes"
@@ -825,6 +838,7 @@ def main(argv: list[str] | None = None) -> int:
                 print_run(soaked.run)
         results = Results(
             command=command,
+            version=version,
             engine=args.engine,
             client=client if client == "python" else f"wrk -t{args.wrk_threads}",
             filesystem=fs,

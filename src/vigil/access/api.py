@@ -61,7 +61,7 @@ def public(permission: Permission) -> Callable[..., Any]:
     if permission not in PUBLIC_PERMISSIONS:
         raise ValueError(f"{permission} is not a public permission")
 
-    def guard() -> None:
+    async def guard() -> None:  # async: nothing to do, so no thread-pool hop
         return None
 
     guard.permission = permission  # type: ignore[attr-defined]

@@ -16,6 +16,7 @@ class Permission(StrEnum):
     report_export = "intake:report:export"
     report_message_send = "intake:message:send"
     record_share = "access:record:share"
+    reporter_identity_disclose = "intake:identity:disclose"
     staff_console_view = "access:console:view"
     audit_read = "audit:event:read"
     audit_export = "audit:event:export"
@@ -74,7 +75,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.administrator: frozenset(
         {Permission.report_read, Permission.report_export, Permission.report_message_send}
     ),
-    Role.reporter_custodian: frozenset({Permission.report_read}),
+    Role.reporter_custodian: frozenset(
+        {Permission.report_read, Permission.reporter_identity_disclose}
+    ),
 }
 
 

@@ -47,12 +47,29 @@ def event_digest(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
 
 
+def _locked_head(session: Session) -> AuditChainHead:
+    """The chain's head row, locked once per transaction and then reused.
+
+    Fetching it once keeps a batch of submissions to one flush at commit (a query per event
+    would flush every previous one) and one lock per transaction on PostgreSQL.
+    """
+    transaction = session.get_transaction()
+    cached = session.info.get("audit_head")
+    if cached is not None and cached[0] is transaction and cached[1] in session:
+        head: AuditChainHead = cached[1]
+        return head
+    with session.no_autoflush:
+        found = session.get(AuditChainHead, 1, with_for_update=True)
+    if found is None:
+        found = AuditChainHead(id=1, seq=0, hash=GENESIS)
+        session.add(found)
+    session.info["audit_head"] = (transaction, found)
+    return found
+
+
 def append(session: Session, event: AuditEvent) -> AuditEvent:
     """Link ``event`` to the chain inside the caller's transaction (the head row is locked)."""
-    head = session.get(AuditChainHead, 1, with_for_update=True)
-    if head is None:
-        head = AuditChainHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
+    head = _locked_head(session)
     event.occurred_at = event.occurred_at or utcnow()
     event.seq = head.seq + 1
     event.prev_hash = head.hash

@@ -18,18 +18,23 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-_ALLOWED_CONTROLS = {"\n", "\r", "\t"}
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
 _VRM = re.compile(r"^[A-Z0-9]{2,10}$")
 
 
+# Control characters (category Cc, but tab and line breaks) and surrogates (Cs); then private
+# use (Co) and the two non-characters. Regular expressions scan 2 KB far faster than a loop.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_NON_CHARACTER = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd\ufffe\uffff]")
+
+
 def clean_text(value: str) -> str:
-    value = unicodedata.normalize("NFC", value)
-    for ch in value:
-        if unicodedata.category(ch) in {"Cc", "Cs"} and ch not in _ALLOWED_CONTROLS:
-            raise ValueError(f"contains a control character (U+{ord(ch):04X})")
-        if unicodedata.category(ch) == "Co" or ch in {"\ufffe", "\uffff"}:
-            raise ValueError(f"contains a non-character (U+{ord(ch):04X})")
+    if not unicodedata.is_normalized("NFC", value):
+        value = unicodedata.normalize("NFC", value)
+    if bad := _CONTROL.search(value):
+        raise ValueError(f"contains a control character (U+{ord(bad.group()):04X})")
+    if bad := _NON_CHARACTER.search(value):
+        raise ValueError(f"contains a non-character (U+{ord(bad.group()):04X})")
     return value.strip()
 
 

@@ -152,7 +152,7 @@ async def submit_report(
     idempotency_key: str | None = None,
 ) -> ReportAccepted:
     check_limits(rt, report)
-    kept = await anyio.to_thread.run_sync(_inspect_and_keep, rt, staged)
+    kept = await anyio.to_thread.run_sync(_inspect_and_keep, rt, staged) if staged else []
     content = canonical_content(report)
     reference = new_reference()
     code = new_followup_code()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -53,6 +54,10 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         runtime.store.prepare()
         ensure_receiving_org(runtime)
         housekeeping = asyncio.create_task(_housekeeping(runtime))
+        # Everything imported and built so far lives as long as the process: move it out of
+        # the collector's sight, so full collections stop pausing requests for ~100 ms.
+        gc.collect()
+        gc.freeze()
         yield
         housekeeping.cancel()
         if rt is None:

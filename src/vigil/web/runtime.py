@@ -53,6 +53,7 @@ class Runtime:
         )
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    """Async so FastAPI does not send this trivial lookup to the thread pool."""
     rt: Runtime = request.app.state.runtime
     return rt
