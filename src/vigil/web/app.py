@@ -13,6 +13,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
+from vigil.access import oidc_pages as access_oidc_pages
 from vigil.access import pages as access_pages
 from vigil.access.api import public
 from vigil.access.permissions import Permission
@@ -40,6 +41,7 @@ AREAS = (
     intake_pages.router,
     audit_api.router,
     access_pages.router,
+    access_oidc_pages.router,
 )
 
 
@@ -107,6 +109,7 @@ async def _housekeeping(runtime: Runtime, every_s: float = 600) -> None:
         await asyncio.to_thread(purge_expired_idempotency, runtime)
         await asyncio.to_thread(purge_idle_sessions, runtime)
         await asyncio.to_thread(purge_staff_sessions, runtime)
+        await asyncio.to_thread(runtime.store.prepare)  # uploads of abandoned journeys
         await asyncio.to_thread(sign_checkpoint, runtime)
         await asyncio.sleep(min(every_s, runtime.settings.audit_checkpoint_interval_s))
 

@@ -94,8 +94,8 @@ def load_session(rt: Runtime, request: Request) -> WebSession:
     idle = timedelta(seconds=rt.settings.form_idle_timeout_s)
     with rt.db.session() as session:
         row = session.get(BrowserSession, _id_hash(token))
-        if row is None:
-            return WebSession(token=None)
+        if row is None:  # the cookie outlived its row: idle expiry purged it
+            return WebSession(token=None, expired=True)
         if utcnow() - row.last_seen_at > idle:
             return WebSession(token=None, expired=True)
         sealed = Sealed.unpack(row.sealed)

@@ -24,6 +24,7 @@ from jinja2 import (
     PrefixLoader,
     select_autoescape,
 )
+from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from vigil.web.runtime import Runtime, runtime
@@ -81,7 +82,7 @@ def translations(lang: str) -> NullTranslations:
     return _catalogues[lang]
 
 
-def gettext_for(lang: str) -> Callable[[str], str]:
+def gettext_for(lang: str) -> Callable[..., str]:
     catalogue = translations(lang)
 
     def gettext(message: str, **values: Any) -> str:
@@ -146,14 +147,47 @@ class CsrfFailed(Exception):
         self.page = page
 
 
+class FormRejected(Exception):
+    """A form too large, or with too many files, to read: shown as a page, nothing kept."""
+
+    def __init__(self, page: Page, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.page = page
+        self.status = status
+        self.reason = reason
+
+
 async def page(request: Request, rt: Runtime = Depends(runtime)) -> Page:
     """The page dependency: loads the session and, for form posts, checks the CSRF token."""
     web = load_session(rt, request)
     current = Page(request, rt, web)
     if request.method == "POST":
-        form = await request.form(
-            max_files=rt.settings.max_attachments + 1, max_part_size=rt.settings.max_json_bytes
-        )
+        length = request.headers.get("content-length", "")
+        limit = rt.settings.max_multipart_bytes
+        if length.isdigit() and int(length) > limit:
+            raise FormRejected(
+                current,
+                413,
+                current._(
+                    "The files you chose are too large. Send at most %(count)s files of up to "
+                    "%(size)s MB each.",
+                    count=rt.settings.max_attachments,
+                    size=rt.settings.max_attachment_bytes // 1_000_000,
+                ),
+            )
+        try:
+            form = await request.form(
+                max_files=rt.settings.max_attachments + 1, max_part_size=rt.settings.max_json_bytes
+            )
+        except MultiPartException as exc:
+            raise FormRejected(
+                current,
+                400,
+                current._(
+                    "We could not read that form. If you chose files, choose at most %(count)s.",
+                    count=rt.settings.max_attachments,
+                ),
+            ) from exc
         request.state.form = form
         token = form.get("csrf_token")
         if not isinstance(token, str) or not web.csrf_ok(token):
@@ -174,6 +208,14 @@ def install_page_handlers(app: FastAPI) -> None:
 
     async def on_csrf(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CsrfFailed)
+        if exc.page.session.expired:  # idle too long: the answers are gone; say so plainly
+            exc.page.session.deleted = True
+            return exc.page.render("intake/expired.html", status=400)
         return exc.page.render("errors/form_expired.html", status=400)
 
+    async def on_rejected(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, FormRejected)
+        return exc.page.render("errors/form_rejected.html", status=exc.status, reason=exc.reason)
+
     app.add_exception_handler(CsrfFailed, on_csrf)
+    app.add_exception_handler(FormRejected, on_rejected)
