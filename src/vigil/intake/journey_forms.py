@@ -40,6 +40,11 @@ class FormErrors:
 
     def __init__(self) -> None:
         self._items: dict[str, tuple[str, str]] = {}
+        self._error_word = "Error"
+
+    def use_language(self, gettext: Callable[..., str]) -> None:
+        """Called by Page.render: the hidden "Error:" prefix in the page's language."""
+        self._error_word = gettext("Error")
 
     def add(
         self, name: str, message: str, anchor: str | None = None, *, href: str | None = None
@@ -60,9 +65,10 @@ class FormErrors:
         return [{"text": text, "href": href} for text, href in self._items.values()]
 
     def message(self, name: str) -> dict[str, str] | None:
-        """The inline error for a field, in the form GOV.UK macros take."""
+        """The inline error for a field, in the form GOV.UK macros take (with the hidden
+        "Error:" prefix translated too)."""
         item = self._items.get(name)
-        return {"text": item[0]} if item else None
+        return {"text": item[0], "visuallyHiddenText": self._error_word} if item else None
 
 
 @dataclass

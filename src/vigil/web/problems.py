@@ -96,6 +96,19 @@ def validation_problem(exc: ValidationError | RequestValidationError, *, skip: i
     )
 
 
+async def http_problem(request: Request, exc: Exception) -> Response:
+    """Framework errors (unknown route, wrong method) as problem+json too."""
+    assert isinstance(exc, StarletteHTTPException)
+    titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorised"}
+    problem = Problem(
+        exc.status_code,
+        titles.get(exc.status_code, "Error"),
+        str(exc.detail),
+        headers=dict(exc.headers or {}),
+    )
+    return problem_response(problem, request)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, Problem)
@@ -104,17 +117,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_validation(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
         return problem_response(validation_problem(exc), request)
-
-    async def on_http(request: Request, exc: Exception) -> Response:
-        assert isinstance(exc, StarletteHTTPException)
-        titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorised"}
-        problem = Problem(
-            exc.status_code,
-            titles.get(exc.status_code, "Error"),
-            str(exc.detail),
-            headers=dict(exc.headers or {}),
-        )
-        return problem_response(problem, request)
 
     async def on_error(request: Request, exc: Exception) -> Response:
         log.error("request.failed", error=type(exc).__name__)
@@ -125,5 +127,5 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
-    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(StarletteHTTPException, http_problem)
     app.add_exception_handler(Exception, on_error)

@@ -24,9 +24,11 @@ from jinja2 import (
     PrefixLoader,
     select_autoescape,
 )
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
+from vigil.web.problems import http_problem as problem_http_handler
 from vigil.web.runtime import Runtime, runtime
 from vigil.web.sessions import WebSession, load_session, save_session
 
@@ -116,6 +118,10 @@ class Page:
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         tmpl = env.get_template(template)
         catalogue = translations(self.lang)
+        for value in context.values():  # e.g. form errors: their hidden "Error:" prefix
+            use_language = getattr(value, "use_language", None)
+            if callable(use_language):
+                use_language(self._)
         html = tmpl.render(
             request=self.request,
             lang=self.lang,
@@ -217,5 +223,16 @@ def install_page_handlers(app: FastAPI) -> None:
         assert isinstance(exc, FormRejected)
         return exc.page.render("errors/form_rejected.html", status=exc.status, reason=exc.reason)
 
+    async def on_http(request: Request, exc: Exception) -> Response:
+        """People get a page for a wrong address; programs (``/api``) get problem+json."""
+        assert isinstance(exc, StarletteHTTPException)
+        path = request.url.path
+        if exc.status_code != 404 or path.startswith(("/api/", "/static/")):
+            return await problem_http_handler(request, exc)
+        rt: Runtime = request.app.state.runtime
+        visitor = Page(request, rt, load_session(rt, request))
+        return visitor.render("errors/not_found.html", status=404)
+
     app.add_exception_handler(CsrfFailed, on_csrf)
     app.add_exception_handler(FormRejected, on_rejected)
+    app.add_exception_handler(StarletteHTTPException, on_http)
