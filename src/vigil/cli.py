@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from vigil import migrate
 from vigil.access.commands import agreements_app, orgs_app, teams_app, tokens_app, users_app
+from vigil.access.oidc_commands import idp_app
 from vigil.audit.commands import app as audit_app
 from vigil.audit.services import Actor, record_event
 from vigil.intake.models import Report, ReporterIdentity
@@ -44,6 +45,7 @@ for sub, name in (
     (reports_app, "reports"),
     (keys_app, "keys"),
     (audit_app, "audit"),
+    (idp_app, "idp"),
 ):
     app.add_typer(sub, name=name)
 

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 from vigil.access import models as access_models
+from vigil.access import oidc as oidc_models
+from vigil.access import webauthn as access_webauthn
 from vigil.audit import models as audit_models
 from vigil.db import Base
 from vigil.intake import models as intake_models
 from vigil.web import sessions as web_sessions
 
 metadata = Base.metadata
-__all__ = ["access_models", "audit_models", "intake_models", "metadata", "web_sessions"]
+__all__ = [
+    "access_models",
+    "access_webauthn",
+    "audit_models",
+    "intake_models",
+    "metadata",
+    "oidc_models",
+    "web_sessions",
+]

@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     master_key_id: str = Field(
         "", description="Id of the key used for new wrapping (default: first)"
     )
+    public_origin: str = Field(
+        "",
+        description="The site's origin as browsers see it, e.g. https://vigil.example.org: "
+        "the origin and RP id security keys (WebAuthn) are bound to; required for them in "
+        "production (development and test use the request's own address)",
+    )
     receiving_org: str = Field(
         "National CT Reporting Hub", description="Organisation that receives public reports"
     )

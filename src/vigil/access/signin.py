@@ -308,6 +308,15 @@ def _new_session(
     return token
 
 
+def start_signed_in_session(
+    session: Session, user_id: int, authenticated_at: datetime | None = None
+) -> str:
+    """A whole session for a user another party has vouched for (single sign-on: the
+    provider has done both factors). Returns the cookie value."""
+    now = utcnow()
+    return _new_session(session, user_id, now, authenticated_at or now, second=True)
+
+
 def check_password(rt: Runtime, email: str, password: str, client: str) -> Step:
     """The first step. Accepted means a half-way session (its token) awaiting the code."""
     email = email.strip().lower()

@@ -13,8 +13,10 @@ from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.middleware.gzip import GZipMiddleware
 
+from vigil.access import disclosure as access_disclosure
 from vigil.access import oidc_pages as access_oidc_pages
 from vigil.access import pages as access_pages
+from vigil.access import webauthn_pages as access_webauthn
 from vigil.access.api import public
 from vigil.access.permissions import Permission
 from vigil.access.signin import purge_staff_sessions
@@ -41,6 +43,9 @@ AREAS = (
     intake_pages.router,
     audit_api.router,
     access_pages.router,
+    access_webauthn.router,
+    access_disclosure.router,
+    access_disclosure.api_router,
     access_oidc_pages.router,
 )
 
