@@ -15,7 +15,7 @@ from typing import Any
 
 import anyio
 import orjson
-from sqlalchemy import delete, insert
+from sqlalchemy import Table, delete
 from sqlalchemy.orm import Session
 
 from vigil.access.permissions import OrganisationKind
@@ -353,18 +353,37 @@ def _report_rows(
     return _ReportRows(row, children)
 
 
+def _table(model: Any) -> Table:
+    table: Table = model.__table__
+    return table
+
+
+_INSERT_REPORT = _table(Report).insert().returning(_table(Report).c.id)
+_INSERTS = {
+    model: _table(model).insert()
+    for model in (
+        ReportPerson,
+        ReportVehicle,
+        ReportOnline,
+        Attachment,
+        FollowupCredential,
+        ReporterIdentity,
+        IdempotencyRecord,
+    )
+}
+
+
 def _insert_report(session: Session, rows: _ReportRows, unit: tuple[int, int]) -> int:
     org_id, team_id = unit
-    report_id = int(
-        session.execute(
-            insert(Report)
-            .values(owning_org_id=org_id, owning_team_id=team_id, **rows.report)
-            .returning(Report.id)
-        ).scalar_one()
-    )
+    # Core statements on the connection, built once: no ORM autoflush and a cached compile.
+    connection = session.connection()
+    params = {"owning_org_id": org_id, "owning_team_id": team_id, **rows.report}
+    report_id = int(connection.execute(_INSERT_REPORT, params).scalar_one())
     for model, items in rows.children:
         if items:
-            session.execute(insert(model), [{"report_id": report_id, **item} for item in items])
+            connection.execute(
+                _INSERTS[model], [{"report_id": report_id, **item} for item in items]
+            )
     return report_id
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -65,6 +66,10 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         # the collector's sight, so full collections stop pausing requests for ~100 ms.
         gc.collect()
         gc.freeze()
+        # The writer thread hands each statement to SQLite without the GIL and must then win
+        # it back from the request loop; a shorter switch interval (default 5 ms) keeps the
+        # single writer, which every acknowledgement waits for, from idling.
+        sys.setswitchinterval(0.0005)
         yield
         housekeeping.cancel()
         if rt is None:
