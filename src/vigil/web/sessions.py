@@ -47,6 +47,7 @@ class WebSession:
     expired: bool = False
     dirty: bool = False
     deleted: bool = False
+    last_seen_at: datetime | None = None
 
     @property
     def exists(self) -> bool:
@@ -99,8 +100,9 @@ def load_session(rt: Runtime, request: Request) -> WebSession:
         if utcnow() - row.last_seen_at > idle:
             return WebSession(token=None, expired=True)
         sealed = Sealed.unpack(row.sealed)
+        last_seen = row.last_seen_at
     data = orjson.loads(rt.sealer.open(sealed, b"browser-session:" + _id_hash(token).encode()))
-    return WebSession(token=token, data=data)
+    return WebSession(token=token, data=data, last_seen_at=last_seen)
 
 
 def save_session(rt: Runtime, request: Request, web: WebSession, response: Response) -> None:
@@ -118,6 +120,13 @@ def save_session(rt: Runtime, request: Request, web: WebSession, response: Respo
         return
     if web.token is None and not web.dirty:
         return
+    if (  # unchanged and seen within the last minute: the idle clock is close enough
+        not web.dirty
+        and web.last_seen_at is not None
+        and utcnow() - web.last_seen_at < timedelta(seconds=60)
+    ):
+        _set_cookie(request, response, name, web.token)
+        return
     if web.token is None:
         web.token = secrets.token_urlsafe(32)
     id_hash = _id_hash(web.token)
@@ -134,8 +143,14 @@ def save_session(rt: Runtime, request: Request, web: WebSession, response: Respo
             row.sealed, row.last_seen_at = sealed, now
 
     rt.db.write_sync(work)
+    _set_cookie(request, response, name, web.token)
+
+
+def _set_cookie(request: Request, response: Response, name: str, token: str | None) -> None:
+    if token is None:
+        return
     response.set_cookie(
-        name, web.token, path="/", secure=name == SECURE_COOKIE, httponly=True, samesite="strict"
+        name, token, path="/", secure=name == SECURE_COOKIE, httponly=True, samesite="strict"
     )
 
 
