@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -97,15 +98,22 @@ def engine_for(url: str) -> Engine:
     return _engines[url]
 
 
-@pytest.fixture
-def connection(db_url: str) -> Iterator[Connection]:
-    conn = engine_for(db_url).connect()
+@contextmanager
+def rolled_back(url: str) -> Iterator[Connection]:
+    """A connection inside a transaction that is always rolled back."""
+    conn = engine_for(url).connect()
     trans = conn.begin()
     try:
         yield conn
     finally:
         trans.rollback()
         conn.close()
+
+
+@pytest.fixture
+def connection(db_url: str) -> Iterator[Connection]:
+    with rolled_back(db_url) as conn:
+        yield conn
 
 
 @pytest.fixture
@@ -114,13 +122,8 @@ def owner_connection(request: pytest.FixtureRequest, db_url: str) -> Iterator[Co
     url = db_url
     if db_url.startswith("postgresql"):
         url = request.getfixturevalue("postgres_owner_url")
-    conn = engine_for(url).connect()
-    trans = conn.begin()
-    try:
+    with rolled_back(url) as conn:
         yield conn
-    finally:
-        trans.rollback()
-        conn.close()
 
 
 @pytest.fixture

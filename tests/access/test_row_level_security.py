@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from tests.conftest import engine_for
+from tests.conftest import engine_for, rolled_back
 from tests.factories import minimal_report, report_payload
 from vigil.access.markings import Classification
 from vigil.access.permissions import OrganisationKind, Role
@@ -29,13 +29,8 @@ from vigil.web.runtime import Runtime
 
 @pytest.fixture
 def app_connection(postgres_url: str) -> Iterator[Connection]:
-    conn = engine_for(postgres_url).connect()
-    trans = conn.begin()
-    try:
+    with rolled_back(postgres_url) as conn:
         yield conn
-    finally:
-        trans.rollback()
-        conn.close()
 
 
 @pytest.fixture
