@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import FileChooser, Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.browser.conftest import Shot
 from tests.browser.journey import PRIMARY, expect_path, stored
@@ -33,6 +34,20 @@ def press_to_go(page: Page, selector: str = PRIMARY, key: str = "Enter") -> None
     tab_to(page, selector)
     with page.expect_navigation():
         page.keyboard.press(key)
+
+
+def open_file_chooser_by_keyboard(page: Page, attempts: int = 3) -> FileChooser:
+    """Space on the focused file input opens the chooser; on a loaded machine the first
+    press can land before Chromium is ready, so press again (still keyboard only)."""
+    for attempt in range(attempts):
+        try:
+            with page.expect_file_chooser(timeout=5000) as chooser:
+                page.keyboard.press("Space")
+            return chooser.value
+        except PlaywrightTimeoutError:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 def type_into(page: Page, selector: str, text: str) -> None:
@@ -104,10 +119,9 @@ def test_the_whole_journey_can_be_completed_by_keyboard_alone(
     press_to_go(page, "main form button[name=action][value=continue]")
 
     expect_path(page, "/report/files")
+    page.wait_for_load_state("load")  # GOV.UK Frontend has enhanced the file input
     tab_to(page, "input#files")
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(photo))
+    open_file_chooser_by_keyboard(page).set_files(str(photo))
     tab_to(page, "main form button[name=action][value=upload]")
     page.keyboard.press("Enter")
     expect(page.locator(".vigil-filename", has_text=photo.name)).to_have_count(1)
