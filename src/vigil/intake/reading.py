@@ -30,16 +30,9 @@ def get_report(
     rt: Runtime, user: StaffUser, reference_text: str, client: str | None = None
 ) -> ReportOut:
     """One report the user may see; the viewing is audited in the same transaction."""
-    reference = normalise_reference(reference_text)
 
     def work(session: Session) -> ReportOut:
-        row = None
-        if reference is not None:
-            row = session.scalar(
-                select(Report).where(Report.reference == reference, policy.reports(user))
-            )
-        if row is None:
-            raise _NO_REPORT
+        row = visible_report(session, user, reference_text)
         followups = session.scalar(select(func.count()).where(Followup.report_id == row.id)) or 0
         record_event(
             session,

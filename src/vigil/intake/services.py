@@ -41,9 +41,6 @@ from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
 
 IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/heic"})
-NOT_FOUND = Problem(
-    404, "Not found", "No report matches that reference and code.", kind="not-found"
-)
 
 
 @dataclass
@@ -107,7 +104,12 @@ def _inspect_and_keep(rt: Runtime, staged: Sequence[StagedFile]) -> list[KeptFil
     return kept
 
 
-def _attachment_rows(kept: Sequence[KeptFile], received_at: datetime) -> list[Attachment]:
+async def keep_files(rt: Runtime, staged: Sequence[StagedFile]) -> list[KeptFile]:
+    """Check and keep uploaded files off the event loop (no thread hop when there are none)."""
+    return await anyio.to_thread.run_sync(_inspect_and_keep, rt, staged) if staged else []
+
+
+def attachment_rows(kept: Sequence[KeptFile], received_at: datetime) -> list[Attachment]:
     return [
         Attachment(
             received_at=received_at,
@@ -153,7 +155,7 @@ async def submit_report(
     idempotency_key: str | None = None,
 ) -> ReportAccepted:
     check_limits(rt, report)
-    kept = await anyio.to_thread.run_sync(_inspect_and_keep, rt, staged) if staged else []
+    kept = await keep_files(rt, staged)
     content = canonical_content(report)
     reference = new_reference()
     code = new_followup_code()
@@ -331,7 +333,7 @@ def _report_rows(
                     for c in Attachment.__table__.columns
                     if c.key not in {"id", "report_id", "followup_id"}
                 }
-                for a in _attachment_rows(kept, received_at)
+                for a in attachment_rows(kept, received_at)
             ],
         ),
         (FollowupCredential, [{"code_hash": code_hash, "failed_attempts": 0}]),

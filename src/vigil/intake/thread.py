@@ -27,13 +27,17 @@ from vigil.intake.codes import normalise_reference
 from vigil.intake.models import Attachment, Followup, FollowupCredential, Report
 from vigil.intake.reading import visible_report
 from vigil.intake.schemas import FollowupAccepted, Text
-from vigil.intake.services import NOT_FOUND, _attachment_rows, _inspect_and_keep
+from vigil.intake.services import attachment_rows, keep_files
 from vigil.intake.storage import StagedFile
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
 
 QUESTION_MAX_CHARS = 5_000
 REPLY_MAX_CHARS = 20_000  # the same limit as the API's FollowupIn.text
+
+NOT_FOUND = Problem(
+    404, "Not found", "No report matches that reference and code.", kind="not-found"
+)
 
 
 # --- shapes -----------------------------------------------------------------------------
@@ -196,7 +200,7 @@ async def add_reporter_message(
     channel: str,
 ) -> FollowupAccepted:
     """Keep the files durably, then write the message and its attachments in one commit."""
-    kept = await anyio.to_thread.run_sync(_inspect_and_keep, rt, staged)
+    kept = await keep_files(rt, staged)
     now = utcnow()
 
     def work(session: Session) -> FollowupAccepted:
@@ -209,7 +213,7 @@ async def add_reporter_message(
         )
         session.add(followup)
         session.flush()
-        for row in _attachment_rows(kept, now):
+        for row in attachment_rows(kept, now):
             row.report_id = verified.report_id
             row.followup_id = followup.id
             session.add(row)
