@@ -134,6 +134,7 @@ def settings(tmp_path: Path, db_url: str) -> Settings:
         data_dir=tmp_path / "var",
         public_rate_limit=0,
         log_level="warning",
+        jobs_in_process=False,  # tests run the pipeline explicitly (tests/triage)
     )
 
 

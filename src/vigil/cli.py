@@ -23,6 +23,7 @@ from vigil.audit.services import Actor, record_event
 from vigil.intake.models import Report, ReporterIdentity
 from vigil.intake.reading import followup_counts, iter_reports
 from vigil.intake.views import report_out
+from vigil.jobs.commands import app as jobs_app
 from vigil.sealing import Sealed
 from vigil.settings import Environment, get_settings
 from vigil.web.runtime import Runtime
@@ -46,6 +47,7 @@ for sub, name in (
     (keys_app, "keys"),
     (audit_app, "audit"),
     (idp_app, "idp"),
+    (jobs_app, "jobs"),
 ):
     app.add_typer(sub, name=name)
 

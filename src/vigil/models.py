@@ -8,6 +8,8 @@ from vigil.access import webauthn as access_webauthn
 from vigil.audit import models as audit_models
 from vigil.db import Base
 from vigil.intake import models as intake_models
+from vigil.jobs import models as jobs_models
+from vigil.triage import models as triage_models
 from vigil.web import sessions as web_sessions
 
 metadata = Base.metadata
@@ -16,7 +18,9 @@ __all__ = [
     "access_webauthn",
     "audit_models",
     "intake_models",
+    "jobs_models",
     "metadata",
     "oidc_models",
+    "triage_models",
     "web_sessions",
 ]

@@ -104,6 +104,19 @@ class Settings(BaseSettings):
     writer_batch_max: int = Field(
         256, ge=1, description="Most submissions committed together by the writer"
     )
+    jobs_in_process: bool = Field(
+        True,
+        description="Run a pipeline worker inside the web process (`vigil jobs work` runs more)",
+    )
+    jobs_batch_size: int = Field(
+        64, ge=1, le=1000, description="Most jobs a worker claims and runs together"
+    )
+    jobs_poll_s: float = Field(
+        1.0, gt=0, le=60, description="How often an idle worker looks for due jobs (seconds)"
+    )
+    jobs_lease_s: int = Field(
+        120, ge=5, description="How long a claimed job is held before another worker may retry it"
+    )
     followup_hash_time_cost: int = Field(
         1, ge=1, description="argon2id passes (codes carry 100 bits)"
     )

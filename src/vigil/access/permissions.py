@@ -22,6 +22,10 @@ class Permission(StrEnum):
     audit_export = "audit:event:export"
     system_health = "system:health:read"
     public_pages_view = "intake:pages:view"
+    triage_queue_read = "triage:queue:read"
+    triage_decide = "triage:report:decide"
+    triage_configure = "triage:config:write"
+    jobs_read = "jobs:job:read"
 
 
 PUBLIC_PERMISSIONS = frozenset(
@@ -57,7 +61,13 @@ class OrganisationKind(StrEnum):
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.triage_analyst: frozenset(
-        {Permission.report_read, Permission.report_message_send, Permission.record_share}
+        {
+            Permission.report_read,
+            Permission.report_message_send,
+            Permission.record_share,
+            Permission.triage_queue_read,
+            Permission.triage_decide,
+        }
     ),
     Role.investigator: frozenset(
         {Permission.report_read, Permission.report_message_send, Permission.record_share}
@@ -69,11 +79,21 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.report_export,
             Permission.report_message_send,
             Permission.record_share,
+            Permission.triage_queue_read,
+            Permission.triage_decide,
+            Permission.jobs_read,
         }
     ),
     Role.auditor: frozenset({Permission.audit_read, Permission.audit_export}),
     Role.administrator: frozenset(
-        {Permission.report_read, Permission.report_export, Permission.report_message_send}
+        {
+            Permission.report_read,
+            Permission.report_export,
+            Permission.report_message_send,
+            Permission.triage_queue_read,
+            Permission.triage_configure,
+            Permission.jobs_read,
+        }
     ),
     Role.reporter_custodian: frozenset(
         {Permission.report_read, Permission.reporter_identity_disclose}

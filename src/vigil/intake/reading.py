@@ -20,6 +20,7 @@ from vigil.intake.codes import normalise_reference
 from vigil.intake.models import Followup, Report
 from vigil.intake.schemas import ReportOut, ReportPage
 from vigil.intake.views import decode_cursor, encode_cursor, report_out
+from vigil.triage.views import triage_out
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime
 
@@ -41,7 +42,9 @@ def get_report(
             record_type="report",
             record_ids=[row.reference],
         )
-        return report_out(row, followups)
+        out = report_out(row, followups)
+        out.triage = triage_out(session, user, row)
+        return out
 
     return rt.db.write_sync(work, as_user=user.id)
 

@@ -18,6 +18,8 @@ import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vigil.triage.schemas import TriageOut
+
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
 _VRM = re.compile(r"^[A-Z0-9]{2,10}$")
 
@@ -260,6 +262,9 @@ class ReportOut(BaseModel):
     online: list[Online]
     attachments: list[AttachmentOut]
     followups: int
+    triage: TriageOut | None = Field(
+        None, description="On a single report: priority, categories, items, cluster, history"
+    )
 
 
 class ReportPage(BaseModel):

@@ -37,6 +37,7 @@ from vigil.intake.models import (
 from vigil.intake.schemas import ReportAccepted, ReportIn
 from vigil.intake.storage import StagedFile, display_key, original_key
 from vigil.sealing import Sealed
+from vigil.triage.tasks import enter_queue
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
 
@@ -186,13 +187,16 @@ async def submit_report(
             earlier = _earlier_answer(rt, session, idem)
             if earlier is not None:
                 return earlier
-        _insert_report(session, rows, rt.receiving_unit or receiving_unit(session, rt))
+        report_id = _insert_report(session, rows, rt.receiving_unit or receiving_unit(session, rt))
+        enter_queue(session, report_id, received_at)
         record_event(
             session, actor, "report.collected", record_type="report", record_ids=[reference]
         )
         return accepted
 
-    return await rt.db.write(work)
+    answer = await rt.db.write(work)
+    rt.wake_worker()
+    return answer
 
 
 def _seal_identity(rt: Runtime, report: ReportIn, reference: str) -> Sealed | None:

@@ -29,6 +29,8 @@ from vigil.intake.reading import visible_report
 from vigil.intake.schemas import FollowupAccepted, Text
 from vigil.intake.services import attachment_rows, keep_files
 from vigil.intake.storage import StagedFile
+from vigil.triage.models import TriageDecision
+from vigil.triage.tasks import retriage
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
 
@@ -218,6 +220,7 @@ async def add_reporter_message(
             row.followup_id = followup.id
             session.add(row)
         _forget_failures(session, verified.report_id)
+        retriage(session, verified.report_id, f"followup:{followup.id}")
         record_event(
             session,
             PUBLIC,
@@ -232,7 +235,9 @@ async def add_reporter_message(
             attachments=len(kept),
         )
 
-    return await rt.db.write(work)
+    answer = await rt.db.write(work)
+    rt.wake_worker()
+    return answer
 
 
 async def sign_in(rt: Runtime, client: str, reference_text: str, code: str) -> Verified:
@@ -311,6 +316,15 @@ async def ask_question(
         )
         session.add(followup)
         session.flush()
+        session.add(
+            TriageDecision(
+                report_id=report.id,
+                user_id=user.id,
+                action="question_asked",
+                detail={"message_id": followup.id},
+                made_at=followup.received_at,
+            )
+        )
         record_event(
             session,
             user.actor(client),

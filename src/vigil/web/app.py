@@ -7,6 +7,7 @@ import gc
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
@@ -23,12 +24,18 @@ from vigil.access.permissions import Permission
 from vigil.access.signin import purge_staff_sessions
 from vigil.audit import api as audit_api
 from vigil.audit.chain import Signer, make_checkpoint
+from vigil.db import utcnow
 from vigil.intake import api as intake_api
 from vigil.intake import pages as intake_pages
 from vigil.intake import thread_api as intake_thread_api
 from vigil.intake.services import ensure_receiving_org, purge_expired_idempotency
+from vigil.jobs import api as jobs_api
+from vigil.jobs.queue import purge_done
+from vigil.jobs.worker import Worker
 from vigil.logging import configure_logging
 from vigil.settings import Environment, Settings, get_settings
+from vigil.triage import api as triage_api
+from vigil.triage.tasks import default_registry
 from vigil.web import health
 from vigil.web.jsonresp import FastJSONResponse
 from vigil.web.middleware import RequestObserver
@@ -43,6 +50,8 @@ AREAS = (
     intake_thread_api.router,
     intake_pages.router,
     audit_api.router,
+    triage_api.router,
+    jobs_api.router,
     access_pages.router,
     access_webauthn.router,
     access_disclosure.router,
@@ -62,6 +71,15 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         runtime.store.prepare()
         ensure_receiving_org(runtime)
         housekeeping = asyncio.create_task(_housekeeping(runtime))
+        if settings.jobs_in_process:
+            runtime.worker = Worker(
+                runtime,
+                default_registry(),
+                batch_size=settings.jobs_batch_size,
+                lease_s=settings.jobs_lease_s,
+                poll_s=settings.jobs_poll_s,
+            )
+            runtime.worker.start()
         # Everything imported and built so far lives as long as the process: move it out of
         # the collector's sight, so full collections stop pausing requests for ~100 ms.
         gc.collect()
@@ -72,6 +90,9 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         sys.setswitchinterval(0.0005)
         yield
         housekeeping.cancel()
+        if runtime.worker is not None:
+            runtime.worker.stop()
+            runtime.worker = None
         if rt is None:
             runtime.db.close()
 
@@ -107,6 +128,11 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     return app
 
 
+def forget_done_jobs(runtime: Runtime, keep_days: int = 30) -> None:
+    cutoff = utcnow() - timedelta(days=keep_days)
+    runtime.db.write_sync(lambda session: purge_done(session, finished_before=cutoff))
+
+
 def sign_checkpoint(runtime: Runtime) -> None:
     signer = Signer(runtime.settings.audit_seed)
     runtime.db.write_sync(lambda session: make_checkpoint(session, signer))
@@ -121,6 +147,7 @@ async def _housekeeping(runtime: Runtime, every_s: float = 600) -> None:
         await asyncio.to_thread(purge_staff_sessions, runtime)
         await asyncio.to_thread(runtime.store.prepare)  # uploads of abandoned journeys
         await asyncio.to_thread(sign_checkpoint, runtime)
+        await asyncio.to_thread(forget_done_jobs, runtime)
         await asyncio.sleep(min(every_s, runtime.settings.audit_checkpoint_interval_s))
 
 

@@ -7,6 +7,7 @@ never reach for globals and tests can build one around a rolled-back transaction
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from fastapi import Request
 
@@ -26,6 +27,7 @@ class Runtime:
     code_hasher: CodeHasher
     store: LocalFileStore
     receiving_unit: tuple[int, int] | None = None  # (organisation id, team id)
+    worker: Any = None  # the in-process vigil.jobs.worker.Worker, when the app runs one
     public_limiter: RateLimiter = field(init=False)
     followup_failure_limiter: RateLimiter = field(init=False)
 
@@ -35,6 +37,11 @@ class Runtime:
         self.followup_failure_limiter = RateLimiter(
             self.settings.followup_max_failures * 2, name="followup-failures"
         )
+
+    def wake_worker(self) -> None:
+        """New work was committed: let the in-process worker start on it now."""
+        if self.worker is not None:
+            self.worker.wake()
 
     @classmethod
     def build(cls, settings: Settings, db: Database | None = None) -> Runtime:

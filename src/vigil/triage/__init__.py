@@ -1,0 +1,1 @@
+"""Triage: extraction, behaviour categories, priority with reasons, clusters, the queue."""

@@ -1,0 +1,318 @@
+"""Curated vocabularies for the extractors, and the weapons lexicon.
+
+Word lists live in data files (``data/``), each stating its source, so an analyst can review
+and extend them without touching code. They are loaded once, lazily, and cached for the life
+of the process: extraction runs on every report, so nothing here may re-read a file or
+rebuild an index per call.
+
+Matching works on tokens rather than one giant regular expression: a report is split into
+words once, and a phrase index answers "does a known phrase start here?" with dictionary
+look-ups, which stays fast however long the lists grow.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import yaml
+
+from vigil.triage.items import Extracted, ItemKind
+
+DATA_DIR = Path(__file__).with_name("data")
+
+T = TypeVar("T")
+
+# A word: letters or digits, with inner apostrophes kept (O'Connor, King's, don't).
+TOKEN_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+# What may separate the words of one phrase: spaces, one hyphen, or a dot inside ("i.e.d").
+_PHRASE_GAP = re.compile(r"[ \t]{1,3}|[ \t]?-[ \t]?|\.")
+_SPACES = re.compile(r"\s+")
+# Name particles kept in lower case inside a name or place ("Isle of Dogs", "bin Salman").
+_PARTICLES = frozenset(
+    "of the and upon on in le la de da du des del der den bin bint ibn al el y".split()  # noqa: SIM905
+)
+_CONTRACTIONS = frozenset({"s", "t", "ll", "re", "ve", "d", "m"})
+
+
+class Token(NamedTuple):
+    start: int
+    end: int
+    text: str
+    key: str  # folded: lower case, accents removed, curly apostrophes straightened
+
+
+@lru_cache(maxsize=65536)
+def fold(word: str) -> str:
+    """Lower case without accents, so "Łukasz", "lukasz" and "LUKASZ" look alike."""
+    decomposed = unicodedata.normalize("NFKD", word.replace("’", "'"))
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return bare.replace("ł", "l").replace("Ł", "L").casefold()
+
+
+@lru_cache(maxsize=16)
+def tokenize(text: str) -> tuple[Token, ...]:
+    """The words of a text; cached, since several extractors read the same report."""
+    return tuple(
+        Token(m.start(), m.end(), word, fold(word))
+        for m in TOKEN_RE.finditer(text)
+        for word in (m.group(),)
+    )
+
+
+@lru_cache(maxsize=16)
+def mostly_upper(text: str) -> bool:
+    """Whether a report is typed in capitals, where a capital letter says nothing about a
+    name (ASCII letters decide: enough for English reports)."""
+    upper = sum(map(text.count, string.ascii_uppercase))
+    lower = sum(map(text.count, string.ascii_lowercase))
+    return upper + lower > 20 and upper > 0.6 * (upper + lower)
+
+
+def tidy_space(value: str) -> str:
+    return _SPACES.sub(" ", value).strip()
+
+
+def _title_part(part: str) -> str:
+    if not part:
+        return part
+    if not part.isupper() and not part.islower() and part[0].isupper():
+        return part  # written with inner capitals on purpose: McDonald, DeShawn
+    lower = part.lower()
+    if lower.startswith("mc") and len(lower) > 3:
+        return "Mc" + lower[2].upper() + lower[3:]
+    return lower[0].upper() + lower[1:]
+
+
+def title_word(word: str) -> str:
+    """Title-case one word, respecting hyphens and apostrophes (O'Connor, Smith-Jones,
+    King's)."""
+    pieces = re.split(r"(['’-])", word)
+    out: list[str] = []
+    for index, piece in enumerate(pieces):
+        if piece in ("'", "’", "-"):
+            out.append(piece)
+        elif index >= 2 and pieces[index - 1] in ("'", "’") and piece.lower() in _CONTRACTIONS:
+            out.append(piece.lower())
+        else:
+            out.append(_title_part(piece))
+    return "".join(out)
+
+
+def title_name(value: str, *, keep_acronyms: bool = False) -> str:
+    """The value shape for names and places: whitespace tidied, each word title-cased,
+    particles such as "of" and "bin" lower-case after the first word, and (for
+    organisations) short all-capital words such as PLC or BBC kept as written."""
+    words = tidy_space(value).split(" ")
+    out: list[str] = []
+    for index, word in enumerate(words):
+        letters = [c for c in word if c.isalpha()]
+        if keep_acronyms and letters and word.isupper() and len(letters) <= 4:
+            out.append(word)
+        elif index > 0 and word.lower() in _PARTICLES:
+            out.append(word.lower())
+        else:
+            out.append(title_word(word))
+    return " ".join(out)
+
+
+# --- data files -----------------------------------------------------------------------
+
+
+@cache
+def load_yaml(name: str) -> Any:
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when built with it
+    with (DATA_DIR / name).open(encoding="utf-8") as handle:
+        return yaml.load(handle, Loader=loader)  # noqa: S506 - a safe loader either way
+
+
+@cache
+def load_lines(name: str) -> tuple[str, ...]:
+    """A one-entry-a-line data file, without comments and blank lines."""
+    lines = (DATA_DIR / name).read_text(encoding="utf-8").splitlines()
+    return tuple(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+@cache
+def common_words() -> frozenset[str]:
+    return frozenset(fold(word) for word in load_lines("common_words.txt"))
+
+
+@cache
+def first_names() -> frozenset[str]:
+    return frozenset(fold(word) for word in load_lines("first_names.txt"))
+
+
+@cache
+def surnames() -> frozenset[str]:
+    return frozenset(fold(word) for word in load_lines("surnames.txt"))
+
+
+@cache
+def protected_index() -> PhraseIndex[str]:
+    """Phrases naming a protected characteristic, mapped to the characteristic."""
+    data: dict[str, list[str]] = load_yaml("protected.yaml")
+    return PhraseIndex((phrase, group) for group, phrases in data.items() for phrase in phrases)
+
+
+@cache
+def protected_words() -> frozenset[str]:
+    data: dict[str, list[str]] = load_yaml("protected.yaml")
+    return frozenset(fold(word) for phrases in data.values() for word in phrases)
+
+
+def phrase_key(phrase: str) -> tuple[str, ...]:
+    return tuple(fold(m.group()) for m in TOKEN_RE.finditer(phrase))
+
+
+def _plural_forms(word: str) -> list[str]:
+    forms = [word + "s", word + "es"]
+    if word.endswith("y") and len(word) > 2:
+        forms.append(word[:-1] + "ies")
+    if word.endswith("fe"):
+        forms.append(word[:-2] + "ves")
+    elif word.endswith("f"):
+        forms.append(word[:-1] + "ves")
+    return forms
+
+
+class PhraseIndex(Generic[T]):
+    """Known phrases keyed by their first folded word, longest first, for token scans."""
+
+    def __init__(self, entries: Iterable[tuple[str, T]], *, plurals: bool = False) -> None:
+        by_first: dict[str, dict[tuple[str, ...], T]] = {}
+        for phrase, payload in entries:
+            key = phrase_key(phrase)
+            if not key:
+                continue
+            variants = [key]
+            if plurals:
+                variants += [(*key[:-1], form) for form in _plural_forms(key[-1])]
+            for variant in variants:
+                by_first.setdefault(variant[0], {}).setdefault(variant, payload)
+        self._index = {
+            first: sorted(phrases.items(), key=lambda item: -len(item[0]))
+            for first, phrases in by_first.items()
+        }
+        self.max_words = max((len(k) for v in self._index.values() for k, _ in v), default=0)
+
+    def match_at(self, text: str, tokens: Sequence[Token], i: int) -> tuple[int, T] | None:
+        """The longest known phrase starting at token i: (index after it, payload)."""
+        candidates = self._index.get(tokens[i].key)
+        if not candidates:
+            return None
+        for key, payload in candidates:
+            end = i + len(key)
+            if end > len(tokens):
+                continue
+            if all(tokens[i + k].key == key[k] for k in range(1, len(key))) and all(
+                _PHRASE_GAP.fullmatch(text, tokens[k].end, tokens[k + 1].start)
+                for k in range(i, end - 1)
+            ):
+                return end, payload
+        return None
+
+    def scan(self, text: str, tokens: Sequence[Token]) -> list[tuple[int, int, T]]:
+        """Non-overlapping matches, left to right, longest at each start: (i, j, payload)."""
+        found: list[tuple[int, int, T]] = []
+        index = self._index
+        i, n = 0, len(tokens)
+        while i < n:
+            if tokens[i].key not in index:  # the common case, without a call
+                i += 1
+                continue
+            hit = self.match_at(text, tokens, i)
+            if hit is None:
+                i += 1
+                continue
+            found.append((i, hit[0], hit[1]))
+            i = hit[0]
+        return found
+
+
+@lru_cache(maxsize=16)
+def protected_flags(text: str) -> tuple[bool, ...]:
+    """For each token of ``tokenize(text)``, whether it is part of a protected-
+    characteristic phrase."""
+    tokens = tokenize(text)
+    flags = [False] * len(tokens)
+    for i, j, _ in protected_index().scan(text, tokens):
+        for k in range(i, j):
+            flags[k] = True
+    return tuple(flags)
+
+
+# --- weapons --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WeaponTerm:
+    canonical: str
+    weapon_class: str
+    confidence: float
+    context: frozenset[str]  # empty: no context needed
+    not_after: frozenset[str]
+    not_before: frozenset[str]
+
+
+def _words(values: Iterable[str] | None) -> frozenset[str]:
+    return frozenset(fold(v) for v in values or ())
+
+
+@cache
+def weapon_index() -> PhraseIndex[WeaponTerm]:
+    entries: list[tuple[str, WeaponTerm]] = []
+    for entry in load_yaml("weapons.yaml"):
+        context = _words(entry.get("needs_context"))
+        base = float(entry.get("confidence", 0.7 if context else 0.9))
+        common = {
+            "canonical": entry["term"],
+            "weapon_class": entry["class"],
+            "context": context,
+            "not_after": _words(entry.get("not_after")),
+            "not_before": _words(entry.get("not_before")),
+        }
+        exact = WeaponTerm(confidence=base, **common)
+        typo = WeaponTerm(confidence=min(base, 0.75), **common)
+        entries += [(entry["term"], exact)]
+        entries += [(synonym, exact) for synonym in entry.get("synonyms") or ()]
+        entries += [(spelling, typo) for spelling in entry.get("misspellings") or ()]
+    return PhraseIndex(entries, plurals=True)
+
+
+_CONTEXT_WINDOW = 10  # tokens either side in which a "needs_context" word must appear
+
+
+def find_weapons(text: str) -> list[Extracted]:
+    """Weapons, explosives, precursors and poisons named in the text (value: the canonical
+    term, detail: its class)."""
+    tokens = tokenize(text)
+    found: list[Extracted] = []
+    for i, j, term in weapon_index().scan(text, tokens):
+        if i > 0 and tokens[i - 1].key in term.not_after:
+            continue
+        if j < len(tokens) and tokens[j].key in term.not_before:
+            continue
+        if term.context:
+            window = tokens[max(0, i - _CONTEXT_WINDOW) : j + _CONTEXT_WINDOW]
+            if not any(token.key in term.context for token in window):
+                continue
+        start, end = tokens[i].start, tokens[j - 1].end
+        found.append(
+            Extracted(
+                kind=ItemKind.weapon,
+                value=term.canonical,
+                text=text[start:end],
+                start=start,
+                end=end,
+                confidence=term.confidence,
+                detail=term.weapon_class,
+            )
+        )
+    return found

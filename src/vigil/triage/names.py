@@ -1,0 +1,465 @@
+"""Names of people and organisations in a report, through a pluggable recogniser.
+
+Names are what linkage matches against known subjects, so the recogniser sits behind a
+small protocol: the default ``RuleRecogniser`` runs offline from the project's own data
+files (a given-name list covering the UK's communities, surnames, cues such as "a guy
+called", company endings), and a statistical recogniser can replace it where one is
+installed, without the pipeline changing.
+
+The rules favour precision where a reporter is vague and recall where a reporter is clear:
+"Mr Khan", "Dave Smith", "a guy called dave smith" and "his mate Kaz" are names; sentence-
+initial words, days, months, places, brands and acronyms are not. Words naming a
+protected characteristic are never part of a name ("a Muslim man", "polish lads").
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any, Protocol
+
+from vigil.triage.items import Extracted, ItemKind
+from vigil.triage.lexicon import (
+    PhraseIndex,
+    Token,
+    common_words,
+    first_names,
+    fold,
+    load_yaml,
+    mostly_upper,
+    protected_flags,
+    protected_words,
+    surnames,
+    title_name,
+    tokenize,
+)
+from vigil.triage.places import generic_words as _place_generic
+from vigil.triage.places import place_words, site_words
+
+
+class NameRecogniser(Protocol):
+    """Finds people and organisations; every item's span must index into ``text``."""
+
+    def find(self, text: str) -> list[Extracted]: ...
+
+
+class RecogniserUnavailable(RuntimeError):
+    """The optional recogniser's library or model is not installed here."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Vocabulary:
+    titles: frozenset[str]
+    strong: PhraseIndex[bool]
+    relation: frozenset[str]
+    weak: frozenset[str]
+    kin_after: frozenset[str]
+    org_endings: PhraseIndex[float]
+    not_names: frozenset[str]
+    ambiguous: frozenset[str]  # need a cue or surname at the start of a sentence
+    strict: frozenset[str]  # need a cue or surname anywhere
+    upper_titles: frozenset[str]
+    not_lower: frozenset[str]  # not a name when typed in lower case without a cue
+
+
+@cache
+def _vocabulary() -> _Vocabulary:
+    data = load_yaml("names.yaml")
+
+    def words(key: str) -> frozenset[str]:
+        return frozenset(fold(w) for w in data[key])
+
+    endings = [(w, 0.85) for w in data["org_suffixes"]] + [(w, 0.75) for w in data["org_trades"]]
+    return _Vocabulary(
+        titles=words("titles"),
+        strong=PhraseIndex((w, True) for w in data["strong_cues"]),
+        relation=words("relation_cues"),
+        weak=words("weak_cues") | words("relation_cues"),
+        kin_after=words("kin_after"),
+        org_endings=PhraseIndex(endings),
+        not_names=words("not_names") | words("brands"),
+        ambiguous=(words("ambiguous_names") | (first_names() & common_words()))
+        - words("strict_names"),
+        strict=words("strict_names"),
+        upper_titles=words("upper_titles"),
+        not_lower=words("lower_case_exclusions") | words("ambiguous_names") | words("strict_names"),
+    )
+
+
+_NAME_GAP = re.compile(r"[ \t]{1,3}|[ \t]?-[ \t]?")
+_SENTENCE_BREAK = frozenset('.!?\n:;"“”(')
+_PARTICLES = frozenset({"bin", "bint", "ibn", "al", "el", "van", "von", "de", "da", "di", "le"})
+_MAX_PERSON_WORDS = 4
+_MAX_ORG_WORDS = 5
+
+
+def _base(token: Token) -> str:
+    """The folded word without a possessive ending ("dave's" -> "dave")."""
+    key = token.key
+    return key[:-2] if key.endswith("'s") and len(key) > 3 else key
+
+
+def _possessive(token: Token) -> bool:
+    return token.key.endswith("'s") and len(token.key) > 3
+
+
+@dataclass(slots=True)
+class _Text:
+    """A report split into tokens, with the per-token facts the rules ask about."""
+
+    text: str
+    tokens: Sequence[Token]
+    protected: Sequence[bool]
+    after_strong_cue: dict[int, int]  # token after a strong cue -> where the cue starts
+    shouting: bool
+    caps: Sequence[bool]  # capitalised, in a report not typed in capitals
+
+    def cap(self, i: int) -> bool:
+        return self.caps[i]
+
+    def sentence_start(self, i: int) -> bool:
+        if i == 0:
+            return not self.text[: self.tokens[0].start].strip(" \t-•*")
+        before = self.text[self.tokens[i - 1].end : self.tokens[i].start]
+        return any(c in _SENTENCE_BREAK for c in before)
+
+    def joined(self, i: int) -> bool:
+        """Whether token i continues the name that token i-1 is part of."""
+        gap = self.text[self.tokens[i - 1].end : self.tokens[i].start]
+        if _NAME_GAP.fullmatch(gap):
+            return not _possessive(self.tokens[i - 1])
+        previous = self.tokens[i - 1]
+        # "J. Smith", "Mr. Khan": an initial or a title with its full stop.
+        return gap == ". " and (len(previous.text) == 1 or previous.key in _vocabulary().titles)
+
+
+def _prepare(text: str) -> _Text:
+    tokens = tokenize(text)
+    vocabulary = _vocabulary()
+    after = {j: i for i, j, _ in vocabulary.strong.scan(text, tokens)}
+    shouting = mostly_upper(text)
+    caps = [not shouting and t.text[:1].isupper() and t.text[:1].isalpha() for t in tokens]
+    return _Text(text, tokens, protected_flags(text), after, shouting, caps)
+
+
+def _item(doc: _Text, kind: ItemKind, i: int, j: int, confidence: float) -> Extracted:
+    start, end = doc.tokens[i].start, doc.tokens[j - 1].end
+    if _possessive(doc.tokens[j - 1]):
+        end -= 2
+    value = title_name(doc.text[start:end], keep_acronyms=kind is ItemKind.organisation)
+    if doc.tokens[i].key in _vocabulary().upper_titles:
+        value = value[: len(doc.tokens[i].text)].upper() + value[len(doc.tokens[i].text) :]
+    return Extracted(kind, value, doc.text[start:end], start, end, confidence)
+
+
+# --- organisations ----------------------------------------------------------------------
+
+
+def _organisations(doc: _Text) -> list[Extracted]:
+    vocabulary = _vocabulary()
+    found: list[Extracted] = []
+    for i, j, confidence in vocabulary.org_endings.scan(doc.text, doc.tokens):
+        legal = confidence > 0.8
+        if not (doc.cap(i) or (legal and not doc.shouting)):
+            continue
+        first = i
+        while first > 0 and i - first < _MAX_ORG_WORDS:
+            gap = doc.text[doc.tokens[first - 1].end : doc.tokens[first].start]
+            if gap not in (" ", "-", " & ", " and ") or not doc.cap(first - 1):
+                break
+            first -= 1
+        while first < i and (
+            doc.tokens[first].key in _starters() and doc.tokens[first].key not in first_names()
+        ):
+            first += 1
+        if first == i or any(doc.protected[first:j]):
+            continue
+        if all(doc.tokens[k].key in vocabulary.not_names for k in range(first, i)):
+            continue
+        found.append(_item(doc, ItemKind.organisation, first, j, confidence))
+    # "Smith & Sons Ltd" ends twice ("Sons", "Ltd"): keep the longest reading.
+    found.sort(key=lambda item: item.start - item.end)
+    kept: list[Extracted] = []
+    for item in found:
+        if all(item.end <= other.start or item.start >= other.end for other in kept):
+            kept.append(item)
+    return kept
+
+
+_GROUP_NOUNS = frozenset(
+    {"group", "gang", "organisation", "organization", "company", "firm", "movement",
+     "network", "crew", "outfit", "society", "collective", "cell", "brotherhood"}
+)  # fmt: skip
+_GROUP_JOINERS = frozenset({"of", "the", "and", "for"})
+
+
+def _named_groups(doc: _Text) -> list[Extracted]:
+    """ "a group called Patriots of the North": a name after a group noun and a naming
+    cue is an organisation, whatever its last word."""
+    found: list[Extracted] = []
+    n = len(doc.tokens)
+    for j, cue in doc.after_strong_cue.items():
+        if cue == 0 or doc.tokens[cue - 1].key not in _GROUP_NOUNS or not doc.cap(j):
+            continue
+        end = j + 1
+        while end < n and end - j < 6 and doc.joined(end):
+            joiner = doc.tokens[end].key in _GROUP_JOINERS and end + 1 < n and doc.cap(end + 1)
+            if not (doc.cap(end) or joiner):
+                break
+            end += 1
+        if not any(doc.protected[j:end]):
+            found.append(_item(doc, ItemKind.organisation, j, end, 0.7))
+    return found
+
+
+# --- people -----------------------------------------------------------------------------
+
+
+def _runs(doc: _Text, taken: set[int]) -> list[tuple[int, int]]:
+    """Maximal runs of capitalised words (with name particles inside) outside ``taken``."""
+    runs: list[tuple[int, int]] = []
+    i, n = 0, len(doc.tokens)
+    while i < n:
+        if i in taken or not doc.cap(i) or (doc.protected[i] and not _first_name_use(doc, i)):
+            i += 1
+            continue
+        j = i + 1
+        while j < n and j not in taken and doc.joined(j) and not _protected_word(doc, j, i):
+            particle = doc.tokens[j].key in _PARTICLES and j + 1 < n and doc.cap(j + 1)
+            if not (doc.cap(j) or particle):
+                break
+            j += 1
+            if _possessive(doc.tokens[j - 1]):
+                break
+        runs.append((i, j))
+        i = j
+    return runs
+
+
+def _protected_word(doc: _Text, j: int, run_start: int) -> bool:
+    """A protected word ends a run of names, unless it is a surname inside one ("Sophie
+    Turner-Brown", "John White"): "a Black man" never starts one."""
+    return doc.protected[j] and not (j > run_start and _base(doc.tokens[j]) in surnames())
+
+
+def _first_name_use(doc: _Text, i: int) -> bool:
+    """A word that is both a given name and a protected word, used as a given name: followed
+    by a surname ("Christian Smith"), not by a noun ("a Christian man")."""
+    if doc.tokens[i].key not in first_names() or i + 1 >= len(doc.tokens):
+        return False
+    if not (doc.joined(i + 1) and doc.cap(i + 1)) or doc.protected[i + 1]:
+        return False
+    second = _base(doc.tokens[i + 1])
+    return second in surnames() or second not in common_words()
+
+
+def _cue_before(doc: _Text, i: int) -> str:
+    """Which cue precedes token i: "strong" after "called"/"named", "relation" after
+    "his mate", "weak" after other words that often precede a name, else ""."""
+    vocabulary = _vocabulary()
+    if i in doc.after_strong_cue:
+        return "strong"
+    if i == 0:
+        return ""
+    previous = doc.tokens[i - 1].key
+    if previous in vocabulary.relation:
+        return "relation"
+    return "weak" if previous in vocabulary.weak else ""
+
+
+@cache
+def _starters() -> frozenset[str]:
+    """Words that open a sentence without being part of the name after them."""
+    return _place_generic() | frozenset(fold(w) for w in ("yesterday", "today", "the", "a"))
+
+
+def _names_someone(doc: _Text, i: int, j: int) -> bool:
+    """A sentence-initial word that is a given name followed by a surname ("Will Smith
+    was there") starts a name even though "will" is also a word."""
+    if i + 1 >= j or _base(doc.tokens[i]) not in first_names():
+        return False
+    second = _base(doc.tokens[i + 1])
+    return second in surnames() or second not in common_words()
+
+
+def _kin_after(doc: _Text, j: int) -> bool:
+    """Whether the name ends in a possessive before a relation or a belonging ("Dave's
+    brother", "Kaz's van")."""
+    last = doc.tokens[j - 1]
+    return (
+        _possessive(last) and j < len(doc.tokens) and doc.tokens[j].key in _vocabulary().kin_after
+    )
+
+
+def _person_in_run(doc: _Text, i: int, j: int) -> Extracted | None:
+    vocabulary = _vocabulary()
+    tokens, words = doc.tokens, common_words()
+    title = None
+    # Leading words that start a sentence or are never names: "Yesterday Dave Smith".
+    while (
+        i < j
+        and tokens[i].key not in vocabulary.titles
+        and (
+            _base(tokens[i]) in vocabulary.not_names
+            or (
+                _base(tokens[i]) in words
+                and doc.sentence_start(i)
+                and not _names_someone(doc, i, j)
+            )
+        )
+    ):
+        i += 1
+    if i < j and tokens[i].key in vocabulary.titles:
+        title, i = i, i + 1
+    if i >= j:
+        return None
+    j = min(j, i + _MAX_PERSON_WORDS)
+    first = _base(tokens[i])
+    places = place_words()
+    if title is not None:
+        return _item(doc, ItemKind.person, title, j, 0.9)
+    cue = _cue_before(doc, i)
+    if cue == "strong" and not any(_base(t) in vocabulary.not_names for t in tokens[i:j]):
+        return _item(doc, ItemKind.person, i, min(j, i + 3), 0.75)  # "known as Big Mike"
+    known = first in first_names()
+    strict = first in vocabulary.strict
+    ambiguous = strict or (first in vocabulary.ambiguous and doc.sentence_start(i))
+    if j - i >= 2:
+        second = _base(tokens[i + 1])
+        sites = [_base(t) for t in tokens[i + 1 : j] if _base(t) in site_words()]
+        if sites and not (known and not ambiguous and set(sites) <= surnames()):
+            return None  # "Victoria Station" is a place; "Peter Hall" is a person
+        if known and not ambiguous:
+            return _item(doc, ItemKind.person, i, j, 0.9)
+        if known and (second in surnames() or second not in words):
+            return _item(doc, ItemKind.person, i, j, 0.8)
+        plain = all(
+            _base(t) not in words
+            and _base(t) not in places
+            and _base(t) not in vocabulary.not_names
+            for t in tokens[i:j]
+        )
+        if plain and (cue or second in surnames() or not doc.sentence_start(i)):
+            return _item(doc, ItemKind.person, i, j, 0.75 if cue else 0.6)
+        return None
+    kin = _kin_after(doc, j)
+    if known and not ambiguous:
+        return _item(doc, ItemKind.person, i, j, 0.7 if cue or kin else 0.6)
+    if known and (cue or kin):
+        return _item(doc, ItemKind.person, i, j, 0.6)
+    if first not in words and first not in places and (cue in ("strong", "relation") or kin):
+        return _item(doc, ItemKind.person, i, j, 0.6)
+    return None
+
+
+def _lower_case_people(doc: _Text, taken: set[int]) -> list[Extracted]:
+    """Names typed in lower case: after a strong cue ("a guy called dave smith"), or a
+    known given name with a known surname ("saw john smith"), or, in a report typed
+    without capitals, a known given name alone."""
+    vocabulary = _vocabulary()
+    words, names, family = common_words(), first_names(), surnames()
+    capitals = sum(doc.caps)
+    lower_case_report = doc.shouting or capitals <= max(1, len(doc.tokens) // 40)
+    found: list[Extracted] = []
+    i = 0
+    while i < len(doc.tokens):
+        token = doc.tokens[i]
+        if i in taken or doc.cap(i) or doc.protected[i] or not token.text.isalpha():
+            i += 1
+            continue
+        key = token.key
+        strong = i in doc.after_strong_cue
+        known = key in names and key not in words and key not in vocabulary.not_lower
+        known = known and key not in vocabulary.not_names
+        known = known and key not in vocabulary.ambiguous and len(key) > 2
+        if not (strong and key not in words and key not in vocabulary.not_names) and not known:
+            i += 1
+            continue
+        j = i + 1
+        while j < len(doc.tokens) and j - i < 3 and doc.joined(j) and j not in taken:
+            nxt = doc.tokens[j]
+            if doc.protected[j] or not nxt.text.replace("'", "").isalpha():
+                break
+            if nxt.key in words or nxt.key in vocabulary.not_names:
+                break
+            if nxt.key not in family and not (strong and nxt.key in names):
+                break
+            j += 1
+        if strong:
+            confidence = 0.75 if known else 0.6
+        elif j - i >= 2:
+            confidence = 0.6
+        elif lower_case_report or _cue_before(doc, i) == "relation":
+            confidence = 0.5
+        else:
+            i = j
+            continue
+        found.append(_item(doc, ItemKind.person, i, j, confidence))
+        taken.update(range(i, j))
+        i = j
+    return found
+
+
+class RuleRecogniser:
+    """The default recogniser: rules and word lists, no model, no network."""
+
+    def find(self, text: str) -> list[Extracted]:
+        doc = _prepare(text)
+        found = _organisations(doc) + _named_groups(doc)
+        taken: set[int] = set()
+        for item in found:
+            taken.update(k for k, t in enumerate(doc.tokens) if item.start <= t.start < item.end)
+        for i, j in _runs(doc, taken):
+            person = _person_in_run(doc, i, j)
+            if person is not None:
+                found.append(person)
+                taken.update(k for k in range(i, j))
+        found += _lower_case_people(doc, taken)
+        return sorted(found, key=lambda item: item.start)
+
+
+class SpacyRecogniser:
+    """People and organisations from a spaCy model, for deployments that install one.
+
+    Vigil does not depend on spaCy: this class imports it only when constructed and
+    raises ``RecogniserUnavailable`` when the library or the model is missing.
+    """
+
+    def __init__(self, model: str = "en_core_web_sm") -> None:
+        if not self.available():
+            raise RecogniserUnavailable("spaCy is not installed")
+        spacy: Any = importlib.import_module("spacy")
+        try:
+            self._nlp = spacy.load(model)
+        except OSError as error:
+            raise RecogniserUnavailable(f"spaCy model {model!r} is not installed") from error
+
+    @staticmethod
+    def available() -> bool:
+        return importlib.util.find_spec("spacy") is not None
+
+    def find(self, text: str) -> list[Extracted]:
+        kinds = {"PERSON": ItemKind.person, "ORG": ItemKind.organisation}
+        blocked = protected_words()
+        found: list[Extracted] = []
+        for entity in self._nlp(text).ents:
+            kind = kinds.get(entity.label_)
+            if kind is None or any(fold(w) in blocked for w in str(entity.text).split()):
+                continue
+            start, end = int(entity.start_char), int(entity.end_char)
+            value = title_name(text[start:end], keep_acronyms=kind is ItemKind.organisation)
+            found.append(Extracted(kind, value, text[start:end], start, end, 0.8))
+        return found
+
+
+def find_names(text: str, recogniser: NameRecogniser | None = None) -> list[Extracted]:
+    return (recogniser or default_recogniser()).find(text)
+
+
+@cache
+def default_recogniser() -> RuleRecogniser:
+    return RuleRecogniser()

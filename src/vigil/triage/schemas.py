@@ -1,0 +1,203 @@
+"""What the triage API accepts and answers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vigil.triage.items import ItemKind
+
+Reason = Annotated[str, Field(min_length=3, max_length=2000)]
+
+
+class Outcome(StrEnum):
+    no_further_action = "no_further_action"
+    add_to_case = "add_to_case"
+    open_case = "open_case"
+    refer_to_partner = "refer_to_partner"
+    escalate = "escalate"
+
+
+# Outcomes that need to say where the report went.
+OUTCOME_NEEDS_DETAIL = {
+    Outcome.add_to_case: "the case reference",
+    Outcome.refer_to_partner: "the partner organisation",
+}
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignIn(_In):
+    assignee: Annotated[str, Field(min_length=3, max_length=320, description="e-mail")]
+    reason: Reason
+
+
+class GradeIn(_In):
+    source: Annotated[str, Field(min_length=1, max_length=4)]
+    intelligence: Annotated[str, Field(min_length=1, max_length=4)]
+    handling: Annotated[str, Field(min_length=1, max_length=4)]
+    conditions: Annotated[str | None, Field(max_length=2000)] = None
+    scheme: Annotated[str, Field(max_length=20)] = "3x5x2"
+    reason: Reason
+
+
+class OutcomeIn(_In):
+    outcome: Outcome
+    reason: Reason
+    detail: Annotated[str | None, Field(max_length=200)] = None
+    whole_cluster: bool = Field(
+        False, description="Apply the same decision to every undecided report in the cluster"
+    )
+
+    @model_validator(mode="after")
+    def _detail_given(self) -> OutcomeIn:
+        needed = OUTCOME_NEEDS_DETAIL.get(self.outcome)
+        if needed and not (self.detail or "").strip():
+            raise ValueError(f"the outcome {self.outcome.value} needs detail: {needed}")
+        return self
+
+
+class ItemCorrectionIn(_In):
+    """Reject an extracted item, or replace its kind/value (the original is kept)."""
+
+    action: Annotated[str, Field(pattern="^(reject|replace)$")]
+    kind: ItemKind | None = None
+    value: Annotated[str | None, Field(min_length=1, max_length=500)] = None
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _replacement_given(self) -> ItemCorrectionIn:
+        if self.action == "replace" and self.value is None:
+            raise ValueError("a replacement needs the corrected value")
+        return self
+
+
+class ItemAddIn(_In):
+    kind: ItemKind
+    value: Annotated[str, Field(min_length=1, max_length=500)]
+    text: Annotated[str | None, Field(max_length=2000)] = None
+    reason: Reason
+
+
+class CategoryCorrectionIn(_In):
+    add: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=20)
+    remove: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=20)
+    reason: Reason
+
+    @model_validator(mode="after")
+    def _something(self) -> CategoryCorrectionIn:
+        if not self.add and not self.remove:
+            raise ValueError("add or remove at least one category")
+        if set(self.add) & set(self.remove):
+            raise ValueError("a category cannot be both added and removed")
+        return self
+
+
+class ConfigIn(_In):
+    body: dict[str, Any]
+    reason: Reason
+
+
+class ItemOut(BaseModel):
+    id: int
+    kind: str
+    value: str
+    text: str
+    start: int
+    end: int
+    confidence: float
+    source: str
+    detail: str | None
+    status: str
+    followup_id: int | None
+    corrects_item_id: int | None
+
+
+class ClusterLinkOut(BaseModel):
+    reference: str
+    reason: str
+    detail: str
+    score: float
+
+
+class ClusterOut(BaseModel):
+    id: int
+    size: int  # members this user may see
+    links: list[ClusterLinkOut]
+
+
+class DecisionOut(BaseModel):
+    action: str
+    by: str | None  # e-mail of the person; None for the pipeline
+    at: datetime
+    reason: str | None
+    detail: dict[str, Any]
+
+
+class TriageOut(BaseModel):
+    status: str  # pending|done|failed
+    priority: str | None
+    score: float | None
+    factors: list[dict[str, Any]]
+    categories: list[dict[str, Any]]
+    entities: list[ItemOut]
+    cluster: ClusterOut | None
+    history: list[DecisionOut]
+    state: str
+    claimed_by: str | None
+    due_at: datetime | None
+    overdue: bool
+    outcome: str | None
+    outcome_reason: str | None
+    outcome_detail: str | None
+    config_version: int | None
+
+
+class QueueItem(BaseModel):
+    reference: str
+    received_at: datetime
+    kind: str
+    excerpt: str
+    status: str
+    priority: str | None
+    score: float | None
+    categories: list[str]
+    state: str
+    claimed_by: str | None
+    due_at: datetime | None
+    overdue: bool
+    cluster_id: int | None
+    cluster_size: int
+
+
+class QueuePage(BaseModel):
+    items: list[QueueItem]
+    next_cursor: str | None
+
+
+class DecisionResult(BaseModel):
+    references: list[str]  # every report the decision was applied to
+    state: str
+
+
+class ConfigOut(BaseModel):
+    version: int | None  # None: the shipped default, never changed
+    body: dict[str, Any]
+    reason: str | None
+    changed_by: str | None
+    changed_at: datetime | None
+
+
+class MeasuresOut(BaseModel):
+    """How often people correct the automation, for measuring it (not for retraining)."""
+
+    items_corrected: dict[str, int]
+    items_added: dict[str, int]
+    categories_added: dict[str, int]
+    categories_removed: dict[str, int]
+    outcomes: dict[str, int]

@@ -1,0 +1,54 @@
+"""How reports enter triage: in the accepting transaction, a queue row and a pipeline job.
+
+Both are written in the same transaction as the report, so a report that was acknowledged is
+always in the queue (pending) and always has its pipeline job, whatever crashes afterwards.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from vigil.jobs.queue import enqueue
+from vigil.jobs.registry import Registry
+from vigil.triage.models import TriageResult
+
+TRIAGE_REPORT = "triage.report"
+_ENTER = insert(TriageResult)
+
+
+def enter_queue(session: Session, report_id: int, received_at: datetime) -> None:
+    """A new report: workable in the queue at once, its pipeline queued."""
+    session.connection().execute(
+        _ENTER,
+        {
+            "report_id": report_id,
+            "received_at": received_at,
+            "status": "pending",
+            "pipeline_version": 0,
+            "priority_rank": 5,
+            "factors": [],
+            "categories": [],
+            "category_codes": ",",
+            "state": "new",
+        },
+    )
+    enqueue(session, TRIAGE_REPORT, f"{TRIAGE_REPORT}:{report_id}", {"report_id": report_id})
+
+
+def retriage(session: Session, report_id: int, cause: str) -> None:
+    """Something new arrived for a report (a follow-up, a file): run its pipeline again."""
+    enqueue(
+        session, TRIAGE_REPORT, f"{TRIAGE_REPORT}:{report_id}:{cause}", {"report_id": report_id}
+    )
+
+
+def default_registry() -> Registry:
+    """The handlers a worker runs (imported here, so intake does not load the pipeline)."""
+    from vigil.triage.pipeline import triage_reports
+
+    registry = Registry()
+    registry.register(TRIAGE_REPORT, triage_reports)
+    return registry

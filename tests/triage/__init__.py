@@ -1,0 +1,1 @@
+"""Tests for triage: extraction, categories, priority, clusters and the queue."""
