@@ -77,6 +77,7 @@ _server.PG_BENCH_DB = "vigil_bench_triage"
 TARGET_PER_CORE = 200.0  # reports/s per CPU second through the pipeline
 TARGET_P95_S = 2.0  # receipt to triaged, under load
 NOOP_KIND = "bench.noop"
+NOISY_OTHER_PCT = 15.0  # other processes' CPU (% of one core) above which we warn
 SUBMIT_CHUNK = 128  # reports submitted together (the writer group-commits them)
 
 
@@ -106,6 +107,7 @@ class WorkerRun:
     errors: int
     timed_out: bool = False
     db_cpu_s: float | None = None  # PostgreSQL backends' CPU meanwhile (not in cpu_s)
+    statements: int = 0  # SQL statements sent (an executemany counts once)
 
     @property
     def per_cpu_s(self) -> float:
@@ -145,6 +147,7 @@ class Throughput:
     baseline: WorkerRun
     pipeline: WorkerRun
     stages: list[Stage]
+    prepare: Stage | None  # the pipeline's own read-and-analyse step, timed alone
     done: int  # triage_results rows with status 'done' afterwards
     clusters: int  # distinct clusters among them (with more than one member)
     failure: str | None = None
@@ -182,6 +185,8 @@ def _timed_worker(
     rt: Any, registry: Any, label: str, batch_size: int, max_s: float, expected: int
 ) -> WorkerRun:
     """Run ``registry``'s due jobs to the end (or ``max_s``), timing wall and process CPU."""
+    from sqlalchemy import event
+
     from vigil.jobs.worker import Worker
 
     worker = Worker(rt, registry, batch_size=batch_size)
@@ -189,13 +194,23 @@ def _timed_worker(
     deadline = time.monotonic() + max_s
     timed_out = False
     backends0 = _backend_cpu(rt)
+    sent = [0]
+
+    def count(*_args: Any) -> None:
+        sent[0] += 1
+
+    event.listen(rt.db.engine, "before_cursor_execute", count)
     cpu0, wall0 = time.process_time(), time.perf_counter()
-    while worker.run_once():
-        if time.monotonic() > deadline:
-            timed_out = True
-            break
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    try:
+        while worker.run_once():
+            if time.monotonic() > deadline:
+                timed_out = True
+                break
+    finally:
+        wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+        event.remove(rt.db.engine, "before_cursor_execute", count)
     run = WorkerRun(label, worker.processed, wall, cpu, worker.errors, timed_out)
+    run.statements = sent[0]
     if backends0 is not None:
         backends1 = _backend_cpu(rt) or {}
         run.db_cpu_s = sum(t - backends0.get(pid, 0.0) for pid, t in backends1.items())
@@ -293,6 +308,26 @@ def content_stages(docs: Sequence[dict[str, object]]) -> list[Stage]:
     return stages
 
 
+def prepare_stage(rt: Any) -> Stage | None:
+    """The pipeline's ``_prepare`` (read one report, extract, categorise, sign) over every
+    report, alone and read-only; None if the pipeline no longer has that step."""
+    from sqlalchemy import select
+
+    from vigil.intake.models import Report
+    from vigil.triage import pipeline
+
+    prepare = getattr(pipeline, "_prepare", None)
+    if prepare is None:
+        return None
+    with rt.db.session() as session:
+        ids = list(session.scalars(select(Report.id).order_by(Report.id)))
+    gc.collect()
+    cpu0 = time.process_time()
+    for report_id in ids:
+        prepare(rt, report_id)
+    return Stage("prepare", time.process_time() - cpu0, len(ids))
+
+
 def _db_counts(rt: Any) -> tuple[int, int, str | None]:
     """(triage results done, clusters with 2+ members, a failed job's last error)."""
     from sqlalchemy import func, select
@@ -379,6 +414,8 @@ def throughput(args: argparse.Namespace, docs: Sequence[dict[str, object]]) -> T
                 pipeline = run_pipeline()
             print_worker(pipeline)
             done, clusters, error = _db_counts(rt)
+            ok = not pipeline.errors and done == n
+            prepared = prepare_stage(rt) if ok else None
         finally:
             rt.db.close()
     finally:
@@ -388,7 +425,7 @@ def throughput(args: argparse.Namespace, docs: Sequence[dict[str, object]]) -> T
         failure = f"{pipeline.errors} failed batches/jobs, {done}/{n} done; last error: {error}"
     stages = content_stages(docs) if failure is None else []
     return Throughput(
-        n, insert_wall, baseline, pipeline, stages, done, clusters, failure, profile_text
+        n, insert_wall, baseline, pipeline, stages, prepared, done, clusters, failure, profile_text
     )
 
 
@@ -396,7 +433,8 @@ def print_worker(run: WorkerRun) -> None:
     print(
         f"  {run.label:<8} {run.jobs:>6,} jobs  wall {run.wall_s:6.2f} s  CPU {run.cpu_s:6.2f} s"
         f"  → {run.per_cpu_s:8,.0f} jobs/s per core, {run.per_wall_s:8,.0f}/s wall"
-        f"  ({run.cpu_ms_per_job:.2f} ms CPU each)"
+        f"  ({run.cpu_ms_per_job:.2f} ms CPU, {run.statements / max(run.jobs, 1):.1f} SQL "
+        "statements each)"
         + (
             f"; + PostgreSQL backends {run.db_cpu_s:.2f} s → "
             f"{run.per_cpu_s_with_db:,.0f}/s per core counting both"
@@ -497,6 +535,18 @@ class LatencyRun:
         return 100 * self.other_cpu_s / self.load.elapsed_s
 
 
+def wait_for_quiet(max_wait_s: float) -> float:
+    """Wait (up to ``max_wait_s``) until the machine is nearly idle; return its busy %."""
+    deadline = time.monotonic() + max_wait_s
+    while True:
+        before = _machine_busy_s()
+        time.sleep(2.0)
+        busy_pct = 100.0 * (_machine_busy_s() - before) / 2.0
+        if busy_pct < NOISY_OTHER_PCT or time.monotonic() >= deadline:
+            return busy_pct
+        print(f"  machine busy ({busy_pct:.0f}% of a core); waiting for quiet...", flush=True)
+
+
 STALL_S = 10.0  # a failing pipeline: give up waiting after this long without progress
 
 
@@ -525,6 +575,8 @@ def latency_run(
     args: argparse.Namespace, docs: Sequence[dict[str, object]], *, pipeline_on: bool
 ) -> LatencyRun:
     label = "pipeline on" if pipeline_on else "pipeline off"
+    if args.wait_idle > 0:
+        wait_for_quiet(args.wait_idle)
     server = BenchServer(args.engine, workdir=args.workdir)
     server.env["VIGIL_JOBS_IN_PROCESS"] = "true" if pipeline_on else "false"
     with server:
@@ -612,6 +664,30 @@ class Results:
     on: LatencyRun | None = None
 
 
+def breakdown(tp: Throughput) -> list[tuple[str, float]]:
+    """Where one report's pipeline CPU goes (ms): rows that add up to the measured total."""
+    total = tp.pipeline.cpu_ms_per_job
+    ms = {s.name: s.ms_each for s in tp.stages}
+    queue = tp.baseline.cpu_ms_per_job
+    if not ms:
+        return []
+    if tp.prepare is None:
+        rows = [*ms.items(), ("queue claim/finish (no-op baseline)", queue)]
+        rest = total - sum(ms.values()) - queue
+        return [*rows, ("the rest: reads, writes, clustering, ORM", rest)]
+    analysed = ms["extract"] + ms["categorise"] + ms["text signature"]
+    prepare = tp.prepare.ms_each
+    return [
+        ("_prepare: load report, fields, follow-ups (ORM)", prepare - analysed),
+        ("_prepare: extract", ms["extract"]),
+        ("_prepare: categorise", ms["categorise"]),
+        ("_prepare: text signature", ms["text signature"]),
+        ("_store: prioritise", ms["prioritise"]),
+        ("_store: clustering, writes, ORM (the rest)", total - prepare - ms["prioritise"] - queue),
+        ("queue claim/finish (no-op baseline)", queue),
+    ]
+
+
 def targets(res: Results) -> list[tuple[str, bool | None, str]]:
     out: list[tuple[str, bool | None, str]] = []
     if res.tp is not None:
@@ -656,15 +732,13 @@ def summary_lines(res: Results) -> list[str]:
             f"({b.cpu_ms_per_job:.2f} ms each): ratio {ratio:.3f}; the queue's own overhead is "
             f"{100 * b.cpu_s / p.cpu_s if p.cpu_s else 0:.0f}% of the pipeline's CPU."
         )
-        if tp.stages:
-            content = sum(s.ms_each for s in tp.stages)
-            rest = p.cpu_ms_per_job - content - b.cpu_ms_per_job
-            parts = ", ".join(f"{s.name} {s.ms_each:.2f}" for s in tp.stages)
-            lines.append(
-                f"Per report (ms CPU): {parts}; content-only total {content:.2f}; queue "
-                f"{b.cpu_ms_per_job:.2f}; the rest (reads, writes, clustering, ORM) "
-                f"{rest:.2f} of {p.cpu_ms_per_job:.2f}."
-            )
+        if rows := breakdown(tp):
+            parts = "; ".join(f"{name} {value:.2f}" for name, value in rows)
+            lines.append(f"Per report, ms CPU (of {p.cpu_ms_per_job:.2f}): {parts}.")
+        lines.append(
+            f"SQL statements per report: {p.statements / max(p.jobs, 1):.1f} "
+            f"(the no-op queue alone: {b.statements / max(b.jobs, 1):.2f})."
+        )
         lines.append(f"{tp.done:,}/{tp.reports:,} reports triaged; {tp.clusters:,} clusters of 2+.")
     if res.on is not None and res.off is not None:
         on, off = res.on, res.off
@@ -677,6 +751,17 @@ def summary_lines(res: Results) -> list[str]:
             f"ratio {ratio:.2f}."
         )
     return lines
+
+
+def noise_note(res: Results) -> str | None:
+    runs = [r for r in (res.off, res.on) if r is not None]
+    if not runs:
+        return None
+    peak = max(r.other_cpu_pct for r in runs)
+    note = f"Other processes on the machine used up to {peak:.0f}% of a core during the load runs"
+    if peak > NOISY_OTHER_PCT:
+        return note + ": the machine was not quiet, so the latency figures understate it."
+    return note + "."
 
 
 def markdown(res: Results) -> str:
@@ -711,20 +796,16 @@ def markdown(res: Results) -> str:
             )
         ratio = p.per_cpu_s / b.per_cpu_s if b.per_cpu_s else 0.0
         out += ["", f"Pipeline ÷ no-op queue baseline (per core): {ratio:.3f}."]
-        if tp.stages:
-            content = sum(s.ms_each for s in tp.stages)
-            rest = p.cpu_ms_per_job - content - b.cpu_ms_per_job
-            out += [
-                "",
-                "| per report | ms CPU | share |",
-                "|---|---:|---:|",
-            ]
-            rows = [(s.name, s.ms_each) for s in tp.stages]
-            rows += [("queue (no-op baseline)", b.cpu_ms_per_job)]
-            rows += [("reads, writes, clustering, ORM (the rest)", rest)]
-            for name, ms in rows:
-                share = 100 * ms / p.cpu_ms_per_job if p.cpu_ms_per_job else 0.0
-                out.append(f"| {name} | {ms:.2f} | {share:.0f}% |")
+        out += [
+            "",
+            f"SQL statements per report: {p.statements / max(p.jobs, 1):.1f} "
+            f"(no-op queue: {b.statements / max(b.jobs, 1):.2f}).",
+        ]
+        if rows := breakdown(tp):
+            out += ["", "| per report | ms CPU | share |", "|---|---:|---:|"]
+            for name, value in rows:
+                share = 100 * value / p.cpu_ms_per_job if p.cpu_ms_per_job else 0.0
+                out.append(f"| {name} | {value:.2f} | {share:.0f}% |")
         out.append("")
     if res.on is not None and res.off is not None:
         on, off = res.on, res.off
@@ -747,7 +828,7 @@ def markdown(res: Results) -> str:
                 f"{percentile(r.load.latencies, 99) * 1000:.0f} | {tri} | "
                 f"{r.server_cpu_pct:.0f}% | {r.other_cpu_pct:.0f}% |"
             )
-        out += ["", f"Intake with the pipeline ÷ without: {ratio:.2f}."]
+        out += ["", f"Intake with the pipeline ÷ without: {ratio:.2f}. {noise_note(res)}"]
         out.append("")
     out += ["| target | result | met |", "|---|---|---|"]
     out += [
@@ -780,6 +861,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--profile", action="store_true", help="cProfile the pipeline run (both threads)"
     )
     parser.add_argument("--profile-top", type=int, default=25, help="lines of profile shown")
+    parser.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0.0,
+        help="before each load run, wait up to this many seconds for other load to stop",
+    )
     parser.add_argument(
         "--workdir", type=Path, default=None, help="parent folder for the scratch data"
     )
@@ -825,8 +912,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if res.tp.failure:
             print(f"  PIPELINE FAILED: {res.tp.failure}")
-        for stage in res.tp.stages:
-            print(f"    {stage.name:<15} {stage.ms_each:6.3f} ms CPU per report")
+        for part, ms in breakdown(res.tp):
+            print(f"    {part:<50} {ms:6.2f} ms CPU per report")
         if res.tp.profile_text:
             print("\n--- profile of the pipeline run (per-thread CPU, both threads) ---")
             print(res.tp.profile_text)
@@ -847,10 +934,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\n=== Summary ===")
     for line in summary_lines(res):
         print(line)
+    if (note := noise_note(res)) is not None:
+        print(note)
     print("\nTargets:")
-    for name, met, value in targets(res):
+    for target, met, result in targets(res):
         mark = "n/a " if met is None else "PASS" if met else "MISS"
-        print(f"  [{mark}] {name}: {value}")
+        print(f"  [{mark}] {target}: {result}")
     print("\n--- markdown for docs/benchmarks.md ---")
     print(markdown(res))
     failed = res.tp is not None and res.tp.failure is not None

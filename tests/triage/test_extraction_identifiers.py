@@ -45,8 +45,10 @@ def test_landline_with_area_code_in_brackets_is_a_phone_with_its_brackets() -> N
     assert [(i.value, i.text) for i in items] == [("+441614960000", "(0161) 496 0000")]
 
 
-def test_two_numbers_typed_side_by_side_are_two_phones() -> None:
-    text = "numbers are 07700 900123 07700 900456"
+@pytest.mark.parametrize(
+    "text", ["numbers are 07700 900123 07700 900456", "call 07700 900123/07700 900456"]
+)
+def test_two_numbers_typed_side_by_side_are_two_phones(text: str) -> None:
     assert values(text, ItemKind.phone) == ["+447700900123", "+447700900456"]
 
 

@@ -40,6 +40,10 @@ def organisations(text: str) -> list[str]:
         ("Ciaran McDonald was driving.", ["Ciaran McDonald"]),
         ("Abdirahman Hassan Warsame keeps calling.", ["Abdirahman Hassan Warsame"]),
         ("Chinedu Okeke and Andreea Popescu", ["Chinedu Okeke", "Andreea Popescu"]),
+        ("Witness: Peter Hall, tel 01946 496 222", ["Peter Hall"]),
+        ("Later, Sophie Turner-Brown rang me back.", ["Sophie Turner-Brown"]),
+        ("DC Sarah Hughes took my statement.", ["DC Sarah Hughes"]),
+        ("The suspect, known as 'Big Mike', was there.", ["Big Mike"]),
     ],
 )
 def test_capitalised_names_are_people(text: str, names: list[str]) -> None:
@@ -88,6 +92,8 @@ def test_single_names_and_word_like_names_count_with_a_cue(text: str, names: lis
         "I went to Leeds with my dad.",
         "Happy New Year from Manchester",
         "Thank you, I hope this helps.",
+        "He kept shouting Allahu Akbar.",
+        "I OVERHEARD THEM NEAR A BLACK MERCEDES VAN, REG KX19 PLM.",
     ],
 )
 def test_ordinary_words_days_brands_and_places_are_not_people(text: str) -> None:
@@ -131,6 +137,12 @@ def test_a_protected_word_before_a_name_leaves_only_the_name() -> None:
 )
 def test_organisations_end_with_a_company_or_trade_word(text: str, names: list[str]) -> None:
     assert organisations(text) == names
+
+
+def test_a_group_named_after_a_naming_cue_is_an_organisation() -> None:
+    text = "there's a facebook group called 'Northern Dawn of the Isles' posting threats"
+    assert organisations(text) == ["Northern Dawn of the Isles"]
+    assert people(text) == []
 
 
 @pytest.mark.parametrize(

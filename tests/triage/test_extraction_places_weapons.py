@@ -82,6 +82,11 @@ def test_ordinary_words_unnamed_sites_and_protected_words_are_not_places(text: s
     assert places(text) == []
 
 
+def test_a_report_in_capitals_still_finds_gazetteer_places_but_not_every_word() -> None:
+    text = "I SAW TWO MEN AT COSTA IN KINGS CROSS STATION TALKING ABOUT THE PLAN"
+    assert places(text) == [("Kings Cross Station", "transport")]
+
+
 def test_the_longer_place_wins_over_the_town_inside_it() -> None:
     assert places("Leeds City Centre was packed") == [("Leeds City Centre", "crowded")]
 

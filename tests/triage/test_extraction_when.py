@@ -107,6 +107,16 @@ def test_an_hour_without_am_or_pm_is_read_by_the_part_of_day() -> None:
     assert when("at 9 in the morning on Monday") == ["2026-03-02T09:00Z"]
 
 
+def test_an_evening_clock_time_without_pm_follows_the_part_of_day() -> None:
+    assert when("at 10:30 last night") == ["2026-03-04T22:30Z"]
+    assert when("7:30 this morning") == ["2026-03-05T07:30Z"]
+    assert when("at 2:30 on Monday") == ["2026-03-02T14:30Z"]
+
+
+def test_a_weekday_with_its_date_in_brackets_is_one_expression() -> None:
+    assert when("Tuesday (3rd March) at 9pm") == ["2026-03-03T21:00Z"]
+
+
 def test_last_night_after_midnight_is_the_next_calendar_day() -> None:
     assert when("last night at 2am") == ["2026-03-05T02:00Z"]
 

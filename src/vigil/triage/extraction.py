@@ -13,7 +13,7 @@ sees one list; a field that repeats something already found in the text adds not
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from vigil.triage.identifiers import (
@@ -31,7 +31,7 @@ from vigil.triage.identifiers import (
     normalise_vrm,
 )
 from vigil.triage.items import Extracted, ItemKind, ItemSource
-from vigil.triage.lexicon import find_weapons, tidy_space, title_name
+from vigil.triage.lexicon import find_weapons, first_fit, tidy_space, title_name
 from vigil.triage.names import NameRecogniser, RuleRecogniser, default_recogniser
 from vigil.triage.places import find_places
 from vigil.triage.when import find_datetimes
@@ -83,13 +83,7 @@ def _settle(candidates: Iterable[Extracted]) -> list[Extracted]:
         candidates,
         key=lambda item: (_TIER[item.kind], item.start - item.end, -item.confidence, item.start),
     )
-    kept: list[Extracted] = []
-    for item in ranked:
-        if item.end <= item.start:
-            continue
-        if all(item.end <= other.start or item.start >= other.end for other in kept):
-            kept.append(item)
-    return sorted(kept, key=_sort_key)
+    return sorted(first_fit(ranked), key=_sort_key)
 
 
 def extract(
@@ -114,7 +108,11 @@ def extract(
         *find_handles(text),
         *find_weapons(text),
         *find_places(text),
-        *(item for item in names if 0 <= item.start < item.end <= len(text)),
+        *(  # a recogniser's span is what counts: its text is re-read from the report
+            replace(item, text=text[item.start : item.end])
+            for item in names
+            if 0 <= item.start < item.end <= len(text)
+        ),
     ]
     return _settle(candidates)
 

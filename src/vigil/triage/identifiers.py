@@ -23,9 +23,9 @@ from vigil.triage.lexicon import common_words, fold, load_yaml, mostly_upper
 
 # A run that starts like a phone number (+, 00, (0 or 0) and holds digits with the
 # separators people type. Money, times and dates cannot start one: "£", ":" and "/" are
-# not in it, and the look-behind refuses a run glued to a word, a symbol or a URL path.
+# not in it, and the look-behind refuses a run glued to a word, a symbol or a number.
 _PHONE_RUN = re.compile(
-    r"(?<![\w+£$€#/=@.\-])(?:\+[ \t]?\d|\([ \t]?0|0)[\d \t\-.()]{7,28}(?<=\d)(?!\w)"
+    r"(?<![\w+£$€#=@.\-])(?:\+[ \t]?\d|\([ \t]?0|0)[\d \t\-.()]{7,28}(?<=\d)(?!\w)"
 )
 _DIGIT_GROUP = re.compile(r"\d+")
 
@@ -324,6 +324,18 @@ _NOT_MARK = frozenset(
 _AGE_OK = re.compile(r"0[2-9]|[12]\d|5[1-9]|[67]\d")
 
 
+def _cued(text: str, start: int) -> bool:
+    window = text[max(0, start - 40) : start].lower()
+    if not any(word in window for word in ("reg", "plate", "vrm", "index")):
+        return False  # the common case, without the regular expression
+    return _PLATE_CUE.search(window) is not None
+
+
+def _near_vehicle(text: str, match: re.Match[str]) -> bool:
+    lo, hi = max(0, match.start() - 80), min(len(text), match.end() + 60)
+    return _VEHICLE.search(text, lo, hi) is not None
+
+
 def normalise_vrm(value: str) -> str:
     return re.sub(r"[\s\-]", "", value).upper()
 
@@ -342,25 +354,20 @@ def find_vrms(text: str) -> list[Extracted]:
         if any(g in _NOT_MARK for g in letter_groups):
             continue
         wordy = any(g in words for g in letter_groups if len(g) > 1)
-        cue = _PLATE_CUE.search(text, max(0, match.start() - 40), match.start()) is not None
-        nearby = cue or bool(
-            _VEHICLE.search(text, max(0, match.start() - 80), min(len(text), match.end() + 60))
-        )
+        compact = value == raw.upper()
+        upper = raw == raw.upper() and not shouting
         if form == "dateless":
-            if not cue or wordy or not any(c.isdigit() for c in raw):
+            if wordy or not any(c.isdigit() for c in raw) or not _cued(text, match.start()):
                 continue
             confidence = 0.6
+        elif compact or (upper and not wordy):
+            confidence = 0.9 if form == "current" else 0.85
+        elif _cued(text, match.start()) or (not wordy and _near_vehicle(text, match)):
+            confidence = 0.7
         else:
-            compact = value == raw.upper()
-            upper = raw == raw.upper() and not shouting
-            if compact or (upper and not wordy):
-                confidence = 0.9 if form == "current" else 0.85
-            elif nearby and (cue or not wordy):
-                confidence = 0.7
-            else:
-                continue
-            if form == "current" and not _AGE_OK.fullmatch(value[2:4]):
-                confidence -= 0.15
+            continue
+        if form == "current" and not _AGE_OK.fullmatch(value[2:4]):
+            confidence -= 0.15
         found.append(Extracted(ItemKind.vrm, value, raw, match.start(), match.end(), confidence))
     return found
 

@@ -12,6 +12,7 @@ look-ups, which stays fast however long the lists grow.
 
 from __future__ import annotations
 
+import bisect
 import re
 import string
 import unicodedata
@@ -122,6 +123,24 @@ def title_name(value: str, *, keep_acronyms: bool = False) -> str:
     return " ".join(out)
 
 
+def first_fit(ranked: Iterable[Extracted]) -> list[Extracted]:
+    """The items, best first, that overlap no better one; returned in text order. Kept
+    spans are disjoint, so one sorted list of them answers each overlap test by bisection."""
+    starts: list[int] = []
+    kept: list[Extracted] = []
+    for item in ranked:
+        if item.end <= item.start:
+            continue
+        k = bisect.bisect_right(starts, item.start)
+        if k > 0 and kept[k - 1].end > item.start:
+            continue  # overlaps the kept span starting at or before it
+        if k < len(kept) and kept[k].start < item.end:
+            continue  # overlaps the kept span after it
+        starts.insert(k, item.start)
+        kept.insert(k, item)
+    return kept
+
+
 # --- data files -----------------------------------------------------------------------
 
 
@@ -200,7 +219,6 @@ class PhraseIndex(Generic[T]):
             first: sorted(phrases.items(), key=lambda item: -len(item[0]))
             for first, phrases in by_first.items()
         }
-        self.max_words = max((len(k) for v in self._index.values() for k, _ in v), default=0)
 
     def match_at(self, text: str, tokens: Sequence[Token], i: int) -> tuple[int, T] | None:
         """The longest known phrase starting at token i: (index after it, payload)."""

@@ -27,6 +27,7 @@ from vigil.triage.lexicon import (
     PhraseIndex,
     Token,
     common_words,
+    first_fit,
     first_names,
     fold,
     load_yaml,
@@ -169,7 +170,7 @@ def _organisations(doc: _Text) -> list[Extracted]:
         first = i
         while first > 0 and i - first < _MAX_ORG_WORDS:
             gap = doc.text[doc.tokens[first - 1].end : doc.tokens[first].start]
-            if gap not in (" ", "-", " & ", " and ") or not doc.cap(first - 1):
+            if gap not in (" ", "-", " & ") or not doc.cap(first - 1):
                 break
             first -= 1
         while first < i and (
@@ -183,11 +184,7 @@ def _organisations(doc: _Text) -> list[Extracted]:
         found.append(_item(doc, ItemKind.organisation, first, j, confidence))
     # "Smith & Sons Ltd" ends twice ("Sons", "Ltd"): keep the longest reading.
     found.sort(key=lambda item: item.start - item.end)
-    kept: list[Extracted] = []
-    for item in found:
-        if all(item.end <= other.start or item.start >= other.end for other in kept):
-            kept.append(item)
-    return kept
+    return first_fit(found)
 
 
 _GROUP_NOUNS = frozenset(
@@ -206,11 +203,16 @@ def _named_groups(doc: _Text) -> list[Extracted]:
         if cue == 0 or doc.tokens[cue - 1].key not in _GROUP_NOUNS or not doc.cap(j):
             continue
         end = j + 1
-        while end < n and end - j < 6 and doc.joined(end):
-            joiner = doc.tokens[end].key in _GROUP_JOINERS and end + 1 < n and doc.cap(end + 1)
-            if not (doc.cap(end) or joiner):
+        while end < n and end - j < 7 and doc.joined(end):
+            if doc.cap(end):
+                end += 1
+                continue
+            k = end  # "of the Isles": joiners count only before another capital
+            while k < min(n, end + 2) and doc.tokens[k].key in _GROUP_JOINERS and doc.joined(k):
+                k += 1
+            if k == end or k >= n or not doc.cap(k) or not doc.joined(k):
                 break
-            end += 1
+            end = k + 1
         if not any(doc.protected[j:end]):
             found.append(_item(doc, ItemKind.organisation, j, end, 0.7))
     return found
@@ -343,7 +345,8 @@ def _person_in_run(doc: _Text, i: int, j: int) -> Extracted | None:
             and _base(t) not in vocabulary.not_names
             for t in tokens[i:j]
         )
-        if plain and (cue or second in surnames() or not doc.sentence_start(i)):
+        # An unknown first word needs a known surname or a cue: "Border Force" is no one.
+        if plain and (cue == "relation" or _base(tokens[j - 1]) in surnames()):
             return _item(doc, ItemKind.person, i, j, 0.75 if cue else 0.6)
         return None
     kin = _kin_after(doc, j)
@@ -456,10 +459,7 @@ class SpacyRecogniser:
         return found
 
 
-def find_names(text: str, recogniser: NameRecogniser | None = None) -> list[Extracted]:
-    return (recogniser or default_recogniser()).find(text)
-
-
 @cache
 def default_recogniser() -> RuleRecogniser:
+    """One shared rule recogniser: it holds no state, only cached vocabularies."""
     return RuleRecogniser()

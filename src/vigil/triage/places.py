@@ -28,6 +28,7 @@ from vigil.triage.items import Extracted, ItemKind
 from vigil.triage.lexicon import (
     PhraseIndex,
     Token,
+    first_fit,
     fold,
     load_yaml,
     mostly_upper,
@@ -272,8 +273,4 @@ def _find_places(text: str) -> list[Extracted]:
     tokens, flags = tokenize(text), protected_flags(text)
     candidates = _site_places(text, tokens, flags) + _gazetteer_places(text, tokens)
     candidates.sort(key=lambda item: (item.start - item.end, -item.confidence, item.start))
-    kept: list[Extracted] = []
-    for item in candidates:
-        if all(item.end <= other.start or item.start >= other.end for other in kept):
-            kept.append(item)
-    return sorted(kept, key=lambda item: item.start)
+    return first_fit(candidates)

@@ -25,9 +25,9 @@ MinHash: 128 permutations, datasketch's ``affine32`` scheme, vectorised
     (MurmurHash3 finaliser, then ``a*h + b mod 2**32``). The values are identical to
     ``datasketch.MinHash(num_perm=128, seed=1, hashfunc=<identity>).update_batch(...)``
     (a test proves it), so a stored signature can be loaded into datasketch; computing it
-    directly is several times faster than ``update_batch`` and far faster than datasketch's
-    default SHA-1 per shingle (figures in the module's benchmark note below). 128
-    permutations give a standard error of about 0.04 at Jaccard 0.6.
+    directly is faster than ``update_batch`` and four times faster than datasketch's
+    default SHA-1 per shingle (figures in the benchmark note below). 128 permutations give
+    a standard error of about 0.04 at Jaccard 0.6.
 
 LSH: 25 bands of 5 rows
     A pair with Jaccard ``s`` shares at least one band with probability
@@ -46,9 +46,10 @@ LSH: 25 bands of 5 rows
 Changing the shingle size, seed, number of permutations or banding changes every stored
 value: re-index all reports (bump the pipeline version) when doing so.
 
-Benchmark note (one core, 500-character report): this module about 0.07 ms per
-signature; datasketch ``update_batch`` with an integer hash function about 0.25 ms; with
-its default SHA-1 hash about 0.6 ms.
+Benchmark note (one shared core, a 440-character report, best of five runs): this
+module 0.10 ms per signature; datasketch ``update_batch`` over the same integer shingle
+hashes 0.17 ms with its permutations reused (0.24 ms building a MinHash each time); with
+its default SHA-1 per shingle 0.44 ms. A 17,600-character text takes 2.5 ms.
 """
 
 from __future__ import annotations

@@ -25,11 +25,13 @@ budget is 5 ms a report) and it resolves "14:30" and "at 9" differently from the
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from vigil.triage.items import Extracted, ItemKind
+from vigil.triage.lexicon import tokenize
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -122,7 +124,7 @@ _ATOMS = re.compile(
 _FILLER = re.compile(
     r"(?:[\s,]|\bat\b|\babout\b|\baround\b|\bapprox\.?|\bapproximately\b|\broughly\b|\bon\b"
     r"|\bin\b|\bthe\b|\bof\b|\bfrom\b|\bby\b|\bjust\b|\bgone\b|\bish\b|\bsometime\b|\bcirca\b"
-    r"|\bmaybe\b|\bbetween\b|@|~)*",
+    r"|\bmaybe\b|\bbetween\b|@|~|[()])*",
     re.IGNORECASE,
 )
 _RANGE_JOIN = re.compile(r"\s*(?:-|–|to|till|until|and)\s*", re.IGNORECASE)
@@ -144,7 +146,8 @@ class _Atom:
     day: date | None = None
     hour: int = 0
     minute: int = 0
-    explicit: bool = True  # the time says am/pm or is on the 24-hour clock
+    explicit: bool = True  # the time says am/pm or is plainly on the 24-hour clock
+    clock: bool = False  # written with minutes ("10:30"), so surer than a bare "at 10"
     night: bool = False  # the day came from "tonight" / "last night"
     instant: datetime | None = None
     weekday: bool = False  # a day named by its weekday, resolved by rule
@@ -304,16 +307,54 @@ def _time_atom(m: re.Match[str], kind: str, text: str) -> _Atom | None:
         ):
             return None  # "14.30" alone may be a price, a score or a version
         hour = int(hour_text)
-        atom = _Atom(start, end, "time", hour=hour, minute=int(m.group("clock_m")))
-        atom.explicit = hour_text.startswith("0") or hour > 6
+        atom = _Atom(start, end, "time", hour=hour, minute=int(m.group("clock_m")), clock=True)
+        atom.explicit = hour_text.startswith("0") or hour == 0 or hour > 12
         return _with_ap(atom, ap)
     return None
+
+
+# Words an expression can start with. The pattern is tried only where one of them (or a
+# number) starts, which keeps a 1,500-character report well under a millisecond.
+_STARTERS = frozenset(
+    [*_DAY_WORD, *(w + "s" for w in _DAY_WORD), *_MONTH_WORD, *_NUMBER_WORDS]
+    + [part.split()[0] for part in _PARTS]
+    + """couple half quarter in the day last this next coming past previous earlier later
+    to today tonight tonite 2nite tonihgt yesterday yesterdy yesteday yestarday yesturday
+    yday tomorrow tomorow tommorow tommorrow tomorrrow tmrw tmr tomoz 2moro 2morrow noon
+    midday mid midnight at around about approx approximately roughly by from until till
+    gone after before between""".split()  # noqa: SIM905
+)
+
+
+def _matches(text: str) -> Iterator[re.Match[str]]:
+    """``_ATOMS.finditer(text)``, trying only where an expression can start."""
+    starts: list[int] = []
+    for token in tokenize(text):
+        if "'" not in token.key:
+            if token.key in _STARTERS or token.key[0].isdigit():
+                starts.append(token.start)
+            continue
+        offset = token.start  # "o'clock", "900123'yesterday": each part may start one
+        for part in re.split(r"['’]", token.text):
+            key = part.lower()
+            if key and (key in _STARTERS or key[0].isdigit()):
+                starts.append(offset)
+            offset += len(part) + 1
+    starts += [i for i, c in enumerate(text) if c in "~@"] if "~" in text or "@" in text else []
+    done = 0
+    for start in sorted(starts):
+        if start < done:
+            continue
+        match = _ATOMS.match(text, start)
+        if match is not None:
+            done = match.end()
+            yield match
 
 
 def _atoms(text: str, now: datetime) -> list[_Atom]:
     today = now.date()
     atoms: list[_Atom] = []
-    for m in _ATOMS.finditer(text):
+    for m in _matches(text):
         kind = m.lastgroup or ""
         atom: _Atom | None
         if kind in ("ago", "in"):
@@ -407,7 +448,7 @@ def _resolve(group: list[_Atom], now: datetime, inherited: date | None) -> tuple
     if times:
         hour, minute = times[0].hour, times[0].minute
         if not times[0].explicit:
-            confidence -= 0.1
+            confidence -= 0.0 if times[0].clock else 0.1
             if (
                 part_hour is not None
                 and part_hour >= 12
@@ -415,7 +456,7 @@ def _resolve(group: list[_Atom], now: datetime, inherited: date | None) -> tuple
                 and not (part_hour == 22 and hour <= 4)
             ):
                 hour += 12
-            elif part_hour is None and 1 <= hour <= 7:
+            elif part_hour is None and 1 <= hour <= (6 if times[0].clock else 7):
                 end = times[-1] if len(times) > 1 else None
                 hour += 12 if end is None or end.hour >= hour + 12 or not end.explicit else 0
     elif part_hour is not None:
