@@ -2,8 +2,9 @@
 
 Run by hand or by ``make bench`` (never as a timed test)::
 
-    .venv/bin/python benchmarks/triage_speed.py            # ~2 minutes
-    .venv/bin/python benchmarks/triage_speed.py --quick    # ~30 s smoke run
+    .venv/bin/python benchmarks/triage_speed.py            # ~2.5 minutes
+    .venv/bin/python benchmarks/triage_speed.py --quick    # ~45 s smoke run
+    .venv/bin/python benchmarks/triage_speed.py --part throughput --profile
     .venv/bin/python benchmarks/triage_speed.py --engine postgresql --part throughput
 
 Two parts, each beside a baseline measured in the same run:
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import cProfile
 import datetime as dt
 import gc
@@ -50,10 +52,11 @@ import os
 import platform
 import pstats
 import sqlite3
+import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,7 +64,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from benchmarks import _server
-from benchmarks._server import BenchServer, filesystem_of, source_version
+from benchmarks._server import BenchServer, filesystem_of, source_version, vigil_executable
 from benchmarks._triage_load import (
     LoadResult,
     make_reports,
@@ -309,8 +312,8 @@ def content_stages(docs: Sequence[dict[str, object]]) -> list[Stage]:
 
 
 def prepare_stage(rt: Any) -> Stage | None:
-    """The pipeline's ``_prepare`` (read one report, extract, categorise, sign) over every
-    report, alone and read-only; None if the pipeline no longer has that step."""
+    """The pipeline's ``_prepare`` (read a batch of reports, extract, categorise, sign) over
+    every report in batches of 64, alone and read-only; None if the pipeline has no such step."""
     from sqlalchemy import select
 
     from vigil.intake.models import Report
@@ -323,8 +326,8 @@ def prepare_stage(rt: Any) -> Stage | None:
         ids = list(session.scalars(select(Report.id).order_by(Report.id)))
     gc.collect()
     cpu0 = time.process_time()
-    for report_id in ids:
-        prepare(rt, report_id)
+    for at in range(0, len(ids), 64):
+        prepare(rt, ids[at : at + 64])
     return Stage("prepare", time.process_time() - cpu0, len(ids))
 
 
@@ -571,6 +574,28 @@ def _wait_pending(probe: Probe, after_id: int, timeout_s: float) -> tuple[bool, 
         time.sleep(0.2)
 
 
+@contextlib.contextmanager
+def _worker_process(server: BenchServer, wanted: bool) -> Iterator[None]:
+    """``vigil jobs work`` beside the server (its own process, so its own core and GIL)."""
+    if not wanted:
+        yield
+        return
+    worker = subprocess.Popen(
+        [vigil_executable(), "jobs", "work", "--poll", "0.05"],
+        env=server.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield
+    finally:
+        worker.terminate()
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
 def latency_run(
     args: argparse.Namespace, docs: Sequence[dict[str, object]], *, pipeline_on: bool
 ) -> LatencyRun:
@@ -578,8 +603,9 @@ def latency_run(
     if args.wait_idle > 0:
         wait_for_quiet(args.wait_idle)
     server = BenchServer(args.engine, workdir=args.workdir)
-    server.env["VIGIL_JOBS_IN_PROCESS"] = "true" if pipeline_on else "false"
-    with server:
+    in_process = pipeline_on and args.worker == "inprocess"
+    server.env["VIGIL_JOBS_IN_PROCESS"] = "true" if in_process else "false"
+    with server, _worker_process(server, pipeline_on and not in_process):
         probe = Probe(server)
         port = server.port
         requests = [request_bytes(port, doc) for doc in docs]
@@ -845,11 +871,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=["throughput", "latency", "all"], default="all")
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--quick", action="store_true", help="short smoke run (~30 s)")
+    parser.add_argument("--quick", action="store_true", help="short smoke run (~45 s)")
     parser.add_argument("--reports", type=int, default=None, help="reports (default 2,000)")
     parser.add_argument("--duration", type=float, default=None, help="load seconds (20)")
     parser.add_argument("--concurrency", type=int, default=16, help="client connections")
     parser.add_argument("--batch-size", type=int, default=64, help="worker batch size")
+    parser.add_argument(
+        "--worker",
+        choices=("inprocess", "process"),
+        default="inprocess",
+        help="latency part: the pipeline inside the web process, or `vigil jobs work` beside it",
+    )
     parser.add_argument(
         "--drain", type=float, default=120.0, help="most seconds to wait for triage to finish"
     )
@@ -915,7 +947,10 @@ def main(argv: list[str] | None = None) -> int:
         for part, ms in breakdown(res.tp):
             print(f"    {part:<50} {ms:6.2f} ms CPU per report")
         if res.tp.profile_text:
-            print("\n--- profile of the pipeline run (per-thread CPU, both threads) ---")
+            print(
+                "\n--- profile of the pipeline run (per-thread CPU, both threads; the profiler "
+                "makes it 2-3x slower, so take the figures above from a run without it) ---"
+            )
             print(res.tp.profile_text)
 
     if args.part in {"latency", "all"}:

@@ -135,7 +135,7 @@ TEXT_CASES = [
     ("weapons", "We found a bag of knives and ammunition under the floorboards.", "bag of knives"),
     (
         "sector_specific",
-        "There was a suspicious van parked by the water treatment works gate.",
+        "Someone has tampered with the dosing valves at the water treatment works.",
         "water treatment",
     ),
     ("online_material", "He keeps sharing beheading videos in the group chat.", "beheading videos"),
@@ -271,16 +271,36 @@ def test_kitchen_knife_and_gun_shop_are_not_weapons_collection() -> None:
     assert "weapons" not in codes(categorise(text, items))
 
 
-def test_platform_link_or_online_report_is_online_material() -> None:
+def test_a_link_to_posted_content_is_online_material() -> None:
     text = "He posted it at https://video.example.org/watch?v=abc for everyone."
     url = item(text, "https://video.example.org/watch?v=abc", ItemKind.url, "videosite")
     evidence = assignment(categorise(text, [url]), "online_material").evidence
-    assert evidence[0].rule == "online_material.platform_link"
-    plain = dataclasses.replace(url, detail=None)
-    assert "online_material" not in codes(categorise(text, [plain]))
-    by_kind = assignment(categorise("See the link.", [], report_kind="online"), "online_material")
-    assert by_kind.evidence[0].text == "report kind: online"
-    assert (by_kind.evidence[0].start, by_kind.evidence[0].end) == (-1, -1)
+    assert [ev.rule for ev in evidence] == [
+        "online_material.platform_link+context",  # "posted"
+        "online_material.platform_link",
+    ]
+    plain = dataclasses.replace(url, detail=None)  # any site, not only a known platform
+    assert "online_material" in codes(categorise(text, [plain]))
+
+
+def test_a_link_that_is_a_detail_of_something_else_is_not_online_material() -> None:
+    # A ransomware note naming a channel is a cyberattack, not material posted online.
+    text = "Our systems got hit with ransomware and the note mentions a channel t.me/abc_123."
+    url = item(text, "t.me/abc_123", ItemKind.url, "Telegram", value="https://t.me/abc_123")
+    assert codes(categorise(text, [url])) == {"cyberattack"}
+    # Nor is a link given with no word about what is posted there.
+    bare = "My number is below, and my site is https://example.org/about if you need it."
+    link = item(bare, "https://example.org/about", ItemKind.url)
+    assert "online_material" not in codes(categorise(bare, [link]))
+
+
+def test_the_report_kind_alone_is_no_evidence() -> None:
+    """About one reporter in eight ticks the wrong box: the words must carry the category."""
+    for kind in ("threat", "online"):
+        assert (
+            categorise("Someone nicked the catalytic converter off my car.", [], report_kind=kind)
+            == []
+        )
 
 
 def test_vague_report_gets_no_category() -> None:
@@ -422,3 +442,42 @@ def test_negation_reaches_past_a_removed_pseudo_negation() -> None:
     assert "photography" in codes(
         categorise("For no good reason he was taking photos of the CCTV.", [])
     )
+
+
+# General vocabulary for behaviours the first rules missed (synthetic sentences).
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [
+        ("aviation", "Someone was shining a laser pen at the police helicopter last night."),
+        ("aviation", "A drone kept hovering over the runway at the airport."),
+        ("aviation", "At the flight school he was never interested in learning about landing."),
+        ("recruiting_financing", "He keeps sending cash abroad, always just under the limit."),
+        ("recruiting_financing", "He offered to pay for their flights so they could go to fight."),
+        ("recruiting_financing", "She asked the lads for copies of their passports."),
+        ("misrepresentation", "He had three passports, the same photo but different names."),
+        (
+            "misrepresentation",
+            "He claimed to be from the gas board but they have never worked for us.",
+        ),
+        ("theft_loss_diversion", "Two of our site passes and a hi-vis uniform were stolen."),
+        ("theft_loss_diversion", "The stock check shows a drum of acid missing."),
+        ("eliciting_information", "He kept asking how many stewards work the gates on match day."),
+        ("observation_surveillance", "A man sat with binoculars watching the gates for hours."),
+    ],
+)
+def test_general_vocabulary_for_each_behaviour(code: str, text: str) -> None:
+    assert code in codes(categorise(text, []))
+
+
+def test_a_picture_of_a_weapon_or_instructions_for_one_is_not_a_weapon_seen() -> None:
+    for text, word in [
+        ("The post has a picture of a gun next to a map.", "gun"),
+        ("He watches videos on how to make pipe bombs.", "pipe bombs"),
+    ]:
+        weapon = item(text, word, ItemKind.weapon, "firearm" if word == "gun" else "device")
+        assert "weapons" not in codes(categorise(text, [weapon]))
+
+
+def test_photos_of_a_railway_bridge_with_a_tripod_are_a_hobby() -> None:
+    text = "A lad was photographing the old railway bridge with a big camera and a tripod."
+    assert categorise(text, []) == []

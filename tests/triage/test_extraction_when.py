@@ -91,9 +91,16 @@ def test_a_late_evening_report_in_summer_resolves_today_in_london_not_utc() -> N
     assert when("today", late) == ["2026-07-17"]
 
 
-def test_day_and_month_without_a_year_is_the_most_recent_such_date() -> None:
-    assert when("on 10th March") == ["2025-03-10"]
-    assert when("on 10/3") == ["2025-03-10"]
+def test_day_and_month_without_a_year_takes_the_report_year() -> None:
+    # Threats name dates to come: "on 10th March" in a report of 5 March is this year's.
+    assert when("on 10th March") == ["2026-03-10"]
+    assert when("on 10/3") == ["2026-03-10"]
+    assert when("they will do it on the 24th of April at 10 pm") == ["2026-04-24T21:00Z"]
+
+
+def test_a_yearless_date_far_ahead_is_last_years() -> None:
+    january = datetime(2026, 1, 6, 12, 0, tzinfo=UTC)
+    assert when("it was parked there on 28th December", january) == ["2025-12-28"]
 
 
 def test_a_time_alone_in_a_sentence_with_a_day_takes_that_day() -> None:

@@ -83,7 +83,7 @@ def test_threat_with_weapon_at_crowded_place_tonight_is_p1() -> None:
     codes = fired(result)
     for code in ("explicit_threat", "weapon_firearm", "crowded_place", "imminent"):
         assert code in codes
-    assert "floor.threat_with_weapon" in codes and "floor.imminent_weapon" in codes
+    assert "floor.threat_with_weapon" in codes and "floor.gun_at_crowded_place_now" in codes
 
 
 def test_vague_worry_is_p4_with_no_factors() -> None:
@@ -165,7 +165,7 @@ def test_threat_with_a_kitchen_knife_is_not_incidental() -> None:
 def test_threat_against_a_target_now_is_p1_even_without_a_weapon() -> None:
     result = score("He said he'll attack the concert tomorrow and make them pay.")
     assert result.priority == "P1"
-    assert "floor.imminent_threat_to_target" in fired(result)
+    assert "floor.explicit_threat" in fired(result)
 
 
 def test_negated_weapon_counts_for_nothing() -> None:
@@ -294,22 +294,22 @@ def test_floor_raises_a_low_score_and_is_listed_as_a_factor() -> None:
     body["floors"] = []
     no_floors = config_from_mapping(body)
     text = "He said he'll kill them."
-    assert score(text, config=no_floors).priority == "P2"  # 9 points: P2 by score alone
+    assert score(text, config=no_floors).priority == "P2"  # 11 points: P2 by score alone
     weak = copy.deepcopy(body)
     weak["factors"]["explicit_threat"]["weight"] = 1
-    assert score(text, config=config_from_mapping(weak)).priority == "P3"  # 1 + tier 1
+    assert score(text, config=config_from_mapping(weak)).priority == "P4"  # 1 + tier 1
     weak["floors"] = default_body()["floors"]
     floored = score(text, config=config_from_mapping(weak))
-    assert floored.priority == "P2"
+    assert floored.priority == "P1"
     floor = next(f for f in floored.factors if f.code == "floor.explicit_threat")
-    assert floor.weight == 0 and "explicit_threat" in floor.evidence and "P2" in floor.evidence
+    assert floor.weight == 0 and "explicit_threat" in floor.evidence and "P1" in floor.evidence
 
 
 def test_weaker_floors_are_not_listed_when_a_stronger_one_sets_the_priority() -> None:
     text = "He said he is going to bomb the station with a gun."
     codes = fired(score(text, [item(text, "gun", ItemKind.weapon, "firearm")]))
-    assert "floor.threat_with_weapon" in codes
-    assert "floor.explicit_threat" not in codes  # P2 floor: it did not decide anything
+    assert "floor.threat_with_weapon" in codes and "floor.explicit_threat" in codes  # both P1
+    assert "floor.behaviour_described" not in codes  # P3 floor: it did not decide anything
 
 
 def test_report_kind_threat_alone_is_not_an_explicit_threat() -> None:
@@ -442,3 +442,63 @@ def test_is_overdue_only_after_the_due_time() -> None:
     assert is_overdue(due, due + timedelta(seconds=1))
     with pytest.raises(ValueError, match="timezone-aware"):
         is_overdue(due, datetime(2026, 3, 14, 16))
+
+
+# --- the analysts' rules (benchmarks/data/README.md, "Priority") -----------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "floor"),
+    [
+        ("A drone was flying over the stands during the match.", "aviation"),
+        ("A man tailgated a member of staff through the staff door.", "intrusion_or_sabotage"),
+        (
+            "I saw a man photographing the CCTV cameras and the exits at the station.",
+            "reconnaissance_of_crowded_place",
+        ),
+    ],
+)
+def test_urgent_behaviours_are_at_least_p2(text: str, floor: str) -> None:
+    result = score(text)
+    assert result.priority == "P2"
+    assert f"floor.{floor}" in fired(result)
+
+
+def test_a_weapon_seen_with_no_intent_is_p2_not_p1() -> None:
+    text = "I saw a man with a machete in his waistband at noon, he just showed his mate."
+    result = score(text, [item(text, "machete", ItemKind.weapon, "bladed")])
+    assert result.priority == "P2" and "floor.weapon_seen" in fired(result)
+
+
+def test_precursors_bought_in_quantity_are_p2() -> None:
+    text = "A customer bought twenty litres of acetone and paid cash."
+    result = score(text, [item(text, "acetone", ItemKind.weapon, "precursor")])
+    assert result.priority == "P2" and "floor.precursors_in_quantity" in fired(result)
+
+
+def test_any_described_behaviour_is_at_least_p3_even_second_hand() -> None:
+    result = score("My neighbour said a man was taking photos of the reservoir's gates.")
+    assert "hearsay" in fired(result)
+    assert result.priority == "P3" and "floor.behaviour_described" in fired(result)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A suitcase was left at the station this afternoon, then a woman came back for it.",
+        "There's drug dealing from a car outside the shops on the high street every evening.",
+    ],
+)
+def test_a_crowded_place_and_a_time_alone_carry_no_intelligence(text: str) -> None:
+    assert score(text).priority == "P4"
+
+
+def test_a_floor_may_name_a_category_but_not_an_unknown_one() -> None:
+    body = default_body()
+    body["floors"].append(
+        {"code": "x", "label": "x", "priority": "P2", "when": [["category:aviation"]]}
+    )
+    config_from_mapping(body)
+    body["floors"][-1]["when"] = [["category:knitting"]]
+    with pytest.raises(ValidationError, match="category:knitting"):
+        config_from_mapping(body)

@@ -19,6 +19,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from vigil.triage.categories import CATEGORY_CODES
+
 Priority = Literal["P1", "P2", "P3", "P4"]
 PRIORITIES: tuple[Priority, ...] = ("P1", "P2", "P3", "P4")
 WEIGHT_LIMIT = 100.0
@@ -50,6 +52,12 @@ FACTOR_CODES: frozenset[str] = frozenset(
         "category_tier2",
     }
 )
+
+
+# A floor rule may also name a behaviour category ("category:aviation"): the analysts' rules
+# ("a drone over a match is urgent") are about the behaviour itself, whatever the score.
+CATEGORY_PREFIX = "category:"
+FLOOR_CODES: frozenset[str] = FACTOR_CODES | {CATEGORY_PREFIX + code for code in CATEGORY_CODES}
 
 
 class ConfigError(ValueError):
@@ -135,8 +143,9 @@ class ClusterSizes(_Strict):
 
 
 class FloorRule(_Strict):
-    """A hard rule: when every group has at least one fired factor, the priority is at
-    least ``priority`` whatever the score (a true threat to life must never sink to P3)."""
+    """A hard rule: when every group has at least one fired factor (or assigned category,
+    written ``category:<code>``), the priority is at least ``priority`` whatever the score
+    (a true threat to life must never sink to P3)."""
 
     code: str = Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=60)
     label: str = Field(min_length=1, max_length=160)
@@ -149,9 +158,11 @@ class FloorRule(_Strict):
         for group in groups:
             if not group:
                 raise ValueError("each group in 'when' needs at least one factor code")
-            unknown = sorted(set(group) - FACTOR_CODES)
+            unknown = sorted(set(group) - FLOOR_CODES)
             if unknown:
-                raise ValueError(f"unknown factor code(s) in 'when': {', '.join(unknown)}")
+                raise ValueError(
+                    f"unknown factor or category code(s) in 'when': {', '.join(unknown)}"
+                )
         return groups
 
 

@@ -301,8 +301,9 @@ _VRM = re.compile(
     r")(?![\w-])"
 )
 # Words right before a mark that say it is one ("reg AB12 CDE", "plate: 1234 AB").
+# "reg" takes any ending so that a misspelt "registartion" still cues the mark.
 _PLATE_CUE = re.compile(
-    r"(?:\breg(?:istration)?(?:[ \t]*(?:no|number|mark|plate))?|\bplates?|\bnumber[ \t]?plate"
+    r"(?:\breg[a-z]{0,10}(?:[ \t]*(?:no|number|mark|plate))?|\bplates?|\bnumber[ \t]?plate"
     r"|\bvrm|\bindex)\.?[ \t]*(?:(?:is|was|of|number|no\.?|reads|read|looked like)[ \t]*)*"
     r"[:#\-(\"']?[ \t]*$",
     re.IGNORECASE,
@@ -312,7 +313,9 @@ _VEHICLE = re.compile(
     r"trucks?|hgv|motorbike|motorcycle|moped|scooter|taxi|cab|minicab|4x4|suv|hatchback|"
     r"saloon|estate car|transit|sprinter|ford|vauxhall|audi|bmw|mercedes|merc|toyota|nissan|"
     r"volkswagen|vw|honda|peugeot|renault|citroen|fiat|skoda|kia|hyundai|volvo|tesla|mazda|"
-    r"land rover|range rover|jeep|driving|drove|driver|parked|reversed)\b",
+    r"land rover|range rover|jeep|driving|drove|driver|parked|parking|reversed|people carrier|"
+    r"minibus|pick-?up|campervan|luton|fiesta|corsa|astra|qashqai|yaris|prius|octavia|"
+    r"clio|micra|insignia|mondeo|passat|tiguan|sportage|zafira|evoque)\b",
     re.IGNORECASE,
 )
 # Letters that make a short mark something else: times, units, ordinals.
@@ -336,6 +339,17 @@ def _near_vehicle(text: str, match: re.Match[str]) -> bool:
     return _VEHICLE.search(text, lo, hi) is not None
 
 
+def _loose_current(form: str | None, value: str, groups: list[str], words: frozenset[str]) -> bool:
+    """A current-style mark with a real age identifier whose first pair is no word ("on
+    12 may" is not a mark, and nor is "by 90 mph")."""
+    return (
+        form == "current"
+        and _AGE_OK.fullmatch(value[2:4]) is not None
+        and groups[0] not in words
+        and groups[0] not in _NOT_MARK
+    )
+
+
 def normalise_vrm(value: str) -> str:
     return re.sub(r"[\s\-]", "", value).upper()
 
@@ -351,7 +365,13 @@ def find_vrms(text: str) -> list[Extracted]:
         raw, form = match.group(), match.lastgroup
         value = normalise_vrm(raw)
         letter_groups = [fold(g) for g in re.findall(r"[A-Za-z]+", raw)]
-        if any(g in _NOT_MARK for g in letter_groups):
+        # A unit or ordinal only ever follows the digits ("3pm", "30 mph", "50p"), so only
+        # the trailing letters can make a shaped mark something else: "G417 LKC" and
+        # "ST51 PHR" keep their leading letters. A dateless mark is too loose to risk any.
+        unit_like = letter_groups[-1] in _NOT_MARK
+        if form == "dateless" and any(g in _NOT_MARK for g in letter_groups):
+            continue
+        if form in ("current", "prefix") and unit_like:
             continue
         wordy = any(g in words for g in letter_groups if len(g) > 1)
         compact = value == raw.upper()
@@ -360,10 +380,16 @@ def find_vrms(text: str) -> list[Extracted]:
             if wordy or not any(c.isdigit() for c in raw) or not _cued(text, match.start()):
                 continue
             confidence = 0.6
-        elif compact or (upper and not wordy):
+        elif (compact or (upper and not wordy)) and not unit_like:
             confidence = 0.9 if form == "current" else 0.85
         elif _cued(text, match.start()) or (not wordy and _near_vehicle(text, match)):
+            # A suffix mark ending in a unit letter ("SPF 415P") is only taken with a
+            # plate or a vehicle nearby, and never after a word ("for 50p").
             confidence = 0.7
+        elif _loose_current(form, value, letter_groups, words) and _near_vehicle(text, match):
+            # "his van au70 sad": the two-letter area code and the age figures carry the
+            # shape, so a last group that happens to spell a word does not sink it.
+            confidence = 0.65
         else:
             continue
         if form == "current" and not _AGE_OK.fullmatch(value[2:4]):

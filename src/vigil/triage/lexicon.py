@@ -334,3 +334,27 @@ def find_weapons(text: str) -> list[Extracted]:
             )
         )
     return found
+
+
+@lru_cache(maxsize=4096)
+def misspelt_common(word: str) -> bool:
+    """Whether a lower-case word is one slip away from a common word: two letters swapped
+    ("teh"), a letter doubled ("parkk") or a letter dropped ("arond"). Reporters' typos sit
+    in ordinary prose, so a name read from lower-case text must not be one of them."""
+    words = common_words()
+    if len(word) < 3 or word in words:
+        return False
+    for k in range(len(word) - 1):
+        if word[:k] + word[k + 1] + word[k] + word[k + 2 :] in words:
+            return True
+        if word[k] == word[k + 1] and word[:k] + word[k + 1 :] in words:
+            return True
+    return len(word) >= 4 and word in _dropped_letter_forms()
+
+
+@cache
+def _dropped_letter_forms() -> frozenset[str]:
+    """Every common word with one letter dropped ("around" -> "arond")."""
+    return frozenset(
+        w[:k] + w[k + 1 :] for w in common_words() if len(w) >= 5 for k in range(len(w))
+    )

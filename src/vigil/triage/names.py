@@ -16,27 +16,32 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from typing import Any, Protocol
 
 from vigil.triage.items import Extracted, ItemKind
 from vigil.triage.lexicon import (
-    PhraseIndex,
-    Token,
     common_words,
     first_fit,
     first_names,
     fold,
-    load_yaml,
-    mostly_upper,
-    protected_flags,
+    misspelt_common,
     protected_words,
     surnames,
     title_name,
-    tokenize,
+)
+from vigil.triage.names_text import (
+    _LOWER_TITLES,
+    _MAX_ORG_WORDS,
+    _MAX_PERSON_WORDS,
+    _PARTICLES,
+    _PRONOUN_I,
+    _base,
+    _item,
+    _possessive,
+    _prepare,
+    _Text,
+    _vocabulary,
 )
 from vigil.triage.places import generic_words as _place_generic
 from vigil.triage.places import place_words, site_words
@@ -52,111 +57,6 @@ class RecogniserUnavailable(RuntimeError):
     """The optional recogniser's library or model is not installed here."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Vocabulary:
-    titles: frozenset[str]
-    strong: PhraseIndex[bool]
-    relation: frozenset[str]
-    weak: frozenset[str]
-    kin_after: frozenset[str]
-    org_endings: PhraseIndex[float]
-    not_names: frozenset[str]
-    ambiguous: frozenset[str]  # need a cue or surname at the start of a sentence
-    strict: frozenset[str]  # need a cue or surname anywhere
-    upper_titles: frozenset[str]
-    not_lower: frozenset[str]  # not a name when typed in lower case without a cue
-
-
-@cache
-def _vocabulary() -> _Vocabulary:
-    data = load_yaml("names.yaml")
-
-    def words(key: str) -> frozenset[str]:
-        return frozenset(fold(w) for w in data[key])
-
-    endings = [(w, 0.85) for w in data["org_suffixes"]] + [(w, 0.75) for w in data["org_trades"]]
-    return _Vocabulary(
-        titles=words("titles"),
-        strong=PhraseIndex((w, True) for w in data["strong_cues"]),
-        relation=words("relation_cues"),
-        weak=words("weak_cues") | words("relation_cues"),
-        kin_after=words("kin_after"),
-        org_endings=PhraseIndex(endings),
-        not_names=words("not_names") | words("brands"),
-        ambiguous=(words("ambiguous_names") | (first_names() & common_words()))
-        - words("strict_names"),
-        strict=words("strict_names"),
-        upper_titles=words("upper_titles"),
-        not_lower=words("lower_case_exclusions") | words("ambiguous_names") | words("strict_names"),
-    )
-
-
-_NAME_GAP = re.compile(r"[ \t]{1,3}|[ \t]?-[ \t]?")
-_SENTENCE_BREAK = frozenset('.!?\n:;"“”(')
-_PARTICLES = frozenset({"bin", "bint", "ibn", "al", "el", "van", "von", "de", "da", "di", "le"})
-_MAX_PERSON_WORDS = 4
-_MAX_ORG_WORDS = 5
-
-
-def _base(token: Token) -> str:
-    """The folded word without a possessive ending ("dave's" -> "dave")."""
-    key = token.key
-    return key[:-2] if key.endswith("'s") and len(key) > 3 else key
-
-
-def _possessive(token: Token) -> bool:
-    return token.key.endswith("'s") and len(token.key) > 3
-
-
-@dataclass(slots=True)
-class _Text:
-    """A report split into tokens, with the per-token facts the rules ask about."""
-
-    text: str
-    tokens: Sequence[Token]
-    protected: Sequence[bool]
-    after_strong_cue: dict[int, int]  # token after a strong cue -> where the cue starts
-    shouting: bool
-    caps: Sequence[bool]  # capitalised, in a report not typed in capitals
-
-    def cap(self, i: int) -> bool:
-        return self.caps[i]
-
-    def sentence_start(self, i: int) -> bool:
-        if i == 0:
-            return not self.text[: self.tokens[0].start].strip(" \t-•*")
-        before = self.text[self.tokens[i - 1].end : self.tokens[i].start]
-        return any(c in _SENTENCE_BREAK for c in before)
-
-    def joined(self, i: int) -> bool:
-        """Whether token i continues the name that token i-1 is part of."""
-        gap = self.text[self.tokens[i - 1].end : self.tokens[i].start]
-        if _NAME_GAP.fullmatch(gap):
-            return not _possessive(self.tokens[i - 1])
-        previous = self.tokens[i - 1]
-        # "J. Smith", "Mr. Khan": an initial or a title with its full stop.
-        return gap == ". " and (len(previous.text) == 1 or previous.key in _vocabulary().titles)
-
-
-def _prepare(text: str) -> _Text:
-    tokens = tokenize(text)
-    vocabulary = _vocabulary()
-    after = {j: i for i, j, _ in vocabulary.strong.scan(text, tokens)}
-    shouting = mostly_upper(text)
-    caps = [not shouting and t.text[:1].isupper() and t.text[:1].isalpha() for t in tokens]
-    return _Text(text, tokens, protected_flags(text), after, shouting, caps)
-
-
-def _item(doc: _Text, kind: ItemKind, i: int, j: int, confidence: float) -> Extracted:
-    start, end = doc.tokens[i].start, doc.tokens[j - 1].end
-    if _possessive(doc.tokens[j - 1]):
-        end -= 2
-    value = title_name(doc.text[start:end], keep_acronyms=kind is ItemKind.organisation)
-    if doc.tokens[i].key in _vocabulary().upper_titles:
-        value = value[: len(doc.tokens[i].text)].upper() + value[len(doc.tokens[i].text) :]
-    return Extracted(kind, value, doc.text[start:end], start, end, confidence)
-
-
 # --- organisations ----------------------------------------------------------------------
 
 
@@ -165,12 +65,19 @@ def _organisations(doc: _Text) -> list[Extracted]:
     found: list[Extracted] = []
     for i, j, confidence in vocabulary.org_endings.scan(doc.text, doc.tokens):
         legal = confidence > 0.8
+        if not doc.cap(i) and not doc.shouting:
+            lower = _lower_case_organisation(doc, i, j, legal)
+            if lower is not None:
+                found.append(lower)
+            continue
         if not (doc.cap(i) or (legal and not doc.shouting)):
             continue
         first = i
         while first > 0 and i - first < _MAX_ORG_WORDS:
             gap = doc.text[doc.tokens[first - 1].end : doc.tokens[first].start]
             if gap not in (" ", "-", " & ") or not doc.cap(first - 1):
+                break
+            if _shouted_word_before(doc, first):
                 break
             first -= 1
         while first < i and (
@@ -185,6 +92,54 @@ def _organisations(doc: _Text) -> list[Extracted]:
     # "Smith & Sons Ltd" ends twice ("Sons", "Ltd"): keep the longest reading.
     found.sort(key=lambda item: item.start - item.end)
     return first_fit(found)
+
+
+# Words before a trading name typed in lower case ("i work for westmoor logistics ltd",
+# "outside forge fitness"): without a capital, only these say that a name starts here.
+_LOWER_ORG_CUES = frozenset(
+    """at for from with outside inside near by to in behind opposite called named of via
+    into""".split()  # noqa: SIM905
+)
+
+
+_DETERMINERS = frozenset(
+    "the a an my his her their our your its this that these those some".split()  # noqa: SIM905
+)
+
+
+def _shouted_word_before(doc: _Text, k: int) -> bool:
+    """Whether token k-1 is an ordinary word in capitals before a name in title case
+    ("WORK AT Harbourside Money Transfer"): shouting, not part of the name. An acronym
+    ("JD Sports") is no common word, so it stays."""
+    before, word = doc.tokens[k - 1], doc.tokens[k].text
+    shouted = len(before.text) > 1 and before.text.isupper() and not word.isupper()
+    return shouted and before.key in common_words()
+
+
+def _lower_case_organisation(doc: _Text, i: int, j: int, legal: bool) -> Extracted | None:
+    """A trading name typed in lower case before its ending ("fenwick engineering ltd",
+    "crescent pharmacy"), read back to a preposition. With a legal ending the name may be
+    ordinary words ("rapid route logistics ltd"); with a trade word alone its first word
+    must be no common word or misspelling, so "at the gym" and "at teh gym" are not names."""
+    vocabulary, words, generic = _vocabulary(), common_words(), _place_generic()
+    first = i
+    while first > 0 and i - first < 4 and doc.joined(first):
+        token = doc.tokens[first - 1]
+        if doc.cap(first - 1) or not token.text.isalpha() or doc.protected[first - 1]:
+            break
+        if token.key in _LOWER_ORG_CUES or token.key in _DETERMINERS:
+            break
+        if not legal and token.key in generic:
+            break  # "the local pharmacy"; a legal name may hold "water" or "power"
+        if token.key in vocabulary.not_names:
+            break
+        first -= 1
+    if first == i or first == 0 or doc.tokens[first - 1].key not in _LOWER_ORG_CUES:
+        return None
+    head = doc.tokens[first].key
+    if not legal and (head in words or misspelt_common(head)):
+        return None
+    return _item(doc, ItemKind.organisation, first, j, 0.6 if legal else 0.5)
 
 
 _GROUP_NOUNS = frozenset(
@@ -231,6 +186,8 @@ def _runs(doc: _Text, taken: set[int]) -> list[tuple[int, int]]:
             continue
         j = i + 1
         while j < n and j not in taken and doc.joined(j) and not _protected_word(doc, j, i):
+            if doc.tokens[j].text in _PRONOUN_I or _case_shift(doc, j):
+                break
             particle = doc.tokens[j].key in _PARTICLES and j + 1 < n and doc.cap(j + 1)
             if not (doc.cap(j) or particle):
                 break
@@ -240,6 +197,16 @@ def _runs(doc: _Text, taken: set[int]) -> list[tuple[int, int]]:
         runs.append((i, j))
         i = j
     return runs
+
+
+def _case_shift(doc: _Text, j: int) -> bool:
+    """Whether token j changes between capitals and title case ("MY HOUSEMATE Tomasz
+    Wojcik ORDERED"): a shouted phrase and a name beside it are two runs. A title or an
+    initial may sit in capitals before a name ("DC Sarah Hughes", "J Smith")."""
+    before, word = doc.tokens[j - 1].text, doc.tokens[j].text
+    if len(before) == 1 or doc.tokens[j - 1].key in _vocabulary().titles:
+        return False
+    return (len(before) > 1 and before.isupper()) != (len(word) > 1 and word.isupper())
 
 
 def _protected_word(doc: _Text, j: int, run_start: int) -> bool:
@@ -323,7 +290,9 @@ def _person_in_run(doc: _Text, i: int, j: int) -> Extracted | None:
     first = _base(tokens[i])
     places = place_words()
     if title is not None:
-        return _item(doc, ItemKind.person, title, j, 0.9)
+        # The form of address is not part of the name ("Mr Okafor" -> "Okafor"), so
+        # that "Mr Okafor" and "Okafor" in two reports link.
+        return _item(doc, ItemKind.person, i, j, 0.9)
     cue = _cue_before(doc, i)
     if cue == "strong" and not any(_base(t) in vocabulary.not_names for t in tokens[i:j]):
         return _item(doc, ItemKind.person, i, min(j, i + 3), 0.75)  # "known as Big Mike"
@@ -375,15 +344,25 @@ def _lower_case_people(doc: _Text, taken: set[int]) -> list[Extracted]:
             i += 1
             continue
         key = token.key
-        strong = i in doc.after_strong_cue
-        known = key in names and key not in words and key not in vocabulary.not_lower
-        known = known and key not in vocabulary.not_names
+        titled = i > 0 and doc.tokens[i - 1].key in _LOWER_TITLES and doc.joined(i)
+        strong = i in doc.after_strong_cue or titled
+        # A given name that is also a word or an abbreviation alone ("wei", "kai") still
+        # counts with a known surname after it ("wei lau").
+        paired = key in names and key not in words and key not in vocabulary.not_names
+        known = paired and key not in vocabulary.not_lower
         known = known and key not in vocabulary.ambiguous and len(key) > 2
-        if not (strong and key not in words and key not in vocabulary.not_names) and not known:
+        strong_ok = strong and key not in words and key not in vocabulary.not_names
+        if not (strong_ok or known or paired):
             i += 1
             continue
         j = i + 1
+        # After a bare title the word is a surname ("mr popescu parks there"), unless it
+        # is a given name with a surname to follow ("mr dave smith").
+        longest = 1 if titled and key not in names else 3
         while j < len(doc.tokens) and j - i < 3 and doc.joined(j) and j not in taken:
+            hyphen = doc.text[doc.tokens[j - 1].end : doc.tokens[j].start] == "-"
+            if j - i >= longest and not hyphen:
+                break
             nxt = doc.tokens[j]
             if doc.protected[j] or not nxt.text.replace("'", "").isalpha():
                 break
@@ -392,8 +371,13 @@ def _lower_case_people(doc: _Text, taken: set[int]) -> list[Extracted]:
             if nxt.key not in family and not (strong and nxt.key in names):
                 break
             j += 1
-        if strong:
+        if strong_ok:
             confidence = 0.75 if known else 0.6
+        elif not known:
+            if j - i < 2 or doc.tokens[j - 1].key in place_words():
+                i += 1
+                continue
+            confidence = 0.55
         elif j - i >= 2:
             confidence = 0.6
         elif lower_case_report or _cue_before(doc, i) == "relation":

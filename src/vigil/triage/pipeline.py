@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from vigil.db import utcnow
@@ -29,6 +29,7 @@ from vigil.triage.items import Extracted, ItemSource
 from vigil.triage.models import TriageDecision, TriageItem, TriageResult
 from vigil.triage.priority import prioritise
 from vigil.triage.services import category_codes
+from vigil.triage.tasks import enter_queue
 from vigil.triage.weights import config_in_force
 from vigil.web.runtime import Runtime
 
@@ -37,67 +38,96 @@ PIPELINE_VERSION = 1
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/heic"})
 
 
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What clustering needs to know about the report itself (no ORM row kept around)."""
+
+    id: int
+    received_at: datetime
+    when_start: datetime | None
+    when_end: datetime | None
+    where_lat: float | None
+    where_lon: float | None
+    where_postcode: str | None
+
+
 @dataclass
 class Prepared:
     """One report's content-only results, computed before entering the writer."""
 
-    report_id: int
-    received_at: datetime
+    facts: Facts
     items: list[tuple[int | None, Extracted]]  # (follow-up id or None, item)
     categories: list[CategoryAssignment]
     text: str
     signature: similarity.TextSignature
     images: list[tuple[int, int]]  # (attachment id, perceptual hash)
-    first_hand: bool | None = None
+
+
+# Reports stored per writer transaction: short enough that intake commits waiting behind a
+# pipeline write are not held up for long, long enough to share the commit's fsync.
+STORE_CHUNK = 16
 
 
 def triage_reports(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
-    """Job handler for ``triage.report``: the batch's reports, in one transaction."""
+    """Job handler for ``triage.report``: read the batch once, analyse it outside the
+    writer, then store it in short writer transactions."""
     ids = sorted({int(p["report_id"]) for p in payloads})
-    prepared = [p for p in (_prepare(rt, rid) for rid in ids) if p is not None]
-    if prepared:
-        rt.db.write_sync(lambda session: _store(session, prepared))
+    prepared = _prepare(rt, ids)
+    for at in range(0, len(prepared), STORE_CHUNK):
+        chunk = prepared[at : at + STORE_CHUNK]
+        rt.db.write_sync(lambda session, chunk=chunk: _store(session, chunk))  # type: ignore[misc]
 
 
-def _prepare(rt: Runtime, report_id: int) -> Prepared | None:
+def _prepare(rt: Runtime, ids: Sequence[int]) -> list[Prepared]:
     with rt.db.session() as session:
-        report = session.get(Report, report_id)
-        if report is None:  # erased since it was queued: nothing to do
-            return None
-        followups = session.execute(
-            select(Followup.id, Followup.text)
-            .where(Followup.report_id == report_id, Followup.author == "reporter")
+        # One query for the reports; their people, vehicles, online items and attachments
+        # come with one query each for the whole batch (selectin relationships).
+        reports = session.scalars(select(Report).where(Report.id.in_(ids))).all()
+        followups: dict[int, list[tuple[int, str]]] = {}
+        for rid, fid, text in session.execute(
+            select(Followup.report_id, Followup.id, Followup.text)
+            .where(Followup.report_id.in_(ids), Followup.author == "reporter")
             .order_by(Followup.id)
-        ).all()
-        items: list[tuple[int | None, Extracted]] = [
-            (None, i)
-            for i in merge_structured(
-                extract(report.description, reported_at=report.received_at),
-                _fields(report),
-            )
-        ]
-        texts = [report.description]
-        for fid, text in followups:
+        ):
             if text:
-                texts.append(text)
-                items += [(fid, i) for i in extract(text, reported_at=report.received_at)]
-        text = "\n".join(texts)
-        found = [i for _, i in items]
-        categories = categorise(text, found, report_kind=report.kind)
-        images = [
-            (a.id, h)
-            for a in report.attachments
-            if a.media_type in IMAGE_TYPES and (h := _image_hash(rt, a)) is not None
-        ]
-        return Prepared(
-            report_id=report.id,
-            received_at=report.received_at,
-            items=items,
-            categories=categories,
-            text=text,
-            signature=similarity.text_signature(report.description),
-            images=images,
+                followups.setdefault(rid, []).append((fid, text))
+        return [_analyse(rt, r, followups.get(r.id, [])) for r in reports]
+
+
+def _analyse(rt: Runtime, report: Report, followups: list[tuple[int, str]]) -> Prepared:
+    items: list[tuple[int | None, Extracted]] = [
+        (None, i)
+        for i in merge_structured(
+            extract(report.description, reported_at=report.received_at), _fields(report)
         )
+    ]
+    texts = [report.description]
+    for fid, text in followups:
+        texts.append(text)
+        items += [(fid, i) for i in extract(text, reported_at=report.received_at)]
+    text = "\n".join(texts)
+    categories = categorise(text, [i for _, i in items], report_kind=report.kind)
+    images = [
+        (a.id, h)
+        for a in report.attachments
+        if a.media_type in IMAGE_TYPES and (h := _image_hash(rt, a)) is not None
+    ]
+    return Prepared(
+        facts=Facts(
+            id=report.id,
+            received_at=report.received_at,
+            when_start=report.when_start,
+            when_end=report.when_end,
+            where_lat=report.where_lat,
+            where_lon=report.where_lon,
+            where_postcode=report.where_postcode,
+        ),
+        items=items,
+        categories=categories,
+        text=text,
+        signature=similarity.text_signature(report.description),
+        images=images,
+    )
 
 
 def _image_hash(rt: Runtime, attachment: Attachment) -> int | None:
@@ -125,78 +155,127 @@ def _fields(report: Report) -> StructuredFields:
     )
 
 
+_UPDATE_RESULT = (
+    update(TriageResult)
+    .where(TriageResult.report_id == bindparam("rid"))
+    .values(
+        {
+            name: bindparam(name)
+            for name in (
+                "categories",
+                "category_codes",
+                "priority",
+                "priority_rank",
+                "score",
+                "factors",
+                "config_version",
+                "cluster_id",
+                "due_at",
+                "status",
+                "triaged_at",
+                "pipeline_version",
+            )
+        }
+    )
+)
+
+
 def _store(session: Session, batch: Sequence[Prepared]) -> None:
+    """Items for the whole chunk first (clustering looks them up), then each report's
+    cluster and priority, then every result and history row in one statement each."""
     version, config = config_in_force(session)
     now = utcnow()
-    for prep in batch:
-        result = session.get(TriageResult, prep.report_id)
-        report = session.get(Report, prep.report_id)
-        if report is None:
-            continue
-        if result is None:
-            result = TriageResult(
-                report_id=report.id,
-                received_at=report.received_at,
-                state="new",
-                factors=[],
-                categories=[],
-                category_codes=",",
+    ids = [p.facts.id for p in batch]
+    existing: dict[int, list[dict[str, Any]]] = {
+        int(rid): list(categories or [])
+        for rid, categories in session.execute(
+            select(TriageResult.report_id, TriageResult.categories).where(
+                TriageResult.report_id.in_(ids)
             )
-            session.add(result)
-        _replace_items(session, prep)
-        clusters.index_report(session, report.id, prep.signature, prep.images)
-        links = clusters.find_links(session, report, prep.signature, prep.images)
-        cluster_id = clusters.assign_cluster(session, report.id, links)
+        )
+    }
+    for prep in batch:
+        if prep.facts.id not in existing:  # reports accepted before triage existed
+            enter_queue(session, prep.facts.id, prep.facts.received_at, job=False)
+            existing[prep.facts.id] = []
+    _replace_items(session, batch)
+    updates: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
+    for prep in batch:
+        rid = prep.facts.id
+        clusters.index_report(session, rid, prep.signature, prep.images)
+        links = clusters.find_links(session, prep.facts, prep.signature, prep.images)
+        cluster_id = clusters.assign_cluster(session, rid, links)
         size = len(clusters.cluster_members(session, cluster_id)) if cluster_id else 1
-        found = [i for _, i in prep.items]
         scored = prioritise(
             prep.text,
-            found,
+            [i for _, i in prep.items],
             prep.categories,
-            reported_at=prep.received_at,
+            reported_at=prep.facts.received_at,
             config=config,
             cluster_size=size,
         )
-        result.categories = _merge_categories(result.categories, prep.categories)
-        result.category_codes = category_codes(result.categories)
-        result.priority = scored.priority
-        result.priority_rank = int(scored.priority[1])
-        result.score = scored.score
-        result.factors = [
-            {"code": f.code, "label": f.label, "weight": f.weight, "evidence": f.evidence}
-            for f in scored.factors
-        ]
-        result.config_version = version
-        result.due_at = due_at(scored.priority, prep.received_at, config)
-        result.status, result.triaged_at = "done", now
-        result.pipeline_version = PIPELINE_VERSION
-        session.add(
-            TriageDecision(
-                report_id=report.id,
-                user_id=None,
-                action="triaged",
-                detail={"priority": scored.priority, "cluster_id": cluster_id},
-                made_at=now,
-            )
+        categories = _merge_categories(existing[rid], prep.categories)
+        updates.append(
+            {
+                "rid": rid,
+                "categories": categories,
+                "category_codes": category_codes(categories),
+                "priority": scored.priority,
+                "priority_rank": int(scored.priority[1]),
+                "score": scored.score,
+                "factors": [
+                    {"code": f.code, "label": f.label, "weight": f.weight, "evidence": f.evidence}
+                    for f in scored.factors
+                ],
+                "config_version": version,
+                "cluster_id": cluster_id,
+                "due_at": due_at(scored.priority, prep.facts.received_at, config),
+                "status": "done",
+                "triaged_at": now,
+                "pipeline_version": PIPELINE_VERSION,
+            }
         )
+        history.append(
+            {
+                "report_id": rid,
+                "user_id": None,
+                "action": "triaged",
+                "detail": {"priority": scored.priority, "cluster_id": cluster_id},
+                "reason": None,
+                "made_at": now,
+            }
+        )
+    connection = session.connection()
+    connection.execute(_UPDATE_RESULT, updates)
+    connection.execute(insert(TriageDecision.__table__), history)  # type: ignore[arg-type]
 
 
-def _replace_items(session: Session, prep: Prepared) -> None:
+def _replace_items(session: Session, batch: Sequence[Prepared]) -> None:
     """Swap the pipeline's previous items for the new ones; what people rejected stays
     rejected (and is not re-added), what they added or corrected stays."""
-    kept = session.execute(
-        select(TriageItem.kind, TriageItem.value, TriageItem.start, TriageItem.followup_id).where(
-            TriageItem.report_id == prep.report_id,
-            (TriageItem.status == "rejected") | (TriageItem.source == ItemSource.analyst.value),
+    ids = [p.facts.id for p in batch]
+    keep = {
+        tuple(k)
+        for k in session.execute(
+            select(
+                TriageItem.report_id,
+                TriageItem.kind,
+                TriageItem.value,
+                TriageItem.start,
+                TriageItem.followup_id,
+            ).where(
+                TriageItem.report_id.in_(ids),
+                (TriageItem.status == "rejected") | (TriageItem.source == ItemSource.analyst.value),
+            )
         )
-    ).all()
-    keep = {tuple(k) for k in kept}
+    }
     corrected = select(TriageItem.corrects_item_id).where(
-        TriageItem.report_id == prep.report_id, TriageItem.corrects_item_id.is_not(None)
+        TriageItem.report_id.in_(ids), TriageItem.corrects_item_id.is_not(None)
     )
     session.execute(
         delete(TriageItem).where(
-            TriageItem.report_id == prep.report_id,
+            TriageItem.report_id.in_(ids),
             TriageItem.status == "active",
             TriageItem.source != ItemSource.analyst.value,
             TriageItem.id.not_in(corrected),
@@ -204,7 +283,7 @@ def _replace_items(session: Session, prep: Prepared) -> None:
     )
     rows = [
         {
-            "report_id": prep.report_id,
+            "report_id": p.facts.id,
             "followup_id": fid,
             "kind": i.kind.value,
             "value": i.value[:500],
@@ -215,13 +294,16 @@ def _replace_items(session: Session, prep: Prepared) -> None:
             "source": i.source.value,
             "detail": i.detail,
             "status": "active",
+            "corrects_item_id": None,
         }
-        for fid, i in prep.items
-        if (i.kind.value, i.value, i.start, fid) not in keep
+        for p in batch
+        for fid, i in p.items
+        if (p.facts.id, i.kind.value, i.value, i.start, fid) not in keep
     ]
     if rows:
-        session.execute(insert(TriageItem), rows)
-    session.flush()
+        # The table, not the ORM bulk path: every row has the same columns, so this is one
+        # executemany statement however many items the chunk holds.
+        session.connection().execute(insert(TriageItem.__table__), rows)  # type: ignore[arg-type]
 
 
 def _merge_categories(

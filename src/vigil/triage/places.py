@@ -28,9 +28,12 @@ from vigil.triage.items import Extracted, ItemKind
 from vigil.triage.lexicon import (
     PhraseIndex,
     Token,
+    common_words,
     first_fit,
+    first_names,
     fold,
     load_yaml,
+    misspelt_common,
     mostly_upper,
     protected_flags,
     title_name,
@@ -57,7 +60,16 @@ _CONNECTORS = frozenset({"of", "the", "and", "upon", "on", "le", "in", "&"})
 # hyphen-only ones need hyphens, so "Meet on Baker Street" is not one name.
 _SPACED_CONNECTORS = frozenset({"of"})
 _HYPHEN_CONNECTORS = frozenset({"upon", "on", "le", "in"})
-_NAME_GAP = re.compile(r"[ \t]{1,3}|[ \t]?-[ \t]?")
+_NAME_GAP = re.compile(r"[ \t]{1,3}|[ \t]?-[ \t]?|['’][ \t]")  # "St James' Park"
+# Words before a site named in lower case ("on belgrave road", "near piccadilly gardens"):
+# without a capital, only a preposition of place says that a name starts here.
+_LOWER_SITE_CUES = _PLACE_CUES | frozenset(
+    "on for by opposite behind past along up down off".split()  # noqa: SIM905
+)
+# A town written before one of these names a thing, not a place: a "Luton van" is a body
+# type, and "pro-Palestine" a stance (a protected characteristic, never an item).
+_NOT_AFTER_TOWN = frozenset({"van", "vans"})
+_STANCE_PREFIXES = frozenset({"pro", "anti"})
 _PREFIX_SITES = {"raf": "military", "hmp": "government", "hmnb": "military", "hms": "military"}
 _MAX_NAME_WORDS = 5
 
@@ -128,8 +140,12 @@ def _joined(text: str, left: Token, right: Token) -> bool:
     return _NAME_GAP.fullmatch(text, left.end, right.start) is not None
 
 
-def _cued(tokens: Sequence[Token], i: int) -> bool:
-    return i > 0 and tokens[i - 1].key in _PLACE_CUES
+def _cued(tokens: Sequence[Token], i: int, cues: frozenset[str] = _PLACE_CUES) -> bool:
+    """Whether a place preposition comes right before token i, or before "the" there
+    ("at the arndale")."""
+    if i > 1 and tokens[i - 1].key == "the":
+        i -= 1
+    return i > 0 and tokens[i - 1].key in cues
 
 
 def _gazetteer_places(text: str, tokens: Sequence[Token]) -> list[Extracted]:
@@ -140,9 +156,11 @@ def _gazetteer_places(text: str, tokens: Sequence[Token]) -> list[Extracted]:
             _capitalised(t) or t.key in _CONNECTORS or not t.text[:1].isalpha() for t in tokens[i:j]
         )
         cued = _cued(tokens, i)
-        if entry.ambiguous and not (capitalised and cued):
-            continue
+        if entry.ambiguous and not (cued and (capitalised or _distinctive(tokens[i:j]))):
+            continue  # "at arndale" is a place, "in reading" is not
         if not capitalised and not cued:
+            continue
+        if _thing_not_place(text, tokens, i, j):
             continue
         confidence = 0.85 if capitalised else 0.7
         if cued and capitalised:
@@ -151,7 +169,8 @@ def _gazetteer_places(text: str, tokens: Sequence[Token]) -> list[Extracted]:
         found.append(
             Extracted(
                 ItemKind.place,
-                title_name(entry.name, keep_acronyms=True),
+                # as written, tidied: "kings cross" stays "Kings Cross", not "King's Cross"
+                title_name(text[start:end], keep_acronyms=True),
                 text[start:end],
                 start,
                 end,
@@ -160,6 +179,56 @@ def _gazetteer_places(text: str, tokens: Sequence[Token]) -> list[Extracted]:
             )
         )
     return found
+
+
+def _distinctive(tokens: Sequence[Token]) -> bool:
+    """Whether a gazetteer name is no ordinary word or given name, so that lower case
+    cannot hide another reading ("arndale", but not "reading" or "jordan")."""
+    words, names = common_words(), first_names()
+    return all(t.key not in words and t.key not in names for t in tokens)
+
+
+def _thing_not_place(text: str, tokens: Sequence[Token], i: int, j: int) -> bool:
+    """A "Luton van" or a "pro-Palestine" march: the name describes something else."""
+    if (
+        j < len(tokens)
+        and tokens[j].key in _NOT_AFTER_TOWN
+        and _joined(text, tokens[j - 1], tokens[j])
+    ):
+        return True
+    return (
+        i > 0
+        and tokens[i - 1].key in _STANCE_PREFIXES
+        and text[tokens[i - 1].end : tokens[i].start] == "-"
+    )
+
+
+def _lower_case_site_before(
+    text: str, tokens: Sequence[Token], i: int, flags: Sequence[bool]
+) -> int:
+    """The start of a site named in lower case before site word i ("on belgrave road",
+    "at kirkstall water treatment works", "brackley lane substation"): up to three words
+    that are no common word, generic word or misspelling, after a place preposition.
+    Street words may sit inside ("lane" in "brackley lane substation"); the first word may
+    not be one."""
+    generic, sites, words = _vocabulary().generic, site_words(), common_words()
+    first = i
+    k = i - 1
+    while k >= 0 and i - k <= 4 and _joined(text, tokens[k], tokens[k + 1]):
+        token = tokens[k]
+        if _capitalised(token) or not token.text.isalpha() or flags[k]:
+            break
+        if token.key in sites:
+            pass  # a site word inside the name; it may not start it (trimmed below)
+        elif token.key in words or token.key in generic or misspelt_common(token.key):
+            break
+        first = k
+        k -= 1
+    while first < i and tokens[first].key in sites:
+        first += 1
+    if first == i or not _cued(tokens, first, _LOWER_SITE_CUES):
+        return i
+    return first
 
 
 def _name_before(text: str, tokens: Sequence[Token], i: int, generic: frozenset[str]) -> int:
@@ -200,6 +269,9 @@ def _site_places(text: str, tokens: Sequence[Token], flags: Sequence[bool]) -> l
         if first == i:
             first = _lower_case_town_before(text, tokens, i)
             confidence = 0.7
+        if first == i:
+            first = _lower_case_site_before(text, tokens, i, flags)
+            confidence = 0.6
             if first == i:
                 continue
         if any(flags[first:j]):

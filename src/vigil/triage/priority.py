@@ -25,7 +25,7 @@ from vigil.triage.categories import (
     fold,
     load_rules,
 )
-from vigil.triage.config import PRIORITIES, Priority, TriageConfigModel
+from vigil.triage.config import CATEGORY_PREFIX, PRIORITIES, Priority, TriageConfigModel
 from vigil.triage.items import Extracted, ItemKind
 
 WEAPON_CLASSES = ("firearm", "explosive", "bladed", "device", "poison", "precursor")
@@ -291,9 +291,11 @@ def prioritise(
 
     score = round(sum(factor.weight for factor in factors.listed), 3)
     priority = _band(score, config)
+    # Floors may name a behaviour ("category:aviation"): its evidence is in the tier factor.
+    present = factors.fired | {CATEGORY_PREFIX + category.code for category in categories}
     floors = []
     for floor in config.floors:
-        met = [next((c for c in group if c in factors.fired), None) for group in floor.when]
+        met = [next((c for c in group if c in present), None) for group in floor.when]
         if all(code is not None for code in met):
             floors.append((floor, " + ".join(code for code in met if code)))
             if PRIORITIES.index(floor.priority) < PRIORITIES.index(priority):

@@ -19,7 +19,9 @@ TRIAGE_REPORT = "triage.report"
 _ENTER = insert(TriageResult)
 
 
-def enter_queue(session: Session, report_id: int, received_at: datetime) -> None:
+def enter_queue(
+    session: Session, report_id: int, received_at: datetime, *, job: bool = True
+) -> None:
     """A new report: workable in the queue at once, its pipeline queued."""
     session.connection().execute(
         _ENTER,
@@ -35,7 +37,8 @@ def enter_queue(session: Session, report_id: int, received_at: datetime) -> None
             "state": "new",
         },
     )
-    enqueue(session, TRIAGE_REPORT, f"{TRIAGE_REPORT}:{report_id}", {"report_id": report_id})
+    if job:
+        enqueue(session, TRIAGE_REPORT, f"{TRIAGE_REPORT}:{report_id}", {"report_id": report_id})
 
 
 def retriage(session: Session, report_id: int, cause: str) -> None:

@@ -11,8 +11,10 @@ Conventions (the contract the evaluation set and the analysts rely on):
 - A bare weekday ("on Monday") is the most recent such day, today included; "last Monday"
   is the most recent before today; "this Monday" is today or the coming one; "next Monday"
   is the first one after today.
-- A day and month without a year is the most recent such date (today included): reports
-  mostly describe the past. "tomorrow", "next ..." and "in 2 days" name the future.
+- A day and month without a year takes the report's year, past or future: threats name
+  dates to come ("on 24th December"). Only a date more than half a year ahead is read as
+  last year's ("28th December" in a January report). "tomorrow", "next ..." and "in 2
+  days" name the future.
 - A clock hour without am/pm ("at 3", "2:30") is read as afternoon for 1-7 (1-6 with
   minutes) unless a part of day says otherwise; "07:30", with its leading zero, is morning.
 - A bare hour ("at 9") counts only next to a day or part of day ("tomorrow at 9"); bare
@@ -32,86 +34,51 @@ from zoneinfo import ZoneInfo
 
 from vigil.triage.items import Extracted, ItemKind
 from vigil.triage.lexicon import tokenize
+from vigil.triage.when_words import (
+    ABBREVIATED_DAYS,
+    AP,
+    COUNT,
+    DAY_WORD,
+    DAYNUM,
+    MON,
+    MONTH_WORD,
+    NUMBER_WORDS,
+    PART,
+    PARTS,
+    UNIT,
+    WD,
+)
 
 LONDON = ZoneInfo("Europe/London")
 
-_WEEKDAYS = {
-    0: "monday|mondy|monady|munday|mon",
-    1: "tuesday|tuesdy|tusday|teusday|tuseday|tuesay|tues|tue",
-    2: "wednesday|wednsday|wensday|wendsday|wedensday|wednesdy|wedsday|wednessday|weds|wed",
-    3: "thursday|thrusday|thursdy|thurday|thirsday|thurs|thur|thu",
-    4: "friday|fridy|firday|frday|fri",
-    5: "saturday|saterday|satuday|saturdy|satarday|sat",
-    6: "sunday|sundy|sun",
-}
-_MONTHS = {
-    1: "january|janurary|januray|jan",
-    2: "february|febuary|febrary|feburary|febraury|feb",
-    3: "march|mar",
-    4: "april|apr",
-    5: "may",
-    6: "june|jun",
-    7: "july|jul",
-    8: "august|augest|aug",
-    9: "september|septmber|setember|sept|sep",
-    10: "october|ocotber|octobre|oct",
-    11: "november|novmber|novemeber|nov",
-    12: "december|decmber|decemeber|dec",
-}
-_DAY_WORD = {w: n for n, words in _WEEKDAYS.items() for w in words.split("|")}
-_MONTH_WORD = {w: n for n, words in _MONTHS.items() for w in words.split("|")}
-_WD = "|".join(sorted(_DAY_WORD, key=len, reverse=True))
-_MON = "|".join(sorted(_MONTH_WORD, key=len, reverse=True))
-_ABBREVIATED_DAYS = frozenset({"mon", "tue", "tues", "wed", "weds", "thu", "thur", "thurs", "fri"})
-_NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12,
-    "couple of": 2, "a couple of": 2, "half an": 0.5, "half a": 0.5,
-}  # fmt: skip
-_PARTS = {
-    "morning": 9, "mornin": 9, "moring": 9, "mornign": 9, "lunchtime": 12, "lunch time": 12,
-    "lunch": 12, "afternoon": 15, "afternon": 15,
-    "aftenoon": 15, "arvo": 15, "evening": 19, "evenin": 19, "evning": 19, "teatime": 18,
-    "night": 22, "nite": 22, "nigth": 22, "early hours": 3,
-}  # fmt: skip
-_PART = "|".join(
-    sorted((re.escape(p).replace(r"\ ", r"\s+") for p in _PARTS), key=len, reverse=True)
-)
-_AP = r"(?:am|pm|a\.m\.?|p\.m\.?)"
-_DAYNUM = r"(?:[0-2]?\d|3[01])(?:st|nd|rd|th)?"
-_COUNT = (
-    r"\d{1,3}|a\s+couple\s+of|couple\s+of|half\s+an|half\s+a|an|a|one|two|three|four|five"
-    r"|six|seven|eight|nine|ten|eleven|twelve"
-)
-_UNIT = r"min(?:ute)?s?|hours?|hrs?|days?|weeks?|wks?"
 
 _ATOMS = re.compile(
     rf"""(?<![\w:/.£$€])(?:
-      (?P<ago>(?P<ago_n>{_COUNT})\s*(?P<ago_u>{_UNIT})\s+ago)
-    | (?P<in>in\s+(?P<in_n>{_COUNT})\s*(?P<in_u>{_UNIT})(?:'?s?\s+time)?)
+      (?P<ago>(?P<ago_n>{COUNT})\s*(?P<ago_u>{UNIT})\s+ago)
+    | (?P<in>in\s+(?P<in_n>{COUNT})\s*(?P<in_u>{UNIT})(?:'?s?\s+time)?)
     | (?P<rel>(?:the\s+)?day\s+before\s+yesterday|(?:the\s+)?day\s+after\s+tomorrow
         |last\s+(?:night|nite)|this\s+(?P<rel_part>morning|mornin|afternoon|arvo|evening|aft)
         |(?:earlier|later)\s+today|to-?day|tonight|tonite|2nite|tonihgt
         |yesterday|yesterdy|yesteday|yestarday|yesturday|yday|tomorrow|tomorow|tommorow
         |tommorrow|tomorrrow|tmrw|tmr|tomoz|2moro|2morrow)
     | (?P<iso>(?P<iso_y>20\d\d|19\d\d)-(?P<iso_m>[01]\d)-(?P<iso_d>[0-3]\d))
-    | (?P<dmy>(?:(?P<dmy_wd>{_WD})\.?,?\s+)?(?:the\s+)?(?P<dmy_d>{_DAYNUM})\s*(?:of\s+)?
-        (?P<dmy_m>{_MON})\.?(?:,?\s+(?P<dmy_y>20\d\d|19\d\d|'\d\d))?)
-    | (?P<mdy>(?:(?P<mdy_wd>{_WD})\.?,?\s+)?(?P<mdy_m>{_MON})\.?\s+(?:the\s+)?(?P<mdy_d>{_DAYNUM})
+    | (?P<dmy>(?:(?P<dmy_wd>{WD})\.?,?\s+)?(?:the\s+)?(?P<dmy_d>{DAYNUM})\s*(?:of\s+)?
+        (?P<dmy_m>{MON})\.?(?:,?\s+(?P<dmy_y>20\d\d|19\d\d|'\d\d))?)
+    | (?P<mdy>(?:(?P<mdy_wd>{WD})\.?,?\s+)?(?P<mdy_m>{MON})\.?\s+(?:the\s+)?(?P<mdy_d>{DAYNUM})
         (?:,?\s+(?P<mdy_y>20\d\d|19\d\d))?)
     | (?P<num>(?P<num_a>[0-3]?\d)(?P<num_s>[/.\-])(?P<num_b>[0-3]?\d)(?P=num_s)
         (?P<num_c>20\d\d|19\d\d|\d\d))
     | (?P<numd>(?P<numd_a>[0-3]?\d)/(?P<numd_b>[0-3]?\d))
-    | (?P<wd>(?:(?P<wd_mod>last|this|next|coming|past|previous)\s+)?(?P<wd_day>{_WD})(?P<wd_s>s)?
+    | (?P<wd>(?:(?P<wd_mod>last|this|next|coming|past|previous)\s+)?(?P<wd_day>{WD})(?P<wd_s>s)?
         (?:\s+(?P<wd_post>just\s+gone|gone|last|before\s+last))?)
     | (?P<dom>the\s+(?P<dom_d>[0-2]?\d|3[01])(?:st|nd|rd|th))
-    | (?P<clock>(?P<clock_h>[01]?\d|2[0-3])[:.](?P<clock_m>[0-5]\d)\s*(?P<clock_ap>{_AP})?
+    | (?P<clock>(?P<clock_h>[01]?\d|2[0-3])[:.](?P<clock_m>[0-5]\d)\s*(?P<clock_ap>{AP})?
         (?:\s*(?:hrs|hours|h)(?!\w))?)
     | (?P<hhmm>(?P<hhmm_h>[01]\d|2[0-3])(?P<hhmm_m>[0-5]\d)\s*(?:hrs|hours|h)(?!\w))
-    | (?P<hap>(?P<hap_h>1[0-2]|0?[1-9])\s*(?P<hap_ap>{_AP}|o'?clock|oclock))
+    | (?P<hap>(?P<hap_h>1[0-2]|0?[1-9])\s*(?P<hap_ap>{AP}|o'?clock|oclock))
     | (?P<half>(?P<half_w>half\s+past|quarter\s+past|quarter\s+to|half)\s+(?P<half_h>1[0-2]|[1-9])
-        (?:\s*(?P<half_ap>{_AP}))?)
-    | (?P<part>{_PART})
+        (?:\s*(?P<half_ap>{AP}))?)
+    | (?P<part>{PART})
     | (?P<noon>noon|midday|mid-day|midnight)
     | (?P<weak>(?:at|around|about|approx\.?|approximately|roughly|by|from|until|till|gone|after
         |before|between|~|@)\s+(?P<weak_h>1[0-2]|0?[1-9])(?:ish)?
@@ -155,7 +122,7 @@ class _Atom:
 
 def _count(word: str) -> float:
     word = " ".join(word.lower().split())
-    return float(word) if word.isdigit() else _NUMBER_WORDS.get(word, 0)
+    return float(word) if word.isdigit() else NUMBER_WORDS.get(word, 0)
 
 
 def _offset(m: re.Match[str], prefix: str, now: datetime, sign: int) -> _Atom | None:
@@ -194,12 +161,17 @@ def _relative(m: re.Match[str], today: date) -> _Atom:
     return atom
 
 
+_FUTURE_DATE_DAYS = 183  # how far ahead a yearless date may lie and still be this year's
+
+
 def _month_date(day: int, month: int, year: int | None, today: date) -> date | None:
     try:
         if year is not None:
             return date(year, month, day)
         candidate = date(today.year, month, day)
-        return candidate if candidate <= today else date(today.year - 1, month, day)
+        if (candidate - today).days > _FUTURE_DATE_DAYS:
+            return date(today.year - 1, month, day)
+        return candidate
     except ValueError:
         return None
 
@@ -222,11 +194,11 @@ def _weekday(m: re.Match[str], text: str, today: date) -> _Atom | None:
     cued = modifier or _DAY_CUE.search(text, max(0, m.start() - 12), m.start())
     if word in ("sat", "sun") and not cued:
         return None  # "Sat there for ages"
-    if word in _ABBREVIATED_DAYS and not (
+    if word in ABBREVIATED_DAYS and not (
         cued or m.group("wd_day")[0].isupper() or _TIME_AFTER.match(text, m.end())
     ):
         return None
-    target = _DAY_WORD[word]
+    target = DAY_WORD[word]
     behind = (today.weekday() - target) % 7
     ahead = (target - today.weekday()) % 7
     if post == "before last":
@@ -282,7 +254,7 @@ def _with_ap(atom: _Atom, ap: str | None) -> _Atom:
 def _time_atom(m: re.Match[str], kind: str, text: str) -> _Atom | None:
     start, end = m.start(), m.end()
     if kind == "part":
-        return _Atom(start, end, "part", hour=_PARTS[" ".join(m.group("part").lower().split())])
+        return _Atom(start, end, "part", hour=PARTS[" ".join(m.group("part").lower().split())])
     if kind == "noon":
         midnight = m.group("noon").lower() == "midnight"
         return _Atom(start, end, "time", hour=0 if midnight else 12, night=midnight)
@@ -316,8 +288,8 @@ def _time_atom(m: re.Match[str], kind: str, text: str) -> _Atom | None:
 # Words an expression can start with. The pattern is tried only where one of them (or a
 # number) starts, which keeps a 1,500-character report well under a millisecond.
 _STARTERS = frozenset(
-    [*_DAY_WORD, *(w + "s" for w in _DAY_WORD), *_MONTH_WORD, *_NUMBER_WORDS]
-    + [part.split()[0] for part in _PARTS]
+    [*DAY_WORD, *(w + "s" for w in DAY_WORD), *MONTH_WORD, *NUMBER_WORDS]
+    + [part.split()[0] for part in PARTS]
     + """couple half quarter in the day last this next coming past previous earlier later
     to today tonight tonite 2nite tonihgt yesterday yesterdy yesteday yestarday yesturday
     yday tomorrow tomorow tommorow tommorrow tomorrrow tmrw tmr tomoz 2moro 2morrow noon
@@ -372,7 +344,7 @@ def _atoms(text: str, now: datetime) -> list[_Atom]:
                 continue  # "they may 3", "march 3 times": a verb, not a month
             day = _month_date(
                 int(re.sub(r"\D", "", m.group(kind + "_d"))),
-                _MONTH_WORD[month_word.lower()],
+                MONTH_WORD[month_word.lower()],
                 _year(m.group(kind + "_y")),
                 today,
             )
