@@ -84,6 +84,9 @@ bench: install postgres browser
 	$(VENV)/bin/python benchmarks/intake.py
 	$(VENV)/bin/python benchmarks/pages.py
 	$(VENV)/bin/python benchmarks/policy.py
+	$(VENV)/bin/python benchmarks/triage_quality.py
+	$(VENV)/bin/python benchmarks/triage_quality.py --split test
+	$(VENV)/bin/python benchmarks/triage_speed.py
 
 clean:
 	rm -rf $(VENV) node_modules $(STATIC) .mypy_cache .pytest_cache .ruff_cache test-artifacts

@@ -502,3 +502,12 @@ def test_a_floor_may_name_a_category_but_not_an_unknown_one() -> None:
     body["floors"][-1]["when"] = [["category:knitting"]]
     with pytest.raises(ValidationError, match="category:knitting"):
         config_from_mapping(body)
+
+
+def test_a_place_of_worship_weighs_only_where_behaviour_is_described() -> None:
+    habit = "He goes to Eastgate Mosque on Fridays. I saw him climb the fence at the depot."
+    recon = "He goes to work early. I saw him photographing the cameras at Eastgate Synagogue."
+    at_habit = item(habit, "Eastgate Mosque", ItemKind.place, detail="worship")
+    at_recon = item(recon, "Eastgate Synagogue", ItemKind.place, detail="worship")
+    assert "crowded_place" not in fired(score(habit, [at_habit]))
+    assert "crowded_place" in fired(score(recon, [at_recon]))

@@ -123,6 +123,8 @@ SENTENCES = [
     "He has bipolar disorder.", "He votes Green.", "He is a Labour party member.",
     "She wears a hijab.", "He prays every Friday.", "He has a long beard.",
     "He is on medication for depression.", "They are asylum seekers from Syria.",
+    "He goes to the mosque on Fridays.", "She attends the synagogue.",
+    "He walks to the gurdwara with his family.",
 ]  # fmt: skip
 
 

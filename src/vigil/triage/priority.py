@@ -13,6 +13,7 @@ never triggers a floor on its own. Nothing here looks at who the people are.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -203,12 +204,35 @@ def _weapons(
         factors.add("weapon_incidental", _quote(passing))
 
 
-def _target(factors: _Factors, rules: CategoryRules, text: str, items: Sequence[Extracted]) -> None:
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+
+def _sentence_of(text: str, at: int) -> int:
+    """Which sentence position ``at`` falls in (the count of sentence ends before it)."""
+    return len(_SENTENCE_END.findall(text, 0, max(at, 0)))
+
+
+def _target(
+    factors: _Factors,
+    rules: CategoryRules,
+    text: str,
+    items: Sequence[Extracted],
+    categories: Sequence[CategoryAssignment],
+) -> None:
+    """A crowded place or likely target. A place of worship counts only in a sentence
+    that describes concerning behaviour (a category's evidence): where someone prays says
+    something about their religion, never about risk (principle 3), while a threat to or
+    reconnaissance of a place of worship must still weigh."""
     details = factors.config.target_place_details
+    behaviour = {
+        _sentence_of(text, e.start) for c in categories for e in c.evidence if e.start >= 0
+    }
     found = [
         _item_evidence(item, item.detail or "")
         for item in items
-        if item.kind == ItemKind.place and item.detail in details
+        if item.kind == ItemKind.place
+        and item.detail in details
+        and (item.detail != "worship" or _sentence_of(text, item.start) in behaviour)
     ]
     found += [
         ev for ev in rules.find("target_words", text) if not _overlaps(found, ev.start, ev.end)
@@ -277,7 +301,7 @@ def prioritise(
     _imminence(factors, rules, text, items, reported_at)
     _threat(factors, rules, text, categories)
     _weapons(factors, rules, text, items)
-    _target(factors, rules, text, items)
+    _target(factors, rules, text, items, categories)
     if known_subject_match:
         factors.add("known_subject", "linkage matched a known subject; an analyst confirms it")
     sizes = config.cluster_sizes
