@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
-from tests.factories import auth, minimal_report, staff_token
 
+from tests.factories import auth, minimal_report, staff_token
 from vigil.access.permissions import Role
 from vigil.audit.models import AuditEvent
 from vigil.intake.models import Report
