@@ -278,6 +278,27 @@ def test_rejected_ignored_and_non_identifier_items_do_not_link(
     assert triage(rt, report_id, settings=settings) is None
 
 
+def test_a_common_identifier_cannot_crowd_out_a_rare_one(
+    rt: Runtime, unit: tuple[int, int]
+) -> None:
+    common = ("url", "https://example.org/news/1")
+    rare, _ = add_and_triage(rt, VAN, items=[("vrm", PLATE)])
+    for text in (FLAT, DRONE, EXPLOSION, SAME_TOPIC[0]):
+        add_and_triage(rt, text, items=[common])
+    report_id, _ = add_report(rt, SAME_TOPIC[1], items=[common, ("vrm", PLATE)])
+    settings = ClusterSettings(max_candidates=2)
+
+    def find(session: Session) -> list[Link]:
+        report = session.get(Report, report_id)
+        assert report is not None
+        signature = text_signature(report.description)
+        return clusters.find_links(session, report, signature, [], settings=settings)
+
+    found = rt.db.write_sync(find)
+    assert Link(rare, "identifier", f"shares vrm {PLATE}", 1.0) in found
+    assert len(found) == 2  # the cap holds: one of the four sharing the common URL
+
+
 # --- images ------------------------------------------------------------------------------
 
 
@@ -301,6 +322,28 @@ def test_a_different_picture_does_not_link(rt: Runtime, unit: tuple[int, int]) -
     add_and_triage(rt, VAN, pictures=[picture("street")])
     _, cluster = add_and_triage(rt, FLAT, pictures=[picture("park")])
     assert cluster is None
+
+
+def test_a_picture_a_few_bits_off_in_every_chunk_is_found_by_probing(
+    rt: Runtime, unit: tuple[int, int]
+) -> None:
+    """No 16-bit chunk matches exactly, so only the radius-2 probes can find these."""
+    h = 0x0F0F_0F0F_F0F0_F0F0
+    seven_off = h ^ 0x0003_0003_0003_0001  # 2 + 2 + 2 + 1 bits, one chunk at a time
+    nine_off = h ^ 0x000F_0003_0003_0001
+    first, _ = add_report(rt, VAN, pictures=[picture("street")])
+    attachment = rt.db.write_sync(
+        lambda session: session.scalar(select(Attachment.id).where(Attachment.report_id == first))
+    )
+    assert attachment is not None
+    assert triage(rt, first, [(attachment, h)]) is None
+    near, near_images = add_report(rt, FLAT, pictures=[picture("park")])
+    far, far_images = add_report(rt, DRONE, pictures=[picture("park")])
+    assert triage(rt, far, [(far_images[0][0], nine_off)]) is None
+    assert triage(rt, near, [(near_images[0][0], seven_off)]) == first
+    assert Link(
+        first, "image", f"same picture as attachment {attachment} (distance 7)", 1 - 7 / 64
+    ) in (links_of(rt, near))
 
 
 # --- time and place ----------------------------------------------------------------------

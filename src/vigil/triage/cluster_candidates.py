@@ -2,13 +2,15 @@
 confirmed on the full signal. :mod:`vigil.triage.clusters` explains the four reasons.
 
 Every lookup goes through an index (bands by (band, hash), items by (kind, value), image
-chunks by (chunk_no, chunk), time and place by the reports' received_at index) and reads
-at most ``max_candidates`` rows per reason, so a surge of near-identical reports costs
-each new one a bounded amount of work rather than a comparison with the whole surge. Text
-and time-and-place candidates come only from reports received within a window (30 days)
-of this one; shared identifiers and pictures count at any age. The queries avoid joins
-whose plans depend on table statistics: tests and a fresh deployment run without them,
-and a planner guessing "one row" turns such a join into a scan per candidate.
+chunks by (chunk_no, chunk), time and place by the reports' received_at index) and reads a
+capped number of rows: ``max_candidates`` for all bands together, for each identifier and
+for each round of image probes, ``time_place_candidates`` for time and place. A surge of
+near-identical reports therefore costs each new one a bounded amount of work rather than
+a comparison with the whole surge. Text and time-and-place candidates come only from
+reports received within a window (30 days) of this one; shared identifiers and pictures
+count at any age. The queries avoid joins and mixed predicates whose plans depend on
+table statistics: tests and a fresh deployment have none, and a planner guessing "one
+row" turns such a join into a scan of the window per candidate.
 """
 
 from __future__ import annotations
@@ -70,9 +72,7 @@ _FIRST_SINCE = (
     .order_by(Report.received_at, Report.id)
     .limit(1)
 )
-_IN_WINDOW = select(Report.id).where(
-    Report.id.in_(_IDS), Report.received_at.between(bindparam("lo"), bindparam("hi"))
-)
+_RECEIVED = select(Report.id, Report.received_at).where(Report.id.in_(_IDS))
 _SIGNATURES = select(TextBand.report_id, TextBand.signature).where(
     TextBand.band == 0, TextBand.report_id.in_(_IDS)
 )
@@ -170,7 +170,9 @@ def _text_links(
         params[f"h{band}"] = value
     shared = Counter(conn.execute(_band_lookup(len(signature.bands)), params).scalars())
     ranked = sorted(shared, key=lambda rid: (-shared[rid], -rid))[: settings.max_candidates]
-    in_window = conn.execute(_IN_WINDOW, {"ids": ranked, "lo": lo, "hi": hi}).scalars()
+    # By primary key only: a range on received_at here tempts a planner into that index.
+    received = conn.execute(_RECEIVED, {"ids": ranked}).all()
+    in_window = [rid for rid, at in received if lo <= at <= hi]
     links = []
     for other, score in _similarities(conn, signature, in_window).items():
         if score >= settings.text_threshold:
@@ -182,6 +184,7 @@ def _text_links(
 
 @cache
 def _identifier_lookup(count: int) -> CompoundSelect[int, str, str]:
+    """Reports naming each of ``count`` identifiers, each identifier's lookup capped."""
     parts = []
     for n in range(count):
         one = (
@@ -220,9 +223,14 @@ def _identifier_links(
     for n, (kind, value) in enumerate(wanted):
         params[f"k{n}"], params[f"v{n}"] = kind, value
     shared: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    seen: Counter[tuple[str, str]] = Counter()
     for other, kind, value in conn.execute(_identifier_lookup(len(wanted)), params):
         shared[other].add((kind, value))
-    ranked = sorted(shared, key=lambda rid: (-len(shared[rid]), -rid))[: settings.max_candidates]
+        seen[(kind, value)] += 1
+    # Most identifiers in common first, then the rarest: a value few reports share says more.
+    ranked = sorted(
+        shared, key=lambda rid: (-len(shared[rid]), min(seen[i] for i in shared[rid]), -rid)
+    )[: settings.max_candidates]
     return [
         Link(
             other,

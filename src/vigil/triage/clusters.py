@@ -49,13 +49,9 @@ from vigil.triage.similarity import LinkReason as LinkReason
 # --- indexing --------------------------------------------------------------------------
 
 _DELETE_BANDS = delete(TextBand).where(TextBand.report_id == bindparam("report_id"))
+_OWN_ATTACHMENTS = select(Attachment.id).where(Attachment.report_id == bindparam("report_id"))
 _DELETE_CHUNKS = delete(ImageHash).where(
-    or_(
-        ImageHash.attachment_id.in_(
-            select(Attachment.id).where(Attachment.report_id == bindparam("report_id"))
-        ),
-        ImageHash.attachment_id.in_(bindparam("given", expanding=True)),
-    )
+    ImageHash.attachment_id.in_(bindparam("attachments", expanding=True))
 )
 
 
@@ -69,9 +65,10 @@ def index_report(
     replacing whatever an earlier run stored, so re-running the pipeline is harmless."""
     session.flush()  # the statements below run on the connection, after the session's work
     conn = session.connection()
-    given = [attachment_id for attachment_id, _ in image_hashes]
+    attachments = {attachment_id for attachment_id, _ in image_hashes}
+    attachments.update(conn.execute(_OWN_ATTACHMENTS, {"report_id": report_id}).scalars())
     conn.execute(_DELETE_BANDS, {"report_id": report_id})
-    conn.execute(_DELETE_CHUNKS, {"report_id": report_id, "given": given})
+    conn.execute(_DELETE_CHUNKS, {"attachments": sorted(attachments)})
     bands: list[dict[str, Any]] = [
         {"report_id": report_id, "band": band, "hash": value, "signature": None}
         for band, value in enumerate(signature.bands)
@@ -121,7 +118,8 @@ def assign_cluster(
     among them. Links are the evidence, not the whole graph: for each cluster joined and
     each reason only the best ``links_per_reason`` are stored (every link to a report not
     yet in a cluster is kept), which is enough to show why each member is there without
-    writing one row per pair in a surge of hundreds.
+    writing one row per pair in a surge of hundreds. Every report has its TriageResult row
+    (intake creates it, pending); this only updates those rows.
     """
     links = [link for link in links if link.other_report_id != report_id]
     session.flush()  # reads and link rows go through the connection
@@ -176,6 +174,9 @@ def assign_cluster(
 def _evidence(
     links: Sequence[Link], cluster_of: dict[int, int | None], per_reason: int
 ) -> list[Link]:
+    """The links worth storing: the best few per reason into each cluster this report
+    joins, and every link to a report that is in no cluster yet (it joins through this
+    one, so its link is the only record of why)."""
     best: dict[tuple[int, str], Link] = {}
     for link in links:  # one per (other report, reason): the best
         key = (link.other_report_id, link.reason)

@@ -125,7 +125,10 @@ class ImageHash(Base):
     """A perceptual hash of an image attachment, split into chunks for candidate lookup."""
 
     __tablename__ = "triage_image_hashes"
-    __table_args__ = (Index("ix_image_hash_chunk", "chunk_no", "chunk"),)
+    __table_args__ = (
+        Index("ix_image_hash_chunk", "chunk_no", "chunk"),
+        Index("ix_image_hash_report", "report_id"),  # a report's erasure cascades here
+    )
 
     attachment_id: Mapped[int] = mapped_column(
         ForeignKey("attachments.id", ondelete="CASCADE"), primary_key=True

@@ -29,7 +29,7 @@ from vigil.triage.items import Extracted, ItemSource
 from vigil.triage.models import TriageDecision, TriageItem, TriageResult
 from vigil.triage.priority import prioritise
 from vigil.triage.services import category_codes
-from vigil.triage.tasks import enter_queue
+from vigil.triage.tasks import enter_queue, retriage
 from vigil.triage.weights import config_in_force
 from vigil.web.runtime import Runtime
 
@@ -169,7 +169,6 @@ _UPDATE_RESULT = (
                 "score",
                 "factors",
                 "config_version",
-                "cluster_id",
                 "due_at",
                 "status",
                 "triaged_at",
@@ -186,18 +185,21 @@ def _store(session: Session, batch: Sequence[Prepared]) -> None:
     version, config = config_in_force(session)
     now = utcnow()
     ids = [p.facts.id for p in batch]
-    existing: dict[int, list[dict[str, Any]]] = {
-        int(rid): list(categories or [])
-        for rid, categories in session.execute(
-            select(TriageResult.report_id, TriageResult.categories).where(
-                TriageResult.report_id.in_(ids)
-            )
+    existing: dict[int, list[dict[str, Any]]] = {}
+    first_run: set[int] = set()
+    for rid, categories, status in session.execute(
+        select(TriageResult.report_id, TriageResult.categories, TriageResult.status).where(
+            TriageResult.report_id.in_(ids)
         )
-    }
+    ):
+        existing[int(rid)] = list(categories or [])
+        if status == "pending":
+            first_run.add(int(rid))
     for prep in batch:
         if prep.facts.id not in existing:  # reports accepted before triage existed
             enter_queue(session, prep.facts.id, prep.facts.received_at, job=False)
             existing[prep.facts.id] = []
+            first_run.add(prep.facts.id)
     _replace_items(session, batch)
     updates: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
@@ -206,7 +208,14 @@ def _store(session: Session, batch: Sequence[Prepared]) -> None:
         clusters.index_report(session, rid, prep.signature, prep.images)
         links = clusters.find_links(session, prep.facts, prep.signature, prep.images)
         cluster_id = clusters.assign_cluster(session, rid, links)
-        size = len(clusters.cluster_members(session, cluster_id)) if cluster_id else 1
+        members = clusters.cluster_members(session, cluster_id) if cluster_id else [rid]
+        size = len(members)
+        if rid in first_run and size in (config.cluster_sizes.several, config.cluster_sizes.many):
+            # A new report made "several independent reports" true for the earlier members
+            # too: score them again (once per threshold crossed; re-runs trigger nothing).
+            for other in members:
+                if other != rid:
+                    retriage(session, other, f"cluster{size}")
         scored = prioritise(
             prep.text,
             [i for _, i in prep.items],
@@ -229,7 +238,6 @@ def _store(session: Session, batch: Sequence[Prepared]) -> None:
                     for f in scored.factors
                 ],
                 "config_version": version,
-                "cluster_id": cluster_id,
                 "due_at": due_at(scored.priority, prep.facts.received_at, config),
                 "status": "done",
                 "triaged_at": now,

@@ -82,17 +82,17 @@ def cluster_out(
         .order_by(ClusterLink.score.desc(), ClusterLink.id)
         .limit(200)
     )
-    out = [
-        ClusterLinkOut(
-            reference=ref_b if link.report_id == report.id else ref_a,
-            reason=link.reason,
-            detail=link.detail,
-            score=link.score,
+    out: dict[tuple[str, str], ClusterLinkOut] = {}
+    for link, ref_b, ref_a in links:  # best first; a pair linked both ways is shown once
+        reference = ref_b if link.report_id == report.id else ref_a
+        out.setdefault(
+            (reference, link.reason),
+            ClusterLinkOut(
+                reference=reference, reason=link.reason, detail=link.detail, score=link.score
+            ),
         )
-        for link, ref_b, ref_a in links
-    ]
     size = visible_cluster_sizes(session, user, [result.cluster_id]).get(result.cluster_id, 1)
-    return ClusterOut(id=result.cluster_id, size=size, links=out)
+    return ClusterOut(id=result.cluster_id, size=size, links=list(out.values()))
 
 
 def triage_out(session: Session, user: StaffUser, report: Report) -> TriageOut | None:
