@@ -205,12 +205,13 @@ def _store(session: Session, batch: Sequence[Prepared]) -> None:
     history: list[dict[str, Any]] = []
     for prep in batch:
         rid = prep.facts.id
-        clusters.index_report(session, rid, prep.signature, prep.images)
+        fresh = rid in first_run
+        clusters.index_report(session, rid, prep.signature, prep.images, fresh=fresh)
         links = clusters.find_links(session, prep.facts, prep.signature, prep.images)
-        cluster_id = clusters.assign_cluster(session, rid, links)
+        cluster_id = clusters.assign_cluster(session, rid, links, fresh=fresh)
         members = clusters.cluster_members(session, cluster_id) if cluster_id else [rid]
         size = len(members)
-        if rid in first_run and size in (config.cluster_sizes.several, config.cluster_sizes.many):
+        if fresh and size in (config.cluster_sizes.several, config.cluster_sizes.many):
             # A new report made "several independent reports" true for the earlier members
             # too: score them again (once per threshold crossed; re-runs trigger nothing).
             for other in members:
