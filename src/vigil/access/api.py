@@ -21,6 +21,11 @@ _UNAUTHORISED = Problem(
 )
 
 
+def client_address(request: Request) -> str | None:
+    """The caller's address for a staff action's audit event (never for the public)."""
+    return request.client.host if request.client else None
+
+
 def require(permission: Permission) -> Callable[..., Any]:
     """A dependency that authenticates the bearer token and checks ``permission``."""
 
@@ -34,7 +39,7 @@ def require(permission: Permission) -> Callable[..., Any]:
         if user is None:
             raise _UNAUTHORISED
         if permission not in user.permissions:
-            client = request.client.host if request.client else None
+            client = client_address(request)
             rt.db.write_sync(
                 lambda session: record_event(
                     session,

@@ -13,7 +13,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 
-from vigil.access.api import require
+from vigil.access.api import client_address, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.audit import services
@@ -35,10 +35,6 @@ def criteria(
     return AuditFilter(user_id=user_id, record=record, action=action, since=since, until=until)
 
 
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.get("/events", response_model=AuditPage, summary="Search the audit log (oldest first)")
 def search(
     request: Request,
@@ -51,7 +47,7 @@ def search(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
     return services.search_events(
-        rt, user, where, after=cursor, limit=limit, client=_client(request)
+        rt, user, where, after=cursor, limit=limit, client=client_address(request)
     )
 
 
@@ -68,7 +64,7 @@ def export(
     where: AuditFilter = Depends(criteria),
     format: ExportFormat = ExportFormat.jsonl,
 ) -> StreamingResponse:
-    rows = services.export_events(rt, user, where, _client(request))
+    rows = services.export_events(rt, user, where, client_address(request))
     if format is ExportFormat.jsonl:
         body: Iterator[bytes] = (orjson.dumps(r.model_dump(mode="json")) + b"\n" for r in rows)
         return StreamingResponse(body, media_type="application/x-ndjson")
@@ -96,4 +92,4 @@ def verify(
     rt: Runtime = Depends(runtime),
     user: StaffUser = Depends(require(Permission.audit_read)),
 ) -> ChainVerdict:
-    return services.verify_chain(rt, user, _client(request))
+    return services.verify_chain(rt, user, client_address(request))

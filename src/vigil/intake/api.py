@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vigil.access.api import public, require
+from vigil.access.api import client_address, public, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
@@ -159,7 +159,9 @@ def list_reports(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> ReportPage:
-    return reading.list_reports(rt, user, cursor=cursor, limit=limit, client=_client(request))
+    return reading.list_reports(
+        rt, user, cursor=cursor, limit=limit, client=client_address(request)
+    )
 
 
 @router.get(
@@ -174,7 +176,7 @@ def get_report(
     rt: Runtime = Depends(runtime),
     user: StaffUser = Depends(require(Permission.report_read)),
 ) -> ReportOut:
-    return reading.get_report(rt, user, reference, client=_client(request))
+    return reading.get_report(rt, user, reference, client=client_address(request))
 
 
 class ShareIn(BaseModel):
@@ -197,7 +199,7 @@ def list_shares(
     rt: Runtime = Depends(runtime),
     user: StaffUser = Depends(require(Permission.report_read)),
 ) -> list[ShareOut]:
-    return reading.report_shares(rt, user, reference, _client(request))
+    return reading.report_shares(rt, user, reference, client_address(request))
 
 
 @router.post(
@@ -221,7 +223,7 @@ def share_report(
         organisation=body.organisation,
         team=body.team,
         purpose=body.purpose,
-        client=_client(request),
+        client=client_address(request),
         conditions_accepted=body.conditions_accepted,
     )
 
@@ -239,11 +241,7 @@ def revoke_share(
     rt: Runtime = Depends(runtime),
     user: StaffUser = Depends(require(Permission.record_share)),
 ) -> ShareOut:
-    return reading.revoke_report_share(rt, user, reference, share_id, _client(request))
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    return reading.revoke_report_share(rt, user, reference, share_id, client_address(request))
 
 
 __all__ = ["Problem", "router"]

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
 
-from vigil.access.api import require
+from vigil.access.api import client_address, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.intake import thread
@@ -58,7 +58,7 @@ def list_messages(
     rt: Runtime = Depends(runtime),
     user: StaffUser = Depends(require(Permission.report_read)),
 ) -> list[MessageOut]:
-    return thread.list_messages(rt, user, reference, client=_client(request))
+    return thread.list_messages(rt, user, reference, client=client_address(request))
 
 
 @router.post(
@@ -86,8 +86,6 @@ async def ask_question(
         message = MessageIn.model_validate(parse_json_document(raw))
     except ValidationError as exc:
         raise validation_problem(exc) from exc
-    return await thread.ask_question(rt, user, reference, message.text, client=_client(request))
-
-
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
+    return await thread.ask_question(
+        rt, user, reference, message.text, client=client_address(request)
+    )

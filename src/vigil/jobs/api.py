@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from sqlalchemy.orm import Session
 
-from vigil.access.api import require
+from vigil.access.api import client_address, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
-from vigil.audit.services import record_event
 from vigil.jobs.models import JobStatus
-from vigil.jobs.queue import job_summary, list_jobs
+from vigil.jobs.queue import job_summary
 from vigil.jobs.schemas import JobOut, JobsPage
+from vigil.jobs.services import list_jobs_audited
 from vigil.web.runtime import Runtime, runtime
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -29,23 +29,13 @@ def jobs(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> JobsPage:
     """Each listing is audited, in the same transaction as the read that it records."""
-    client = request.client.host if request.client else None
+    actor = user.actor(client_address(request))
 
     def work(session: Session) -> JobsPage:
-        rows = list_jobs(session, status=status, kind=kind, limit=limit)
-        page = JobsPage(
+        rows = list_jobs_audited(session, actor, status=status, kind=kind, limit=limit)
+        return JobsPage(
             summary=job_summary(session),
             items=[JobOut.model_validate(row) for row in rows],
         )
-        filters = {"status": status, "kind": kind, "limit": limit}
-        record_event(
-            session,
-            user.actor(client),
-            "jobs.listed",
-            record_type="job",
-            record_ids=[row.id for row in rows],
-            purpose="filter: " + ", ".join(f"{k}={v}" for k, v in filters.items() if v),
-        )
-        return page
 
     return rt.db.write_sync(work, as_user=user.id)

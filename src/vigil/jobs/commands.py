@@ -21,8 +21,9 @@ from sqlalchemy.orm import Session
 from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
 from vigil.jobs.models import JobStatus
-from vigil.jobs.queue import job_summary, list_jobs, purge_done, requeue
+from vigil.jobs.queue import job_summary, purge_done, requeue
 from vigil.jobs.registry import Registry
+from vigil.jobs.services import list_jobs_audited
 from vigil.jobs.worker import Worker
 from vigil.logging import configure_logging
 from vigil.settings import get_settings
@@ -73,14 +74,7 @@ def list_command(
         if status is not None or kind is not None:
 
             def work(session: Session) -> list[tuple[str, ...]]:
-                jobs = list_jobs(session, status=status, kind=kind, limit=limit)
-                record_event(
-                    session,
-                    CLI_ACTOR,
-                    "jobs.listed",
-                    record_type="job",
-                    record_ids=[j.id for j in jobs],
-                )
+                jobs = list_jobs_audited(session, CLI_ACTOR, status=status, kind=kind, limit=limit)
                 return [
                     (
                         str(j.id),

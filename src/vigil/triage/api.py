@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
-from vigil.access.api import require
+from vigil.access.api import client_address, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.triage import measures, services, weights
@@ -45,10 +45,6 @@ Decide = Annotated[StaffUser, Depends(require(Permission.triage_decide))]
 Rt = Annotated[Runtime, Depends(runtime)]
 
 
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
-
-
 @router.get("/queue", response_model=QueuePage, summary="Reports to triage, most urgent first")
 def queue(
     request: Request,
@@ -71,17 +67,19 @@ def queue(
         overdue=overdue,
         cluster_id=cluster,
     )
-    return list_queue(rt, user, criteria, cursor=cursor, limit=limit, client=_client(request))
+    return list_queue(
+        rt, user, criteria, cursor=cursor, limit=limit, client=client_address(request)
+    )
 
 
 @router.post("/reports/{reference}/claim", response_model=DecisionResult, summary="Claim")
 def claim(reference: str, request: Request, rt: Rt, user: Decide) -> DecisionResult:
-    return services.claim(rt, user, reference, _client(request))
+    return services.claim(rt, user, reference, client_address(request))
 
 
 @router.post("/reports/{reference}/release", response_model=DecisionResult, summary="Release")
 def release(reference: str, request: Request, rt: Rt, user: Decide) -> DecisionResult:
-    return services.release(rt, user, reference, _client(request))
+    return services.release(rt, user, reference, client_address(request))
 
 
 @router.post(
@@ -90,12 +88,12 @@ def release(reference: str, request: Request, rt: Rt, user: Decide) -> DecisionR
 def assign(
     reference: str, body: AssignIn, request: Request, rt: Rt, user: Decide
 ) -> DecisionResult:
-    return services.assign(rt, user, reference, body, _client(request))
+    return services.assign(rt, user, reference, body, client_address(request))
 
 
 @router.post("/reports/{reference}/grade", response_model=DecisionResult, summary="Grade 3x5x2")
 def grade(reference: str, body: GradeIn, request: Request, rt: Rt, user: Decide) -> DecisionResult:
-    return services.grade(rt, user, reference, body, _client(request))
+    return services.grade(rt, user, reference, body, client_address(request))
 
 
 @router.post(
@@ -106,7 +104,7 @@ def grade(reference: str, body: GradeIn, request: Request, rt: Rt, user: Decide)
 def outcome(
     reference: str, body: OutcomeIn, request: Request, rt: Rt, user: Decide
 ) -> DecisionResult:
-    return services.decide(rt, user, reference, body, _client(request))
+    return services.decide(rt, user, reference, body, client_address(request))
 
 
 @router.post(
@@ -116,7 +114,7 @@ def outcome(
     summary="Add an item the automation missed",
 )
 def add_item(reference: str, body: ItemAddIn, request: Request, rt: Rt, user: Decide) -> ItemOut:
-    return services.add_item(rt, user, reference, body, _client(request))
+    return services.add_item(rt, user, reference, body, client_address(request))
 
 
 @router.patch(
@@ -127,7 +125,7 @@ def add_item(reference: str, body: ItemAddIn, request: Request, rt: Rt, user: De
 def correct_item(
     reference: str, item_id: int, body: ItemCorrectionIn, request: Request, rt: Rt, user: Decide
 ) -> ItemOut:
-    return services.correct_item(rt, user, reference, item_id, body, _client(request))
+    return services.correct_item(rt, user, reference, item_id, body, client_address(request))
 
 
 @router.patch(
@@ -138,7 +136,7 @@ def correct_item(
 def correct_categories(
     reference: str, body: CategoryCorrectionIn, request: Request, rt: Rt, user: Decide
 ) -> DecisionResult:
-    return services.correct_categories(rt, user, reference, body, _client(request))
+    return services.correct_categories(rt, user, reference, body, client_address(request))
 
 
 @router.get("/config", response_model=ConfigOut, summary="Priority weights and service levels")
@@ -147,7 +145,7 @@ def show_config(
     rt: Rt,
     user: Annotated[StaffUser, Depends(require(Permission.triage_queue_read))],
 ) -> ConfigOut:
-    return weights.show_config(rt, user, _client(request))
+    return weights.show_config(rt, user, client_address(request))
 
 
 @router.put("/config", response_model=ConfigOut, summary="Change the weights (audited)")
@@ -157,7 +155,7 @@ def change_config(
     rt: Rt,
     user: Annotated[StaffUser, Depends(require(Permission.triage_configure))],
 ) -> ConfigOut:
-    return weights.change_config(rt, user, body, _client(request))
+    return weights.change_config(rt, user, body, client_address(request))
 
 
 @router.get(
@@ -168,4 +166,4 @@ def show_measures(
     rt: Rt,
     user: Annotated[StaffUser, Depends(require(Permission.triage_queue_read))],
 ) -> MeasuresOut:
-    return measures.corrections(rt, user, _client(request))
+    return measures.corrections(rt, user, client_address(request))

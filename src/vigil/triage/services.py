@@ -34,6 +34,7 @@ from vigil.triage.schemas import (
     Outcome,
     OutcomeIn,
 )
+from vigil.triage.tasks import enter_queue
 from vigil.triage.views import item_out
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
@@ -64,19 +65,9 @@ def _decision(
 def _result(session: Session, report: Report) -> TriageResult:
     result = session.get(TriageResult, report.id, with_for_update=True)
     if result is None:  # reports accepted before triage existed
-        result = TriageResult(
-            report_id=report.id,
-            received_at=report.received_at,
-            status="pending",
-            priority_rank=5,
-            state="new",
-            factors=[],
-            categories=[],
-            category_codes=",",
-            pipeline_version=0,
-        )
-        session.add(result)
-        session.flush()
+        enter_queue(session, report.id, report.received_at, job=False)
+        result = session.get(TriageResult, report.id)
+        assert result is not None
     return result
 
 

@@ -17,12 +17,14 @@ from vigil.access.models import User
 from vigil.access.services import StaffUser
 from vigil.db import utcnow
 from vigil.intake.models import Report
+from vigil.triage.config import is_overdue as past_due
 from vigil.triage.models import ClusterLink, TriageDecision, TriageItem, TriageResult
 from vigil.triage.schemas import ClusterLinkOut, ClusterOut, DecisionOut, ItemOut, TriageOut
 
 
 def is_overdue(row: TriageResult, now: datetime) -> bool:
-    return row.state != "decided" and row.due_at is not None and row.due_at < now
+    """Past its service level and still undecided."""
+    return row.state != "decided" and row.due_at is not None and past_due(row.due_at, now)
 
 
 def item_out(row: TriageItem) -> ItemOut:

@@ -24,8 +24,12 @@ from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
 
 
+def _newest(session: Session) -> TriageConfig | None:
+    return session.scalar(select(TriageConfig).order_by(TriageConfig.version.desc()).limit(1))
+
+
 def config_in_force(session: Session) -> tuple[int | None, TriageConfigModel]:
-    row = session.scalar(select(TriageConfig).order_by(TriageConfig.version.desc()).limit(1))
+    row = _newest(session)
     if row is None:
         return None, load_default_config()
     return row.version, config_from_mapping(row.body)
@@ -33,7 +37,7 @@ def config_in_force(session: Session) -> tuple[int | None, TriageConfigModel]:
 
 def show_config(rt: Runtime, user: StaffUser, client: str | None) -> ConfigOut:
     def work(session: Session) -> ConfigOut:
-        row = session.scalar(select(TriageConfig).order_by(TriageConfig.version.desc()).limit(1))
+        row = _newest(session)
         record_event(session, user.actor(client), "triage.config.viewed")
         if row is None:
             return ConfigOut(
