@@ -15,14 +15,15 @@ Only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import time
 from collections import Counter
 from dataclasses import dataclass
 
-HOST = "127.0.0.1"
+from benchmarks._measure import closed_loop
+from benchmarks._server import HOST
+
 REPORTS_PATH = "/api/v1/reports"
 MIN_CHARS, MAX_CHARS = 300, 1500
 NEAR_DUPLICATE_SHARE = 0.12
@@ -290,55 +291,16 @@ def run_load(
     started = time.perf_counter()
     cpu_before = time.process_time()
     latencies, statuses, errors = asyncio.run(
-        _closed_loop(port, requests, concurrency, duration_s, start)
+        closed_loop(
+            port,
+            requests,
+            concurrency,
+            duration_s,
+            max_requests=CLIENT_MAX_REQUESTS,
+            timeout_s=30,
+            start=start,
+        )
     )
     elapsed = time.perf_counter() - started
     latencies.sort()
     return LoadResult(elapsed, latencies, statuses, errors, time.process_time() - cpu_before)
-
-
-async def _closed_loop(
-    port: int, requests: list[bytes], concurrency: int, duration_s: float, start: int
-) -> tuple[list[float], Counter[int], int]:
-    stop_at = time.perf_counter() + duration_s
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    errors = 0
-    next_index = start
-
-    async def one_connection() -> None:
-        nonlocal errors, next_index
-        reader, writer = await asyncio.open_connection(HOST, port)
-        try:
-            while time.perf_counter() < stop_at and len(latencies) < CLIENT_MAX_REQUESTS:
-                request = requests[next_index % len(requests)]
-                next_index += 1
-                t0 = time.perf_counter()
-                writer.write(request)
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                if length:
-                    await asyncio.wait_for(reader.readexactly(length), 30)
-                latencies.append(time.perf_counter() - t0)
-                statuses[int(head[9:12])] += 1
-        except (OSError, asyncio.IncompleteReadError, TimeoutError):
-            errors += 1
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-    await asyncio.gather(*(one_connection() for _ in range(concurrency)))
-    return latencies, statuses, errors
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of an already sorted list (0.0 when empty)."""
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
-    return sorted_values[index]

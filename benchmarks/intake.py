@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import datetime as dt
 import json
 import os
@@ -39,12 +38,19 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
+from benchmarks._measure import (
+    NOISY_OTHER_PCT,
+    closed_loop,
+    machine_busy_s,
+    percentile,
+    proc_cpu_s,
+    wait_for_quiet,
+)
 from benchmarks._server import HOST, BenchServer, filesystem_of, source_version
 
 REPORTS_PATH = "/api/v1/reports"
@@ -55,7 +61,6 @@ TARGET_CEILING_RATIO = 0.5
 TARGET_P99_MS = 100.0
 FLAT_SLOPE_MB_PER_MIN = 1.0  # second-half RSS growth we still call "flat" (falling is fine)
 MIN_SOAK_S = 30.0  # shorter soaks (e.g. --quick) print RSS but do not judge flatness
-NOISY_OTHER_PCT = 15.0  # other processes' CPU (% of one core) above which we warn
 CLIENT_MAX_REQUESTS = 5_000_000  # hard cap per run for the Python fallback client
 
 
@@ -255,21 +260,6 @@ def _children_cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def _machine_busy_s() -> float:
-    """CPU seconds all cores spent busy since boot (user+nice+system+irq+softirq+steal)."""
-    with open("/proc/stat") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:]]
-    busy = fields[0] + fields[1] + fields[2] + sum(fields[5:8])
-    return busy / os.sysconf("SC_CLK_TCK")
-
-
-def _proc_cpu_s(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
-
-
 class Loader:
     def __init__(self, server: BenchServer, workdir: Path, wrk_threads: int, client: str):
         self.server = server
@@ -288,14 +278,14 @@ class Loader:
         duration_s: float,
     ) -> Run:
         rows_before = self.server.count_reports() if method == "POST" else None
-        cpu_before = _proc_cpu_s(self.server.pid)
-        machine_before = _machine_busy_s()
+        cpu_before = proc_cpu_s(self.server.pid)
+        machine_before = machine_busy_s()
         if self.client == "wrk":
             run = self._wrk(label, method, path, body, expected, concurrency, duration_s)
         else:
             run = self._python(label, method, path, body, expected, concurrency, duration_s)
-        run.server_cpu_s = _proc_cpu_s(self.server.pid) - cpu_before
-        machine = _machine_busy_s() - machine_before
+        run.server_cpu_s = proc_cpu_s(self.server.pid) - cpu_before
+        machine = machine_busy_s() - machine_before
         run.other_cpu_s = max(0.0, machine - run.server_cpu_s - run.client_cpu_s)
         if not self.server.alive():
             raise RuntimeError(f"the server died during {label}:\n{self.server.log_tail()}")
@@ -382,7 +372,14 @@ class Loader:
         started = time.perf_counter()
         cpu_before = time.process_time()
         latencies, statuses, socket_errors = asyncio.run(
-            _python_load(self.server.port, request, concurrency, duration_s)
+            closed_loop(
+                self.server.port,
+                [request],
+                concurrency,
+                duration_s,
+                max_requests=CLIENT_MAX_REQUESTS,
+                timeout_s=10,
+            )
         )
         elapsed = time.perf_counter() - started
         latencies.sort()
@@ -394,57 +391,13 @@ class Loader:
             completed=len(latencies),
             ok=ok,
             socket_errors=socket_errors,
-            p50_ms=_percentile(latencies, 50) * 1000,
-            p99_ms=_percentile(latencies, 99) * 1000,
-            p999_ms=_percentile(latencies, 99.9) * 1000,
+            p50_ms=percentile(latencies, 50) * 1000,
+            p99_ms=percentile(latencies, 99) * 1000,
+            p999_ms=percentile(latencies, 99.9) * 1000,
             max_ms=(latencies[-1] if latencies else 0.0) * 1000,
             client_cpu_s=time.process_time() - cpu_before,
             statuses={str(k): v for k, v in statuses.items()},
         )
-
-
-def _percentile(sorted_values: list[float], pct: float) -> float:
-    if not sorted_values:
-        return 0.0
-    index = min(len(sorted_values) - 1, max(0, round(pct / 100 * len(sorted_values)) - 1))
-    return sorted_values[index]
-
-
-async def _python_load(
-    port: int, request: bytes, concurrency: int, duration_s: float
-) -> tuple[list[float], Counter[int], int]:
-    """Closed-loop keep-alive clients over raw sockets; bounded by time and by count."""
-    stop_at = time.perf_counter() + duration_s
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    errors = 0
-
-    async def one_connection() -> None:
-        nonlocal errors
-        reader, writer = await asyncio.open_connection(HOST, port)
-        try:
-            while time.perf_counter() < stop_at and len(latencies) < CLIENT_MAX_REQUESTS:
-                t0 = time.perf_counter()
-                writer.write(request)
-                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 10)
-                length = 0
-                for line in head.split(b"\r\n")[1:]:
-                    name, _, value = line.partition(b":")
-                    if name.strip().lower() == b"content-length":
-                        length = int(value)
-                if length:
-                    await asyncio.wait_for(reader.readexactly(length), 10)
-                latencies.append(time.perf_counter() - t0)
-                statuses[int(head[9:12])] += 1
-        except (OSError, asyncio.IncompleteReadError, TimeoutError):
-            errors += 1
-        finally:
-            writer.close()
-            with contextlib.suppress(OSError):
-                await writer.wait_closed()
-
-    await asyncio.gather(*(one_connection() for _ in range(concurrency)))
-    return latencies, statuses, errors
 
 
 # --------------------------------------------------------------------------------------
@@ -484,8 +437,8 @@ def raw_sqlite_ceiling(folder: Path, payload: bytes, duration_s: float) -> RawSq
     return RawSqlite(
         len(latencies),
         elapsed,
-        _percentile(latencies, 50) * 1000,
-        _percentile(latencies, 99) * 1000,
+        percentile(latencies, 50) * 1000,
+        percentile(latencies, 99) * 1000,
     )
 
 
@@ -729,18 +682,6 @@ def markdown(res: Results) -> str:
 # --------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------
-def wait_for_quiet(max_wait_s: float) -> float:
-    """Wait (up to ``max_wait_s``) until the machine is nearly idle; return its busy %."""
-    deadline = time.monotonic() + max_wait_s
-    while True:
-        before = _machine_busy_s()
-        time.sleep(2.0)
-        busy_pct = 100.0 * (_machine_busy_s() - before) / 2.0
-        if busy_pct < NOISY_OTHER_PCT or time.monotonic() >= deadline:
-            return busy_pct
-        print(f"  machine busy ({busy_pct:.0f}% of a core); waiting for quiet...", flush=True)
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds per run")

@@ -64,11 +64,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script
 
 from benchmarks import _server
+from benchmarks._measure import (
+    NOISY_OTHER_PCT,
+    machine_busy_s,
+    percentile,
+    proc_cpu_s,
+    wait_for_quiet,
+)
 from benchmarks._server import BenchServer, filesystem_of, source_version, vigil_executable
 from benchmarks._triage_load import (
     LoadResult,
     make_reports,
-    percentile,
     request_bytes,
     run_load,
 )
@@ -80,22 +86,7 @@ _server.PG_BENCH_DB = "vigil_bench_triage"
 TARGET_PER_CORE = 200.0  # reports/s per CPU second through the pipeline
 TARGET_P95_S = 2.0  # receipt to triaged, under load
 NOOP_KIND = "bench.noop"
-NOISY_OTHER_PCT = 15.0  # other processes' CPU (% of one core) above which we warn
 SUBMIT_CHUNK = 128  # reports submitted together (the writer group-commits them)
-
-
-def _proc_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) process ``pid`` has used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _machine_busy_s() -> float:
-    """CPU seconds all cores spent busy since boot (user+nice+system+irq+softirq+steal)."""
-    with open("/proc/stat") as stat:
-        fields = [int(x) for x in stat.readline().split()[1:]]
-    return (fields[0] + fields[1] + fields[2] + sum(fields[5:8])) / os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------------------
@@ -237,7 +228,7 @@ def _backend_cpu(rt: Any) -> dict[int, float] | None:
         found: dict[int, float] = {}
         for pid in pids:
             try:
-                found[int(pid)] = _proc_cpu_s(int(pid))
+                found[int(pid)] = proc_cpu_s(int(pid))
             except OSError:  # not on this machine, or gone
                 continue
     return found
@@ -538,18 +529,6 @@ class LatencyRun:
         return 100 * self.other_cpu_s / self.load.elapsed_s
 
 
-def wait_for_quiet(max_wait_s: float) -> float:
-    """Wait (up to ``max_wait_s``) until the machine is nearly idle; return its busy %."""
-    deadline = time.monotonic() + max_wait_s
-    while True:
-        before = _machine_busy_s()
-        time.sleep(2.0)
-        busy_pct = 100.0 * (_machine_busy_s() - before) / 2.0
-        if busy_pct < NOISY_OTHER_PCT or time.monotonic() >= deadline:
-            return busy_pct
-        print(f"  machine busy ({busy_pct:.0f}% of a core); waiting for quiet...", flush=True)
-
-
 STALL_S = 10.0  # a failing pipeline: give up waiting after this long without progress
 
 
@@ -627,15 +606,15 @@ def latency_run(
         sampler = threading.Thread(target=sample_backlog, name="backlog", daemon=True)
         if pipeline_on:
             sampler.start()
-        cpu0, busy0 = _proc_cpu_s(server.pid), _machine_busy_s()
+        cpu0, busy0 = proc_cpu_s(server.pid), machine_busy_s()
         try:
             load = run_load(port, requests, args.concurrency, args.duration)
         finally:
             stop.set()
             if sampler.is_alive():
                 sampler.join(timeout=10)
-        server_cpu = _proc_cpu_s(server.pid) - cpu0
-        other = max(0.0, _machine_busy_s() - busy0 - server_cpu - load.client_cpu_s)
+        server_cpu = proc_cpu_s(server.pid) - cpu0
+        other = max(0.0, machine_busy_s() - busy0 - server_cpu - load.client_cpu_s)
         time.sleep(0.3)  # requests cut off in flight commit now
         accepted = probe.scalar(
             "SELECT count(*) FROM triage_results WHERE report_id > ?", (before_id,)
