@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 import secrets
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -73,6 +74,39 @@ class Cli:
             yield rt
         finally:
             rt.db.close()
+
+
+@contextmanager
+def fresh_database(engine_name: str, tmp_path: Path, label: str) -> Iterator[str]:
+    """An empty database of one test's own, for work that must commit and be seen by other
+    connections or processes; yields the owner's URL. A SQLite file under ``tmp_path``, or a
+    PostgreSQL database named after ``label`` that is dropped afterwards (skipped with the
+    reason when no server answers, a failure in CI)."""
+    if engine_name == "sqlite":
+        yield f"sqlite:///{tmp_path / f'{label}.db'}"
+        return
+    from tests.conftest import postgres_problem
+
+    problem = postgres_problem()
+    if problem:
+        if IN_CI:
+            pytest.fail(f"{problem}; CI must run the PostgreSQL half of the {label} test")
+        pytest.skip(problem)
+    name = f"vigil_{label}_{uuid.uuid4().hex[:12]}"
+    base = make_url(PG_URL)
+    admin = create_db_engine(PG_ADMIN_URL, pool_size=1).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        try:
+            yield base.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.engine.dispose()
 
 
 def flat(text_: str) -> str:

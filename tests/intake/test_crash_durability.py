@@ -25,10 +25,7 @@ import json
 import random
 import threading
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -39,11 +36,10 @@ import orjson
 import pytest
 from PIL import Image
 from sqlalchemy import Engine, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from tests.conftest import IN_CI, PG_URL, postgres_problem
 from tests.factories import jpeg_bytes, png_bytes
+from tests.scratch import fresh_database
 from tests.serving import server_env, standby
 from vigil import migrate
 from vigil.audit.models import AuditEvent
@@ -250,33 +246,6 @@ class Load:
 
 
 # --- databases and servers ------------------------------------------------------------------
-
-
-@contextmanager
-def fresh_database(engine_name: str, tmp_path: Path) -> Iterator[str]:
-    if engine_name == "sqlite":
-        yield f"sqlite:///{tmp_path / 'vigil.db'}"
-        return
-    problem = postgres_problem()
-    if problem:
-        if IN_CI:
-            pytest.fail(f"{problem}; CI must run the PostgreSQL half of the crash test")
-        pytest.skip(problem)
-    name = f"vigil_crash_{uuid.uuid4().hex[:12]}"
-    base = make_url(PG_URL)
-    admin = create_db_engine(
-        base.set(database="postgres").render_as_string(hide_password=False), pool_size=1
-    ).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield base.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.engine.dispose()
 
 
 # --- checking what survived ---------------------------------------------------------------
@@ -514,7 +483,7 @@ def test_acknowledged_reports_survive_kill_9(
     engine_name: str, kill_after: float, tmp_path: Path
 ) -> None:
     """Kill at ``kill_after`` seconds of load, or at the MIN_ACKNOWLEDGED-th answer if later."""
-    with fresh_database(engine_name, tmp_path) as url:
+    with fresh_database(engine_name, tmp_path, "crash") as url:
         data_dir = tmp_path / "var"
         env = server_env(
             environment="test",

@@ -7,19 +7,16 @@ database of their own, migrated from nothing, so nothing they commit leaks into 
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from tests.conftest import IN_CI, PG_URL, postgres_problem
+from tests.scratch import fresh_database
 from vigil import migrate
-from vigil.db import create_db_engine, utcnow
+from vigil.db import utcnow
 from vigil.settings import Settings
 
 
@@ -41,36 +38,16 @@ class Clock:
 def scratch_database(engine_name: str, tmp_path: Path) -> Iterator[str]:
     """A freshly migrated database; yields the URL the application uses (on PostgreSQL the
     ``vigil_app`` role, so the jobs table's grants are proven too)."""
-    if engine_name == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
-        migrate.upgrade(url)
-        yield url
-        return
-    problem = postgres_problem()
-    if problem:
-        if IN_CI:
-            pytest.fail(f"{problem}; CI must run the PostgreSQL half")
-        pytest.skip(problem)
-    name = f"vigil_jobs_{uuid.uuid4().hex[:12]}"
-    base = make_url(PG_URL)
-    admin = create_db_engine(
-        base.set(database="postgres").render_as_string(hide_password=False), pool_size=1
-    ).execution_options(isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            migrate.upgrade(base.set(database=name).render_as_string(hide_password=False))
+    with fresh_database(engine_name, tmp_path, "jobs") as owner_url:
+        migrate.upgrade(owner_url)
+        if engine_name == "sqlite":
+            yield owner_url
+        else:
             yield (
-                base.set(database=name, username="vigil_app", password=None).render_as_string(
-                    hide_password=False
-                )
+                make_url(owner_url)
+                .set(username="vigil_app", password=None)
+                .render_as_string(hide_password=False)
             )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.engine.dispose()
 
 
 def settings_for(url: str, tmp_path: Path) -> Settings:
