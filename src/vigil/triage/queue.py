@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access import policy
@@ -142,7 +142,12 @@ def list_queue(
     return rt.db.write_sync(work, as_user=user.id)
 
 
-def _filtered(query, criteria: QueueFilter, user: StaffUser, now: datetime):  # type: ignore[no-untyped-def]
+QueueQuery = Select[TriageResult, Report]
+
+
+def _filtered(
+    query: QueueQuery, criteria: QueueFilter, user: StaffUser, now: datetime
+) -> QueueQuery:
     if criteria.state == "open":
         query = query.where(TriageResult.state.in_(("new", "claimed")))
     else:

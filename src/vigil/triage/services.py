@@ -22,6 +22,7 @@ from vigil.audit.services import record_event
 from vigil.db import utcnow
 from vigil.intake.models import Report
 from vigil.intake.reading import visible_report
+from vigil.triage.categories import load_rules
 from vigil.triage.models import TriageDecision, TriageItem, TriageResult
 from vigil.triage.schemas import (
     AssignIn,
@@ -325,8 +326,6 @@ def add_item(
 def correct_categories(
     rt: Runtime, user: StaffUser, reference: str, body: CategoryCorrectionIn, client: str | None
 ) -> DecisionResult:
-    from vigil.triage.categories import load_rules
-
     labels = {c.code: c.label for c in load_rules().categories}
     unknown = [c for c in [*body.add, *body.remove] if c not in labels]
     if unknown:
