@@ -44,6 +44,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
+from rich.table import Table
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run as a script
 DATA = ROOT / "benchmarks" / "data" / "triage_eval.jsonl"
@@ -437,49 +440,36 @@ def _pct(x: float) -> str:
     return f"{x:.3f}"
 
 
-def print_report(fig: dict[str, Any]) -> None:
-    from rich.console import Console
-    from rich.table import Table
+def _counts_table(title: str, first: str, rows: list[tuple[str, dict[str, Any]]]) -> Table:
+    """Support, tp/fp/fn and precision/recall/F1, one row per item kind or category."""
+    table = Table(title=title)
+    for col in (first, "support", "tp", "fp", "fn", "precision", "recall", "F1"):
+        table.add_column(col, justify="left" if col == first else "right")
+    for name, c in rows:
+        table.add_row(
+            name,
+            str(c["support"]),
+            str(c["tp"]),
+            str(c["fp"]),
+            str(c["fn"]),
+            _pct(c["precision"]),
+            _pct(c["recall"]),
+            _pct(c["f1"]),
+        )
+    return table
 
+
+def print_report(fig: dict[str, Any]) -> None:
     console = Console()
     console.print(
         f"[bold]Triage quality[/bold] on {fig['reports']} reports ({DATA.name})"
         + (f", [red]{fig['crashes']} crashed[/red]" if fig["crashes"] else "")
     )
-    table = Table(title="Items (set of kind+value per report)")
-    for col in ("kind", "support", "tp", "fp", "fn", "precision", "recall", "F1"):
-        table.add_column(col, justify="left" if col == "kind" else "right")
     rows = [(k, fig["items"][k]) for k in fig["items"]]
     rows += [(f"[bold]{k}[/bold]", v) for k, v in fig["groups"].items()]
-    for name, c in rows:
-        table.add_row(
-            name,
-            str(c["support"]),
-            str(c["tp"]),
-            str(c["fp"]),
-            str(c["fn"]),
-            _pct(c["precision"]),
-            _pct(c["recall"]),
-            _pct(c["f1"]),
-        )
-    console.print(table)
-
-    table = Table(title="Categories (multi-label, per code)")
-    for col in ("code", "support", "tp", "fp", "fn", "precision", "recall", "F1"):
-        table.add_column(col, justify="left" if col == "code" else "right")
+    console.print(_counts_table("Items (set of kind+value per report)", "kind", rows))
     rows = [*fig["categories"].items(), ("[bold]micro[/bold]", fig["categories_micro"])]
-    for name, c in rows:
-        table.add_row(
-            name,
-            str(c["support"]),
-            str(c["tp"]),
-            str(c["fp"]),
-            str(c["fn"]),
-            _pct(c["precision"]),
-            _pct(c["recall"]),
-            _pct(c["f1"]),
-        )
-    console.print(table)
+    console.print(_counts_table("Categories (multi-label, per code)", "code", rows))
 
     pr = fig["priority"]
     labels = (*PRIORITIES, NO_ANSWER)
