@@ -99,3 +99,10 @@ async def closed_loop(
 
     await asyncio.gather(*(one_connection() for _ in range(concurrency)))
     return latencies, statuses, errors
+
+
+def target_table(rows: list[tuple[str, bool | None, str]]) -> list[str]:
+    """The markdown table of targets: (target, met or None when not judged, result)."""
+    return ["| target | result | met |", "|---|---|---|"] + [
+        f"| {n} | {v} | {'n/a' if m is None else 'yes' if m else '**no**'} |" for n, m, v in rows
+    ]

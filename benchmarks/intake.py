@@ -49,6 +49,7 @@ from benchmarks._measure import (
     machine_busy_s,
     percentile,
     proc_cpu_s,
+    target_table,
     wait_for_quiet,
 )
 from benchmarks._server import HOST, BenchServer, filesystem_of, source_version
@@ -671,11 +672,7 @@ def markdown(res: Results) -> str:
             f"{s.slope_mb_per_min:+.2f} MB/min.",
         ]
     out += ["", noise_note(res)]
-    out += ["", "| target | result | met |", "|---|---|---|"]
-    out += [
-        f"| {n} | {v} | {'n/a' if m is None else 'yes' if m else '**no**'} |"
-        for n, m, v in targets(res)
-    ]
+    out += ["", *target_table(targets(res))]
     return "\n".join(out)
 
 

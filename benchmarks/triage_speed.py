@@ -69,6 +69,7 @@ from benchmarks._measure import (
     machine_busy_s,
     percentile,
     proc_cpu_s,
+    target_table,
     wait_for_quiet,
 )
 from benchmarks._server import BenchServer, filesystem_of, source_version, vigil_executable
@@ -835,11 +836,7 @@ def markdown(res: Results) -> str:
             )
         out += ["", f"Intake with the pipeline ÷ without: {ratio:.2f}. {noise_note(res)}"]
         out.append("")
-    out += ["| target | result | met |", "|---|---|---|"]
-    out += [
-        f"| {n} | {v} | {'n/a' if m is None else 'yes' if m else '**no**'} |"
-        for n, m, v in targets(res)
-    ]
+    out += target_table(targets(res))
     return "\n".join(out)
 
 

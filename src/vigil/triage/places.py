@@ -81,6 +81,19 @@ class _Vocabulary:
     generic: frozenset[str]
 
 
+def _place(text: str, start: int, end: int, confidence: float, detail: str | None) -> Extracted:
+    """A place item as written, tidied: "kings cross" stays "Kings Cross", not "King's Cross"."""
+    return Extracted(
+        ItemKind.place,
+        title_name(text[start:end], keep_acronyms=True),
+        text[start:end],
+        start,
+        end,
+        confidence,
+        detail=detail,
+    )
+
+
 @cache
 def _vocabulary() -> _Vocabulary:
     data = load_yaml("places.yaml")
@@ -165,19 +178,7 @@ def _gazetteer_places(text: str, tokens: Sequence[Token]) -> list[Extracted]:
         confidence = 0.85 if capitalised else 0.7
         if cued and capitalised:
             confidence = 0.9
-        start, end = tokens[i].start, tokens[j - 1].end
-        found.append(
-            Extracted(
-                ItemKind.place,
-                # as written, tidied: "kings cross" stays "Kings Cross", not "King's Cross"
-                title_name(text[start:end], keep_acronyms=True),
-                text[start:end],
-                start,
-                end,
-                confidence,
-                detail=entry.detail,
-            )
-        )
+        found.append(_place(text, tokens[i].start, tokens[j - 1].end, confidence, entry.detail))
     return found
 
 
@@ -276,18 +277,7 @@ def _site_places(text: str, tokens: Sequence[Token], flags: Sequence[bool]) -> l
                 continue
         if any(flags[first:j]):
             continue  # "the Muslim Centre": a protected word is never a place name
-        start, end = tokens[first].start, tokens[j - 1].end
-        found.append(
-            Extracted(
-                ItemKind.place,
-                title_name(text[start:end], keep_acronyms=True),
-                text[start:end],
-                start,
-                end,
-                confidence,
-                detail=detail,
-            )
-        )
+        found.append(_place(text, tokens[first].start, tokens[j - 1].end, confidence, detail))
     for k, token in enumerate(tokens[:-1]):
         nxt = tokens[k + 1]
         if (
