@@ -87,6 +87,7 @@ bench: install postgres browser
 	$(VENV)/bin/python benchmarks/triage_quality.py
 	$(VENV)/bin/python benchmarks/triage_quality.py --split test
 	$(VENV)/bin/python benchmarks/triage_speed.py
+	$(VENV)/bin/python benchmarks/linkage.py
 
 clean:
 	rm -rf $(VENV) node_modules $(STATIC) .mypy_cache .pytest_cache .ruff_cache test-artifacts

@@ -153,7 +153,13 @@ def test_demo_seed_creates_reports_of_several_kinds_and_staff_tokens(migrated: C
         staff = {email: role for email, role in conn.execute(select(User.email, User.role))}
     assert migrated.count(Report) == 40
     assert len(kinds) >= 4
-    assert staff == {"analyst@example.org": "triage_analyst", "admin@example.org": "administrator"}
+    assert staff == {
+        "analyst@example.org": "triage_analyst",
+        "admin@example.org": "administrator",
+        "investigator@example.org": "investigator",  # the regional unit's (linkage demo)
+    }
+    assert re.search(r"Demo investigator token \(dev only\): vgl_[\w-]+", output)
+    assert re.search(r"Demo closed subject SUB-\w+ uses vehicle", output)
     with TestClient(create_app(get_settings())) as client:
         page = client.get(
             "/api/v1/reports?limit=100", headers={"Authorization": f"Bearer {analyst.group(1)}"}
@@ -162,7 +168,7 @@ def test_demo_seed_creates_reports_of_several_kinds_and_staff_tokens(migrated: C
 
     again = migrated("demo", "seed", "--reports", "40", "--if-empty")
     assert "40 reports already present" in flat(again.stderr)
-    assert migrated.count(Report) == 40 and migrated.count(User) == 2
+    assert migrated.count(Report) == 40 and migrated.count(User) == 3
 
 
 def test_demo_seed_is_refused_in_production(migrated: Cli) -> None:

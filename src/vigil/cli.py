@@ -24,6 +24,8 @@ from vigil.intake.models import Report, ReporterIdentity
 from vigil.intake.reading import followup_counts, iter_reports
 from vigil.intake.views import report_out
 from vigil.jobs.commands import app as jobs_app
+from vigil.linkage.commands import link_app
+from vigil.linkage.store_commands import entities_app
 from vigil.sealing import Sealed
 from vigil.settings import Environment, get_settings
 from vigil.web.runtime import Runtime
@@ -48,6 +50,8 @@ for sub, name in (
     (audit_app, "audit"),
     (idp_app, "idp"),
     (jobs_app, "jobs"),
+    (entities_app, "entities"),
+    (link_app, "link"),
 ):
     app.add_typer(sub, name=name)
 

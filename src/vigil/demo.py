@@ -342,9 +342,13 @@ def seed_demo(
     stats = asyncio.run(_seed_all(rt, reports, seed, on_progress))
     kinds = ", ".join(f"{stats[k.value]} {k.value}" for k in KINDS if stats[k.value])
     done = f"Created {stats['total']} synthetic reports ({kinds or 'none'}); "
+    from vigil.linkage.demo import seed_linkage_demo
+
+    linkage = seed_linkage_demo(rt, seed=seed) if reports else []
     return [
         done + f"{stats['contact']} with contact details, {stats['photo']} with a photo.",
         *staff,
+        *linkage,
     ]
 
 

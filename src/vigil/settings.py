@@ -117,6 +117,28 @@ class Settings(BaseSettings):
     jobs_lease_s: int = Field(
         120, ge=5, description="How long a claimed job is held before another worker may retry it"
     )
+    linkage_model_path: Path | None = Field(
+        None,
+        description="Trained person-matching model (JSON from `vigil link train`); "
+        "empty uses the packaged model",
+    )
+    linkage_review_floor: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Model matches at or above this probability are kept for a person to review",
+    )
+    linkage_alert_threshold: float = Field(
+        0.95, gt=0, le=1, description="Default match probability that alerts a subject's team"
+    )
+    linkage_block_cap: int = Field(
+        500,
+        ge=10,
+        description="Largest blocking group read for one key online; larger ones are skipped",
+    )
+    linkage_import_max_rows: int = Field(
+        2_000_000, ge=1, description="Most rows one import file may carry"
+    )
     followup_hash_time_cost: int = Field(
         1, ge=1, description="argon2id passes (codes carry 100 bits)"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from tests.factories import auth, minimal_report, staff_token
 from vigil.access.permissions import Role
@@ -52,7 +52,7 @@ def test_a_new_report_is_in_the_queue_before_its_pipeline_runs_then_gets_a_prior
     ]
     assert report(client, token, ref)["triage"]["status"] == "pending"
 
-    assert run_pipeline(rt) == 1
+    assert run_pipeline(rt) == 2  # the triage job, then the linkage job it queued
     triage = report(client, token, ref)["triage"]
     assert triage["status"] == "done"
     assert triage["priority"] == "P1"
@@ -292,8 +292,9 @@ def test_a_question_to_the_reporter_shows_in_the_history_and_a_reply_runs_triage
         json={"code": code, "text": "Corner of Mill Lane, a van AB12 CDE parks there at night"},
     )
     assert reply.status_code == 201, reply.text
-    with rt.db.session() as session:
-        assert session.scalar(select(func.count()).select_from(Job)) == 2
+    with rt.db.session() as session:  # triage and linkage of the report, and the reply's
+        kinds = session.scalars(select(Job.kind).order_by(Job.id)).all()
+        assert kinds == ["triage.report", "linkage.report", "triage.report"]
     run_pipeline(rt)
     triage = report(client, token, ref)["triage"]
     assert "question_asked" in [h["action"] for h in triage["history"]]

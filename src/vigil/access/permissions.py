@@ -26,6 +26,19 @@ class Permission(StrEnum):
     triage_decide = "triage:report:decide"
     triage_configure = "triage:config:write"
     jobs_read = "jobs:job:read"
+    linkage_read = "linkage:entity:read"
+    linkage_review = "linkage:match:review"
+    linkage_import = "linkage:entity:import"
+    subjects_manage = "linkage:subject:write"
+    benign_manage = "linkage:benign:write"
+    alerts_read = "linkage:alert:read"
+    alerts_decide = "linkage:alert:decide"
+    referral_submit = "linkage:referral:submit"
+    cases_read = "cases:case:read"
+    cases_write = "cases:case:write"
+    case_actions_update = "cases:action:update"
+    stats_read = "stats:summary:read"
+    search_read = "search:record:read"
 
 
 PUBLIC_PERMISSIONS = frozenset(
@@ -67,12 +80,41 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.record_share,
             Permission.triage_queue_read,
             Permission.triage_decide,
+            Permission.linkage_read,
+            Permission.linkage_review,
+            Permission.alerts_read,
+            Permission.cases_read,
+            Permission.cases_write,
+            Permission.case_actions_update,
+            Permission.search_read,
         }
     ),
     Role.investigator: frozenset(
-        {Permission.report_read, Permission.report_message_send, Permission.record_share}
+        {
+            Permission.report_read,
+            Permission.report_message_send,
+            Permission.record_share,
+            Permission.linkage_read,
+            Permission.linkage_review,
+            Permission.linkage_import,
+            Permission.subjects_manage,
+            Permission.alerts_read,
+            Permission.alerts_decide,
+            Permission.referral_submit,
+            Permission.cases_read,
+            Permission.cases_write,
+            Permission.case_actions_update,
+            Permission.search_read,
+        }
     ),
-    Role.partner_practitioner: frozenset(),
+    Role.partner_practitioner: frozenset(
+        {
+            Permission.referral_submit,
+            Permission.cases_read,
+            Permission.case_actions_update,
+            Permission.search_read,
+        }
+    ),
     Role.supervisor: frozenset(
         {
             Permission.report_read,
@@ -82,6 +124,15 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.triage_queue_read,
             Permission.triage_decide,
             Permission.jobs_read,
+            Permission.linkage_read,
+            Permission.linkage_review,
+            Permission.alerts_read,
+            Permission.alerts_decide,
+            Permission.cases_read,
+            Permission.cases_write,
+            Permission.case_actions_update,
+            Permission.stats_read,
+            Permission.search_read,
         }
     ),
     Role.auditor: frozenset({Permission.audit_read, Permission.audit_export}),
@@ -93,6 +144,9 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.triage_queue_read,
             Permission.triage_configure,
             Permission.jobs_read,
+            Permission.linkage_import,
+            Permission.benign_manage,
+            Permission.stats_read,
         }
     ),
     Role.reporter_custodian: frozenset(

@@ -21,6 +21,8 @@ from sqlalchemy.orm import Session
 from vigil.db import utcnow
 from vigil.intake.models import Attachment, Followup, Report
 from vigil.intake.storage import display_key, original_key
+from vigil.linkage.alerts import live_alert_reports
+from vigil.linkage.tasks import link_reports
 from vigil.triage import clusters, similarity
 from vigil.triage.categories import CategoryAssignment, categorise
 from vigil.triage.config import due_at
@@ -201,6 +203,7 @@ def _store(session: Session, batch: Sequence[Prepared]) -> None:
             existing[prep.facts.id] = []
             first_run.add(prep.facts.id)
     _replace_items(session, batch)
+    alerted = live_alert_reports(session, ids)
     updates: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
     for prep in batch:
@@ -224,6 +227,7 @@ def _store(session: Session, batch: Sequence[Prepared]) -> None:
             reported_at=prep.facts.received_at,
             config=config,
             cluster_size=size,
+            known_subject_match=rid in alerted,
         )
         categories = _merge_categories(existing[rid], prep.categories)
         updates.append(
@@ -258,6 +262,9 @@ def _store(session: Session, batch: Sequence[Prepared]) -> None:
     connection = session.connection()
     connection.execute(_UPDATE_RESULT, updates)
     connection.execute(insert(TriageDecision.__table__), history)  # type: ignore[arg-type]
+    # Linkage follows triage: the report's entities (with the items just stored) are matched
+    # against everything known, in a job of its own so triage latency does not pay for it.
+    link_reports(session, ids)
 
 
 def _replace_items(session: Session, batch: Sequence[Prepared]) -> None:

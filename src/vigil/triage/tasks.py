@@ -50,8 +50,12 @@ def retriage(session: Session, report_id: int, cause: str) -> None:
 
 def default_registry() -> Registry:
     """The handlers a worker runs (imported here, so intake does not load the pipeline)."""
+    from vigil.linkage import tasks as linkage_tasks
+    from vigil.search import tasks as search_tasks
     from vigil.triage.pipeline import triage_reports
 
     registry = Registry()
     registry.register(TRIAGE_REPORT, triage_reports)
+    linkage_tasks.register(registry)
+    search_tasks.register(registry)
     return registry

@@ -24,6 +24,7 @@ from vigil.access.permissions import Permission
 from vigil.access.signin import purge_staff_sessions
 from vigil.audit import api as audit_api
 from vigil.audit.chain import Signer, make_checkpoint
+from vigil.cases import api as cases_api
 from vigil.db import utcnow
 from vigil.intake import api as intake_api
 from vigil.intake import pages as intake_pages
@@ -32,8 +33,12 @@ from vigil.intake.services import ensure_receiving_org, purge_expired_idempotenc
 from vigil.jobs import api as jobs_api
 from vigil.jobs.queue import purge_done
 from vigil.jobs.worker import Worker
+from vigil.linkage import api as linkage_api
+from vigil.linkage import graph_api as linkage_graph_api
 from vigil.logging import configure_logging
+from vigil.search import api as search_api
 from vigil.settings import Environment, Settings, get_settings
+from vigil.stats import api as stats_api
 from vigil.triage import api as triage_api
 from vigil.triage.tasks import default_registry
 from vigil.web import health
@@ -52,6 +57,11 @@ AREAS = (
     audit_api.router,
     triage_api.router,
     jobs_api.router,
+    linkage_api.router,
+    linkage_graph_api.router,
+    cases_api.router,
+    stats_api.router,
+    search_api.router,
     access_pages.router,
     access_webauthn.router,
     access_disclosure.router,

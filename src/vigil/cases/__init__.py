@@ -1,0 +1,1 @@
+"""Cases: multi-agency case working — links, agency-owned actions, meetings, decisions."""

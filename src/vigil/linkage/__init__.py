@@ -1,0 +1,1 @@
+"""Linkage: entities, known subjects, probabilistic matching and re-engagement alerts."""

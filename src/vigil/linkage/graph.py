@@ -1,0 +1,276 @@
+"""The link graph: what is connected to an entity, only through records the reader may see.
+
+Nodes are entities, the reports they came from, the subjects they belong to and the cases
+that hold them; edges are a source, a proposed or confirmed match, a confirmed identity, a
+subject's membership, a case link. The graph is expanded breadth-first from the start and
+every expansion goes through the access policy, so a path never runs through a record the
+reader may not see (and never hints that one exists). Rejected matches are not edges.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.access import policy
+from vigil.access.services import StaffUser
+from vigil.cases.models import Case, CaseLink
+from vigil.intake.models import Report
+from vigil.linkage.models import Entity, Match, Subject, SubjectEntity
+
+MAX_NODES = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    id: str  # "entity:12", "report:VGL-…", "subject:SUB-…", "case:CASE-…"
+    type: str
+    label: str
+    kind: str | None = None  # an entity's kind
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    source: str
+    target: str
+    relation: str  # source | match | confirmed | same_identity | subject | case
+    probability: float | None = None
+
+
+@dataclass
+class Graph:
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: dict[tuple[str, str, str], Edge] = field(default_factory=dict)
+    truncated: bool = False
+
+    def add(self, node: Node) -> None:
+        self.nodes.setdefault(node.id, node)
+
+    def link(self, edge: Edge) -> None:
+        a, b = sorted((edge.source, edge.target))
+        self.edges.setdefault((a, b, edge.relation), edge)
+
+
+class _Walker:
+    """Neighbours of one node, each already filtered by the policy."""
+
+    def __init__(self, session: Session, user: StaffUser) -> None:
+        self.session, self.user = session, user
+
+    def _entities(self, ids: Iterable[int]) -> list[Entity]:
+        wanted = sorted(set(ids))
+        if not wanted:
+            return []
+        return list(
+            self.session.scalars(
+                select(Entity).where(
+                    Entity.id.in_(wanted), policy.visible(self.user, Entity, "entity")
+                )
+            )
+        )
+
+    def entity_node(self, entity: Entity) -> Node:
+        return Node(f"entity:{entity.id}", "entity", entity.label, entity.kind)
+
+    def neighbours(self, node_id: str) -> list[tuple[Node, Edge]]:
+        kind, _, key = node_id.partition(":")
+        if kind == "entity":
+            return self._of_entity(int(key))
+        if kind == "report":
+            return self._of_report(key)
+        if kind == "subject":
+            return self._of_subject(key)
+        if kind == "case":
+            return self._of_case(key)
+        return []
+
+    def _of_entity(self, entity_id: int) -> list[tuple[Node, Edge]]:
+        visible = self._entities([entity_id])
+        if not visible:
+            return []
+        entity = visible[0]
+        me = f"entity:{entity.id}"
+        found: list[tuple[Node, Edge]] = []
+        matches = self.session.execute(
+            select(Match.entity_id, Match.other_entity_id, Match.state, Match.match_probability)
+            .where(
+                (Match.entity_id == entity.id) | (Match.other_entity_id == entity.id),
+                Match.state != "negative",
+            )
+            .limit(MAX_NODES)
+        ).all()
+        others = {(a if b == entity.id else b): (s, p) for a, b, s, p in matches}
+        for other in self._entities(others):
+            state, probability = others[other.id]
+            relation = "confirmed" if state == "positive" else "match"
+            node = self.entity_node(other)
+            found.append((node, Edge(me, node.id, relation, probability)))
+        siblings = self.session.scalars(
+            select(Entity.id).where(
+                Entity.identity_id == entity.identity_id, Entity.id != entity.id
+            )
+        ).all()
+        for other in self._entities(siblings):
+            node = self.entity_node(other)
+            found.append((node, Edge(me, node.id, "same_identity")))
+        if entity.source_type == "report" and entity.source_id is not None:
+            report = self.session.scalar(
+                select(Report).where(Report.id == entity.source_id, policy.reports(self.user))
+            )
+            if report is not None:
+                node = Node(f"report:{report.reference}", "report", report.reference)
+                found.append((node, Edge(node.id, me, "source")))
+        subjects = self.session.scalars(
+            select(Subject)
+            .join(SubjectEntity, SubjectEntity.subject_id == Subject.id)
+            .where(
+                SubjectEntity.entity_id == entity.id,
+                policy.visible(self.user, Subject, "subject"),
+            )
+        )
+        for subject in subjects:
+            node = Node(f"subject:{subject.reference}", "subject", subject.name)
+            found.append((node, Edge(node.id, me, "subject")))
+        found += self._cases_of("entity", entity.id, me)
+        return found
+
+    def _of_report(self, reference: str) -> list[tuple[Node, Edge]]:
+        report = self.session.scalar(
+            select(Report).where(Report.reference == reference, policy.reports(self.user))
+        )
+        if report is None:
+            return []
+        me = f"report:{report.reference}"
+        ids = self.session.scalars(
+            select(Entity.id).where(Entity.source_type == "report", Entity.source_id == report.id)
+        ).all()
+        found = [
+            (self.entity_node(e), Edge(me, f"entity:{e.id}", "source")) for e in self._entities(ids)
+        ]
+        return found + self._cases_of("report", report.id, me)
+
+    def _of_subject(self, reference: str) -> list[tuple[Node, Edge]]:
+        subject = self.session.scalar(
+            select(Subject).where(
+                Subject.reference == reference, policy.visible(self.user, Subject, "subject")
+            )
+        )
+        if subject is None:
+            return []
+        me = f"subject:{subject.reference}"
+        ids = self.session.scalars(
+            select(SubjectEntity.entity_id).where(SubjectEntity.subject_id == subject.id)
+        ).all()
+        found = [
+            (self.entity_node(e), Edge(me, f"entity:{e.id}", "subject"))
+            for e in self._entities(ids)
+        ]
+        return found + self._cases_of("subject", subject.id, me)
+
+    def _of_case(self, reference: str) -> list[tuple[Node, Edge]]:
+        case = self.session.scalar(
+            select(Case).where(Case.reference == reference, policy.visible(self.user, Case, "case"))
+        )
+        if case is None:
+            return []
+        me = f"case:{case.reference}"
+        links = self.session.execute(
+            select(CaseLink.record_type, CaseLink.record_id).where(CaseLink.case_id == case.id)
+        ).all()
+        found: list[tuple[Node, Edge]] = []
+        entity_ids = [rid for rtype, rid in links if rtype == "entity"]
+        for entity in self._entities(entity_ids):
+            found.append((self.entity_node(entity), Edge(me, f"entity:{entity.id}", "case")))
+        report_ids = [rid for rtype, rid in links if rtype == "report"]
+        if report_ids:
+            for report in self.session.scalars(
+                select(Report).where(Report.id.in_(report_ids), policy.reports(self.user))
+            ):
+                node = Node(f"report:{report.reference}", "report", report.reference)
+                found.append((node, Edge(me, node.id, "case")))
+        subject_ids = [rid for rtype, rid in links if rtype == "subject"]
+        if subject_ids:
+            for subject in self.session.scalars(
+                select(Subject).where(
+                    Subject.id.in_(subject_ids), policy.visible(self.user, Subject, "subject")
+                )
+            ):
+                node = Node(f"subject:{subject.reference}", "subject", subject.name)
+                found.append((node, Edge(me, node.id, "case")))
+        return found
+
+    def _cases_of(self, rtype: str, rid: int, me: str) -> list[tuple[Node, Edge]]:
+        cases = self.session.scalars(
+            select(Case)
+            .join(CaseLink, CaseLink.case_id == Case.id)
+            .where(
+                CaseLink.record_type == rtype,
+                CaseLink.record_id == rid,
+                policy.visible(self.user, Case, "case"),
+            )
+        )
+        return [
+            (Node(f"case:{c.reference}", "case", c.title), Edge(f"case:{c.reference}", me, "case"))
+            for c in cases
+        ]
+
+
+def neighbourhood(session: Session, user: StaffUser, start: Entity, depth: int) -> Graph:
+    """Everything within ``depth`` hops of ``start`` that the reader may see."""
+    walker = _Walker(session, user)
+    graph = Graph()
+    first = walker.entity_node(start)
+    graph.add(first)
+    frontier = deque([(first.id, 0)])
+    seen = {first.id}
+    while frontier:
+        node_id, hops = frontier.popleft()
+        if hops >= depth:
+            continue
+        for node, edge in walker.neighbours(node_id):
+            graph.link(edge)
+            if node.id in seen:
+                continue
+            if len(graph.nodes) >= MAX_NODES:
+                graph.truncated = True
+                graph.edges = {
+                    k: e for k, e in graph.edges.items() if {e.source, e.target} <= set(graph.nodes)
+                }
+                return graph
+            seen.add(node.id)
+            graph.add(node)
+            frontier.append((node.id, hops + 1))
+    return graph
+
+
+def shortest_path(
+    session: Session, user: StaffUser, start: Entity, goal: Entity, max_hops: int = 6
+) -> list[tuple[Node, Edge | None]] | None:
+    """The fewest visible hops from one entity to another, or None within ``max_hops``."""
+    walker = _Walker(session, user)
+    begin, end = walker.entity_node(start), walker.entity_node(goal)
+    came_from: dict[str, tuple[str, Edge] | None] = {begin.id: None}
+    nodes = {begin.id: begin}
+    frontier = deque([(begin.id, 0)])
+    while frontier:
+        node_id, hops = frontier.popleft()
+        if node_id == end.id:
+            path: list[tuple[Node, Edge | None]] = []
+            step: str | None = node_id
+            while step is not None:
+                prev = came_from[step]
+                path.append((nodes[step], prev[1] if prev else None))
+                step = prev[0] if prev else None
+            return list(reversed(path))
+        if hops >= max_hops or len(nodes) > MAX_NODES * 4:
+            continue
+        for node, edge in walker.neighbours(node_id):
+            if node.id not in came_from:
+                came_from[node.id] = (node_id, edge)
+                nodes[node.id] = node
+                frontier.append((node.id, hops + 1))
+    return None

@@ -1,0 +1,222 @@
+"""Linking new information: its entities into the store, matched against everything known.
+
+Runs as ``system`` inside the pipeline (after triage) and for referrals and imports, so the
+radar sees every record; what people then see of the matches and alerts goes through the
+access policy. Exact identifiers (phone, e-mail, plate, account, id number) link without a
+model; people are scored by the trained model and kept for review above a floor. Values on
+the known-benign list never link. A pair a person rejected is remembered and never raised
+again; re-running the same record refreshes its entities in place so ids stay stable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from vigil.db import utcnow
+from vigil.linkage.entities import Marking, identifiers_of, label_of
+from vigil.linkage.matching.scorer import PersonScorer
+from vigil.linkage.models import (
+    BenignValue,
+    Entity,
+    EntityValue,
+    Identity,
+    Match,
+)
+from vigil.linkage.online import index_person, match_prepared
+from vigil.linkage.records import EntityKind, EntityRecord, PersonRecord, person_record
+
+
+@dataclass
+class LinkOutcome:
+    entity_ids: list[int] = field(default_factory=list)
+    new_match_ids: list[int] = field(default_factory=list)
+    match_ids: list[int] = field(default_factory=list)
+
+
+def upsert_entities(
+    session: Session,
+    records: Sequence[EntityRecord],
+    *,
+    source_type: str,
+    source_id: int | None,
+    marking: Marking,
+    scorer: PersonScorer,
+    prune: bool = False,
+) -> list[Entity]:
+    """Store a source's entities, keyed by (source, record id) so re-runs keep their ids.
+
+    With ``prune``, the source's entities no longer present are removed unless a person has
+    already reviewed one of their matches (a decision is never silently lost).
+    """
+    existing = {
+        e.source_ref: e
+        for e in session.scalars(
+            select(Entity).where(Entity.source_type == source_type, Entity.source_id == source_id)
+        )
+    }
+    benign = benign_values(session, [v for r in records for v in identifiers_of(r)])
+    stored: list[Entity] = []
+    conn = session.connection()
+    for record in records:
+        entity = existing.pop(record.id, None)
+        if entity is None:
+            identity = Identity(kind=record.kind.value, created_at=utcnow())
+            session.add(identity)
+            session.flush()
+            entity = Entity(
+                kind=record.kind.value,
+                identity_id=identity.id,
+                source_type=source_type,
+                source_id=source_id,
+                source_ref=record.id,
+                created_at=utcnow(),
+            )
+            session.add(entity)
+        entity.label = label_of(record)
+        entity.properties = {k: list(v) for k, v in record.properties.items()}
+        entity.owning_org_id = marking.owning_org_id
+        entity.owning_team_id = marking.owning_team_id
+        entity.classification = marking.classification
+        values = identifiers_of(record)
+        entity.benign = bool(values) and all(v in benign for v in values)
+        session.flush()
+        session.execute(delete(EntityValue).where(EntityValue.entity_id == entity.id))
+        session.add_all(
+            EntityValue(entity_id=entity.id, kind=k, value=v)
+            for k, v in values
+            if (k, v) not in benign
+        )
+        if record.kind is EntityKind.person:
+            index_person(conn, entity.id, scorer.prepare(person_record(record)))
+        stored.append(entity)
+    if prune:
+        for gone in existing.values():
+            reviewed = session.scalar(
+                select(Match.id).where(
+                    (Match.entity_id == gone.id) | (Match.other_entity_id == gone.id),
+                    Match.state != "pending",
+                )
+            )
+            if reviewed is None:
+                session.delete(gone)
+    session.flush()
+    return stored
+
+
+def link_entities(
+    session: Session,
+    entities: Sequence[Entity],
+    *,
+    scorer: PersonScorer,
+    floor: float,
+    cap: int,
+) -> LinkOutcome:
+    """Match each entity against the store; record (or refresh) one Match per pair."""
+    outcome = LinkOutcome(entity_ids=[e.id for e in entities])
+    own = {e.id for e in entities}
+    conn = session.connection()
+    for entity in entities:
+        proposals: dict[int, dict[str, Any]] = {}
+        for kind, value in _values_of(session, entity.id):
+            for other_id in session.scalars(
+                select(EntityValue.entity_id).where(
+                    EntityValue.kind == kind, EntityValue.value == value
+                )
+            ):
+                if other_id in own:
+                    continue
+                proposals[other_id] = {
+                    "method": "exact",
+                    "match_probability": 1.0,
+                    "match_weight": None,
+                    "is_match": True,
+                    "model_version": None,
+                    "explanation": [{"comparison": kind, "level": "exact", "value_kind": kind}],
+                }
+        if entity.kind == EntityKind.person.value:
+            prepared = _prepared(session, entity.id)
+            if prepared is not None:
+                for cand in match_prepared(
+                    conn, prepared, scorer=scorer, cap=cap, floor=floor, limit=20, exclude=list(own)
+                ):
+                    if cand.entity_id in proposals:
+                        proposals[cand.entity_id]["explanation"] += cand.explanation()
+                        continue
+                    proposals[cand.entity_id] = {
+                        "method": "model",
+                        "match_probability": cand.match_probability,
+                        "match_weight": cand.match_weight,
+                        "is_match": cand.is_match,
+                        "model_version": scorer.model.version,
+                        "explanation": cand.explanation(),
+                    }
+        for other_id, proposal in proposals.items():
+            match_id, new = _record_match(session, entity.id, other_id, proposal)
+            if match_id is not None:
+                outcome.match_ids.append(match_id)
+                if new:
+                    outcome.new_match_ids.append(match_id)
+    return outcome
+
+
+def _record_match(
+    session: Session, entity_id: int, other_id: int, proposal: Mapping[str, Any]
+) -> tuple[int | None, bool]:
+    """Insert or refresh the pair's match; a pair a person already labelled keeps its label
+    and evidence (a rejection is remembered: the pair is not raised again)."""
+    row = session.scalar(
+        select(Match).where(
+            ((Match.entity_id == entity_id) & (Match.other_entity_id == other_id))
+            | ((Match.entity_id == other_id) & (Match.other_entity_id == entity_id))
+        )
+    )
+    if row is not None:
+        if row.state == "negative":
+            return None, False
+        if row.state == "pending":
+            for key, value in proposal.items():
+                setattr(row, key, value)
+        return row.id, False
+    row = Match(entity_id=entity_id, other_entity_id=other_id, created_at=utcnow(), **proposal)
+    session.add(row)
+    session.flush()
+    return row.id, True
+
+
+def _values_of(session: Session, entity_id: int) -> list[tuple[str, str]]:
+    rows = session.execute(
+        select(EntityValue.kind, EntityValue.value).where(EntityValue.entity_id == entity_id)
+    )
+    return [(k, v) for k, v in rows]
+
+
+def _prepared(session: Session, entity_id: int) -> dict[str, Any] | None:
+    import orjson
+
+    from vigil.linkage.models import PersonRow
+
+    blob = session.scalar(select(PersonRow.prepared).where(PersonRow.entity_id == entity_id))
+    return None if blob is None else dict(orjson.loads(blob))
+
+
+def benign_values(session: Session, values: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+    wanted = set(values)
+    if not wanted:
+        return set()
+    rows = session.execute(
+        select(BenignValue.kind, BenignValue.value).where(
+            BenignValue.value.in_(sorted({v for _, v in wanted}))
+        )
+    )
+    return {(k, v) for k, v in rows} & wanted
+
+
+def person_entity_record(record: PersonRecord) -> EntityRecord:
+    from vigil.linkage.records import person_entity
+
+    return person_entity(record)

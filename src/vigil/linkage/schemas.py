@@ -1,0 +1,229 @@
+"""Linkage's API shapes: what goes in (strict, with limits) and what comes out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from vigil.access.markings import Classification
+from vigil.linkage.records import SubjectStatus
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class MatchLabel(StrEnum):
+    positive = "positive"
+    negative = "negative"
+    unsure = "unsure"
+
+
+class AlertState(StrEnum):
+    reviewed = "reviewed"
+    actioned = "actioned"
+    dismissed = "dismissed"
+
+
+class PersonIn(Strict):
+    first_name: str | None = Field(None, max_length=100)
+    middle_name: str | None = Field(None, max_length=100)
+    last_name: str | None = Field(None, max_length=100)
+    date_of_birth: str | None = Field(None, max_length=40)
+    address: str | None = Field(None, max_length=300)
+    postcode: str | None = Field(None, max_length=10)
+    town: str | None = Field(None, max_length=100)
+    phone: str | None = Field(None, max_length=30)
+    email: str | None = Field(None, max_length=254)
+    id_number: str | None = Field(None, max_length=40)
+
+    @model_validator(mode="after")
+    def _something(self) -> PersonIn:
+        if not any(self.model_dump().values()):
+            raise ValueError("give at least one detail of the person")
+        return self
+
+
+class ReferralIn(Strict):
+    """A partner's referral of a person: matched against the store at once."""
+
+    person: PersonIn
+    reason: str = Field(min_length=10, max_length=5000)
+    classification: Classification = Classification.official_sensitive
+
+
+class SubjectIn(Strict):
+    name: str = Field(min_length=1, max_length=300)
+    external_ref: str | None = Field(None, max_length=120)
+    status: SubjectStatus = SubjectStatus.open
+    team_id: int | None = None
+    classification: Classification = Classification.secret
+    handling_code: str | None = Field(None, max_length=4)
+    alert_threshold: float | None = Field(None, gt=0, le=1)
+    person: PersonIn | None = None  # the subject's own person entity, when known
+
+
+class SubjectStatusIn(Strict):
+    status: SubjectStatus
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class SubjectEntityIn(Strict):
+    entity_id: int
+
+
+class MatchReviewIn(Strict):
+    label: MatchLabel
+    reason: str = Field(min_length=3, max_length=2000)
+    blind: bool = False
+
+
+class AlertDecisionIn(Strict):
+    state: AlertState
+    reason: str | None = Field(None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _reason_for_dismissal(self) -> AlertDecisionIn:
+        if self.state is AlertState.dismissed and not (self.reason or "").strip():
+            raise ValueError("a dismissal needs its reason")
+        return self
+
+
+class BenignIn(Strict):
+    kind: str = Field(pattern="^(phone|email|vrm|account|id_number)$")
+    value: str = Field(min_length=1, max_length=300)
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class EntityOut(BaseModel):
+    id: int
+    kind: str
+    identity_id: int
+    label: str
+    properties: dict[str, list[str]]
+    source_type: str
+    source_ref: str | None
+    report_reference: str | None = None
+    classification: str
+    benign: bool
+    created_at: datetime
+
+
+class MatchOut(BaseModel):
+    id: int
+    entity: EntityOut
+    other: EntityOut
+    method: str
+    match_probability: float | None  # None when reviewing blind
+    match_weight: float | None
+    is_match: bool | None
+    model_version: str | None
+    explanation: list[dict[str, Any]] | None  # the waterfall, as data
+    state: str
+    review_reason: str | None
+    reviewed_at: datetime | None
+
+
+class SubjectOut(BaseModel):
+    id: int
+    reference: str
+    external_ref: str | None
+    name: str
+    status: str
+    classification: str
+    alert_threshold: float
+    entity_ids: list[int]
+    created_at: datetime
+    closed_at: datetime | None
+
+
+class AlertOut(BaseModel):
+    id: int
+    subject: SubjectOut
+    state: str
+    reappeared: bool
+    subject_status: str
+    best_probability: float
+    record_type: str
+    # What the reader may see of the record that raised it: its reference and evidence, or
+    # only that it exists and which organisation to ask.
+    record_visible: bool
+    record_reference: str | None
+    ask: str | None
+    evidence: list[dict[str, Any]]
+    reason: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class EntityPage(BaseModel):
+    entity: EntityOut
+    identity: list[EntityOut]
+    matches: list[MatchOut]
+    subjects: list[SubjectOut]
+
+
+class ReferralOut(BaseModel):
+    entity: EntityOut
+    matches: list[MatchOut]
+    alerts_raised: int
+
+
+class ImportOut(BaseModel):
+    import_id: int
+    entities: int
+    subjects: int
+    dropped: dict[str, int]
+
+
+class ImportProblemRow(BaseModel):
+    row: int
+    column: str | None
+    message: str
+
+
+class BenignOut(BaseModel):
+    id: int
+    kind: str
+    value: str
+    reason: str
+    added_at: datetime
+
+
+class AccuracyBand(BaseModel):
+    band: str
+    positive: int
+    negative: int
+    unsure: int
+    pending: int
+
+
+class GraphNode(BaseModel):
+    id: str
+    type: str
+    label: str
+    kind: str | None = None
+
+
+class GraphEdge(BaseModel):
+    source: str
+    target: str
+    relation: str
+    probability: float | None = None
+
+
+class GraphOut(BaseModel):
+    """Cytoscape-ready: nodes and edges, only what the reader may see."""
+
+    nodes: list[GraphNode]
+    edges: list[GraphEdge]
+    truncated: bool
+
+
+class PathOut(BaseModel):
+    found: bool
+    steps: list[GraphNode]
+    edges: list[GraphEdge]

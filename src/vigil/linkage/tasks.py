@@ -1,0 +1,200 @@
+"""Linkage jobs: a triaged report's entities are stored and matched against the store.
+
+Triage enqueues ``linkage.report`` in its own transaction, so every triaged report is
+linked even if the process stops in between. The handler runs as ``system``; when a report
+raises its first alert it is triaged again so that "known subject" counts in its priority.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from vigil.jobs.queue import NewJob, enqueue_many
+from vigil.linkage.alerts import raise_alerts
+from vigil.linkage.records import EntityKind, EntityRecord
+from vigil.web.runtime import Runtime
+
+LINK_REPORT = "linkage.report"
+LINK_ENTITIES = "linkage.entities"
+log = structlog.get_logger("vigil.linkage")
+
+
+def link_reports(session: Session, report_ids: Sequence[int]) -> None:
+    enqueue_many(
+        session,
+        [NewJob(LINK_REPORT, f"{LINK_REPORT}:{rid}", {"report_id": rid}) for rid in report_ids],
+    )
+
+
+def link_entity_ids(session: Session, entity_ids: Sequence[int], source: str) -> None:
+    """Match entities that arrived by referral or import (chunks keep jobs short)."""
+    ids = sorted(entity_ids)
+    enqueue_many(
+        session,
+        [
+            NewJob(LINK_ENTITIES, f"{LINK_ENTITIES}:{source}:{ids[i]}", {"ids": ids[i : i + 200]})
+            for i in range(0, len(ids), 200)
+        ],
+    )
+
+
+def report_entities(session: Session, report_id: int) -> tuple[list[EntityRecord], Any]:
+    """What a report says about people, vehicles, phones, e-mails and accounts, as entity
+    records keyed by their normalised value (so a re-run finds the same entities)."""
+    from vigil.intake.models import Report
+    from vigil.triage.models import TriageItem
+
+    report = session.get(Report, report_id)
+    if report is None:
+        return [], None
+    found: dict[str, EntityRecord] = {}
+
+    def add(kind: EntityKind, key: str, props: dict[str, tuple[str, ...]]) -> None:
+        rid = f"{kind.value}:{key.lower()}"[:120]
+        if rid in found:
+            merged = dict(found[rid].properties)
+            for name, values in props.items():
+                merged[name] = tuple(dict.fromkeys((*merged.get(name, ()), *values)))
+            props = merged
+        found[rid] = EntityRecord(kind, rid, {k: v for k, v in props.items() if v})
+
+    for person in report.people:
+        if person.name and person.name.strip():
+            add(EntityKind.person, person.name.strip(), _name_props(person.name))
+    for vehicle in report.vehicles:
+        if vehicle.registration_normalised:
+            add(
+                EntityKind.vehicle,
+                vehicle.registration_normalised,
+                {
+                    "registration": (vehicle.registration_normalised,),
+                    "make": _opt(vehicle.make),
+                    "model": _opt(vehicle.model),
+                    "colour": _opt(vehicle.colour),
+                },
+            )
+    items = session.execute(
+        select(TriageItem.kind, TriageItem.value, TriageItem.detail).where(
+            TriageItem.report_id == report_id, TriageItem.status == "active"
+        )
+    )
+    for kind, value, detail in items:
+        if kind == "person":
+            add(EntityKind.person, value, _name_props(value))
+        elif kind == "phone":
+            add(EntityKind.phone, value, {"number": (value,)})
+        elif kind == "email":
+            add(EntityKind.email, value, {"address": (value,)})
+        elif kind == "vrm":
+            add(EntityKind.vehicle, value, {"registration": (value,)})
+        elif kind == "handle":
+            add(EntityKind.online_account, value, {"handle": (value,), "platform": _opt(detail)})
+    return list(found.values()), report
+
+
+def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
+    # The matcher (and its model) loads only in processes that link, not in every importer.
+    from vigil.linkage.entities import Marking
+    from vigil.linkage.linking import link_entities, upsert_entities
+    from vigil.linkage.online import scorer_for
+
+    scorer = scorer_for(rt.settings.linkage_model_path)
+    for payload in payloads:
+        rid = int(payload["report_id"])
+
+        def work(session: Session, rid: int = rid) -> None:
+            records, report = report_entities(session, rid)
+            if report is None:
+                return
+            marking = Marking(report.owning_org_id, report.owning_team_id, report.classification)
+            entities = upsert_entities(
+                session,
+                records,
+                source_type="report",
+                source_id=rid,
+                marking=marking,
+                scorer=scorer,
+                prune=True,
+            )
+            outcome = link_entities(
+                session,
+                entities,
+                scorer=scorer,
+                floor=rt.settings.linkage_review_floor,
+                cap=rt.settings.linkage_block_cap,
+            )
+            new_alerts = raise_alerts(
+                session,
+                outcome.match_ids,
+                record_type="report",
+                record_id=rid,
+                record_org_id=report.owning_org_id,
+            )
+            if new_alerts:
+                from vigil.triage.tasks import retriage
+
+                retriage(session, rid, "alert")
+                log.info("linkage.alerts_raised", report_id=rid, alerts=len(new_alerts))
+
+        rt.db.write_sync(work)
+
+
+def link_entity_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
+    from vigil.linkage.linking import link_entities
+    from vigil.linkage.models import Entity
+    from vigil.linkage.online import scorer_for
+
+    scorer = scorer_for(rt.settings.linkage_model_path)
+    for payload in payloads:
+        ids = [int(i) for i in payload["ids"]]
+
+        def work(session: Session, ids: list[int] = ids) -> None:
+            entities = list(session.scalars(select(Entity).where(Entity.id.in_(ids))))
+            outcome = link_entities(
+                session,
+                entities,
+                scorer=scorer,
+                floor=rt.settings.linkage_review_floor,
+                cap=rt.settings.linkage_block_cap,
+            )
+            by_entity: dict[int, list[int]] = {}
+            from vigil.linkage.models import Match
+
+            for match in session.scalars(select(Match).where(Match.id.in_(outcome.match_ids))):
+                by_entity.setdefault(match.entity_id, []).append(match.id)
+            for entity in entities:
+                raise_alerts(
+                    session,
+                    by_entity.get(entity.id, []),
+                    record_type="entity",
+                    record_id=entity.id,
+                    record_org_id=entity.owning_org_id,
+                )
+
+        rt.db.write_sync(work)
+
+
+def register(registry: Any) -> None:
+    registry.register(LINK_REPORT, link_report_jobs)
+    registry.register(LINK_ENTITIES, link_entity_jobs)
+
+
+def _opt(value: str | None) -> tuple[str, ...]:
+    return (value.strip(),) if value and value.strip() else ()
+
+
+def _name_props(name: str) -> dict[str, tuple[str, ...]]:
+    parts = name.split()
+    props: dict[str, tuple[str, ...]] = {"name": (" ".join(parts),)}
+    if parts:
+        props["first_name"] = (parts[0],)
+    if len(parts) > 1:
+        props["last_name"] = (parts[-1],)
+    if len(parts) > 2:
+        props["middle_name"] = (" ".join(parts[1:-1]),)
+    return props

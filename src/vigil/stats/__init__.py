@@ -1,0 +1,1 @@
+"""Statistics for supervisors: counts and timings over the records each user may see."""
