@@ -42,6 +42,8 @@ select
         as postcode,
     nullif(lower(trim(town)), '') as town,
     nullif(lower(trim(email)), '') as email,
+    nullif(lower(trim(address)), '') as address,
+    nullif(upper(replace(coalesce(id_number, ''), ' ', '')), '') as id_number,
     nullif(lower(trim(first_name)), '') || ' ' || nullif(lower(trim(last_name)), '')
         as first_name_surname_concat
 from (
@@ -173,6 +175,50 @@ def _population_settings() -> Any:
     )
 
 
+def _febrl_population_settings() -> Any:
+    """Splink's febrl4 example setup, its columns mapped onto the person CSV (given_name →
+    first_name, date_of_birth → dob, soc_sec_id → id_number, street_number + address_1 →
+    address, state → town): the setup the issue names for its baseline figures."""
+    import splink.comparison_library as cl
+    from splink import SettingsCreator, block_on
+
+    return SettingsCreator(
+        link_type="dedupe_only",
+        blocking_rules_to_generate_predictions=[
+            block_on("first_name", "surname"),
+            "l.first_name = r.surname and l.surname = r.first_name",
+            block_on("dob"),
+            block_on("id_number"),
+            block_on("town", "address"),
+            block_on("postcode"),
+        ],
+        comparisons=[
+            cl.NameComparison("first_name").configure(term_frequency_adjustments=True),
+            cl.NameComparison("surname").configure(term_frequency_adjustments=True),
+            cl.DateOfBirthComparison("dob", input_is_string=True, invalid_dates_as_null=True),
+            cl.DamerauLevenshteinAtThresholds("id_number", [1, 2]),
+            cl.ExactMatch("address").configure(term_frequency_adjustments=True),
+            cl.DamerauLevenshteinAtThresholds("postcode", [1, 2]).configure(
+                term_frequency_adjustments=True
+            ),
+        ],
+        retain_intermediate_calculation_columns=False,
+    )
+
+
+def _train_febrl_population(linker: Any) -> None:
+    from splink import block_on
+
+    linker.training.estimate_probability_two_random_records_match(
+        [block_on("id_number"), block_on("first_name", "surname", "dob")], recall=0.8
+    )
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e6)
+    for rule in (block_on("dob"), block_on("postcode")):
+        linker.training.estimate_parameters_using_expectation_maximisation(
+            rule, estimate_without_term_frequencies=True
+        )
+
+
 def _train_population(linker: Any) -> None:
     from splink import block_on
 
@@ -202,6 +248,7 @@ def dedupe(
     save_model: Path | None,
     floor: float,
     train_only: bool = False,
+    setup: str = "50k",
 ) -> None:
     t0 = time.perf_counter()
     from splink import DuckDBAPI, Linker
@@ -212,10 +259,11 @@ def dedupe(
     con = db_api._con
     con.execute(f"create table people as {PEOPLE_SQL.format(path=_sql_path(people))}")
     stats["rows"] = con.execute("select count(*) from people").fetchall()[0][0]
-    linker = Linker(db_api.register("people"), _population_settings())
+    settings = _febrl_population_settings() if setup == "febrl" else _population_settings()
+    linker = Linker(db_api.register("people"), settings)
     stats["load_s"] = time.perf_counter() - t0
     t1 = time.perf_counter()
-    _train_population(linker)
+    (_train_febrl_population if setup == "febrl" else _train_population)(linker)
     stats["train_s"] = time.perf_counter() - t1
     if save_model is not None:
         linker.misc.save_model_to_json(str(save_model), overwrite=True)
@@ -301,6 +349,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--save-model", type=Path, default=None)
     p.add_argument("--floor", type=float, default=0.01, help="lowest probability written")
     p.add_argument("--train-only", action="store_true", help="train and save; no predictions")
+    p.add_argument("--setup", choices=("50k", "febrl"), default="50k", help="which example")
     p = sub.add_parser("online")
     p.add_argument("known", type=Path)
     p.add_argument("new", type=Path)
@@ -313,7 +362,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.mode == "febrl4":
         febrl4(args.out, args.stats)
     elif args.mode == "dedupe":
-        dedupe(args.people, args.out, args.stats, args.save_model, args.floor, args.train_only)
+        dedupe(
+            args.people,
+            args.out,
+            args.stats,
+            args.save_model,
+            args.floor,
+            args.train_only,
+            args.setup,
+        )
     else:
         online(args.known, args.new, args.model, args.out, args.stats, args.limit, args.warm)
     return 0

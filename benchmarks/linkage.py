@@ -299,6 +299,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--splink-online", type=int, default=None, help="of those, how many Splink scores (200)"
     )
+    parser.add_argument(
+        "--splink-setup",
+        default="febrl,50k",
+        help="Splink baselines for the population: febrl (its febrl4 example, the issue's "
+        "baseline) and/or 50k (its deduplicate_50k_synthetic example); the better is judged",
+    )
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=3600.0, help="cap per child (s)")
     parser.add_argument("--workdir", type=Path, default=None, help="parent of the scratch folder")

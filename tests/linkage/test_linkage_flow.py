@@ -143,6 +143,7 @@ def test_a_rejected_pair_is_never_raised_again_and_a_confirmed_one_merges_identi
     refer = {"person": person, "reason": "Second referral of the same person by a partner."}
     first = client.post("/api/v1/linkage/referrals", json=refer, headers=auth(token)).json()
     (match,) = first["matches"]
+    assert first["entity"]["matchable"] == ["first_name", "last_name", "phone"]
     no = {"label": "negative", "reason": "Different people: the phone was reassigned."}
     reviewed = client.post(
         f"/api/v1/linkage/matches/{match['id']}/review", json=no, headers=auth(token)
@@ -215,3 +216,39 @@ def test_bad_input_is_refused_with_specific_errors(client: TestClient, rt: Runti
     analyst = staff_token(rt)
     forbidden = client.post("/api/v1/linkage/subjects", json={"name": "x"}, headers=auth(analyst))
     assert forbidden.status_code == 403
+
+
+def test_the_reporters_own_number_in_the_text_is_never_linked(
+    client: TestClient, rt: Runtime
+) -> None:
+    token = investigator(rt)
+    subject(client, token, person={"first_name": "Karl", "phone": "07700900123"})
+    body = minimal_report(
+        description=PHONE_REPORT,
+        reporter={"anonymous": False, "name": "Tess Ormond", "phone": "07700 900123"},
+    )
+    assert client.post("/api/v1/reports", json=body).status_code == 201
+    run_pipeline(rt)
+    assert alerts(client, token) == []
+    with rt.db.session() as session:
+        kinds = session.scalars(select(Entity.kind).where(Entity.source_type == "report")).all()
+    assert "phone" not in kinds
+
+
+def test_a_public_figures_name_on_the_benign_list_is_not_matched(
+    client: TestClient, rt: Runtime
+) -> None:
+    admin = staff_token(rt, "admin@example.org", role=Role.administrator)
+    added = client.post(
+        "/api/v1/linkage/benign",
+        json={"kind": "name", "value": "  Robert   HARGREAVES ", "reason": "A well-known MP"},
+        headers=auth(admin),
+    )
+    assert added.status_code == 201 and added.json()["value"] == "robert hargreaves"
+    token = investigator(rt)
+    person = {"first_name": "Robert", "last_name": "Hargreaves", "date_of_birth": "1984-03-12"}
+    subject(client, token, alert_threshold=0.5, person=person)
+    refer = {"person": person, "reason": "Mentioned by name in a partner's referral."}
+    response = client.post("/api/v1/linkage/referrals", json=refer, headers=auth(token))
+    assert response.status_code == 201
+    assert response.json()["matches"] == [] and response.json()["alerts_raised"] == 0

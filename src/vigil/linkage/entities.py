@@ -73,3 +73,43 @@ def label_of(record: EntityRecord) -> str:
         if value := record.first(prop):
             return value[:300]
     return record.id[:300]
+
+
+def _tidy(value: str) -> str:
+    return " ".join(value.lower().split())
+
+
+def benign_keys(record: EntityRecord) -> list[tuple[str, str]]:
+    """Everything of a record a known-benign list can name: its exact identifiers, and
+    for people, organisations and places their name and address (a public figure, a
+    landmark's address)."""
+    keys = identifiers_of(record)
+    if record.kind in (EntityKind.person, EntityKind.organisation):
+        if record.kind is EntityKind.person and not record.first("name"):
+            person = person_record(record)
+            parts = (person.first_name, person.middle_name, person.last_name)
+            name = " ".join(p for p in parts if p)
+        else:
+            name = record.first("name") or ""
+        if name.strip():
+            keys.append(("name", _tidy(name)))
+    address = record.first("address")
+    if address and record.kind in (EntityKind.person, EntityKind.location):
+        keys.append(("address", _tidy(address)))
+    return keys
+
+
+def is_benign(
+    record: EntityRecord, benign: set[tuple[str, str]] | frozenset[tuple[str, str]]
+) -> bool:
+    """On a known-benign list: its name or address is, or every identifier it has is."""
+    if not benign:
+        return False
+    if any(key in benign for key in benign_keys(record) if key[0] in ("name", "address")):
+        return True
+    values = identifiers_of(record)
+    return bool(values) and all(v in benign for v in values)
+
+
+def normalise_benign(kind: str, value: str) -> str:
+    return _tidy(value) if kind in ("name", "address") else normalise_identifier(kind, value)

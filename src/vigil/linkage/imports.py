@@ -23,7 +23,7 @@ from vigil.access.services import StaffUser
 from vigil.audit.services import record_event
 from vigil.db import utcnow
 from vigil.linkage import views
-from vigil.linkage.entities import Marking, identifiers_of
+from vigil.linkage.entities import Marking, benign_keys
 from vigil.linkage.formats import RowError
 from vigil.linkage.linking import benign_values
 from vigil.linkage.models import Entity, EntityImport, Subject, SubjectEntity
@@ -142,9 +142,7 @@ def store_import(
     )
     session.add(record)
     session.flush()
-    benign = frozenset(
-        benign_values(session, [v for r in batch.records for v in identifiers_of(r)])
-    )
+    benign = frozenset(benign_values(session, [v for r in batch.records for v in benign_keys(r)]))
     conn = session.connection()
     entity_ids: list[int] = []
     for start in range(0, len(batch.records), chunk):

@@ -18,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vigil.db import utcnow
-from vigil.linkage.entities import Marking, identifiers_of, label_of
+from vigil.linkage.entities import Marking, benign_keys, identifiers_of, is_benign, label_of
 from vigil.linkage.matching.scorer import PersonScorer
 from vigil.linkage.models import (
     BenignValue,
@@ -59,7 +59,7 @@ def upsert_entities(
             select(Entity).where(Entity.source_type == source_type, Entity.source_id == source_id)
         )
     }
-    benign = benign_values(session, [v for r in records for v in identifiers_of(r)])
+    benign = benign_values(session, [v for r in records for v in benign_keys(r)])
     stored: list[Entity] = []
     conn = session.connection()
     for record in records:
@@ -83,7 +83,7 @@ def upsert_entities(
         entity.owning_team_id = marking.owning_team_id
         entity.classification = marking.classification
         values = identifiers_of(record)
-        entity.benign = bool(values) and all(v in benign for v in values)
+        entity.benign = is_benign(record, benign)
         session.flush()
         session.execute(delete(EntityValue).where(EntityValue.entity_id == entity.id))
         session.add_all(
@@ -121,6 +121,8 @@ def link_entities(
     own = {e.id for e in entities}
     conn = session.connection()
     for entity in entities:
+        if entity.benign:
+            continue  # on a known-benign list: never raised as a match
         proposals: dict[int, dict[str, Any]] = {}
         for kind, value in _values_of(session, entity.id):
             for other_id in session.scalars(
@@ -155,7 +157,10 @@ def link_entities(
                         "model_version": scorer.model.version,
                         "explanation": cand.explanation(),
                     }
+        quiet = _benign_entities(session, proposals)
         for other_id, proposal in proposals.items():
+            if other_id in quiet:
+                continue
             match_id, new = _record_match(session, entity.id, other_id, proposal)
             if match_id is not None:
                 outcome.match_ids.append(match_id)
@@ -202,6 +207,14 @@ def _prepared(session: Session, entity_id: int) -> dict[str, Any] | None:
 
     blob = session.scalar(select(PersonRow.prepared).where(PersonRow.entity_id == entity_id))
     return None if blob is None else dict(orjson.loads(blob))
+
+
+def _benign_entities(session: Session, ids: Iterable[int]) -> set[int]:
+    wanted = sorted(ids)
+    if not wanted:
+        return set()
+    rows = session.scalars(select(Entity.id).where(Entity.id.in_(wanted), Entity.benign))
+    return set(rows)
 
 
 def benign_values(session: Session, values: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:

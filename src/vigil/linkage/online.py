@@ -21,7 +21,7 @@ from sqlalchemy import Connection, bindparam, delete, insert, select, text
 from sqlalchemy.orm import Session
 
 from vigil.db import utcnow
-from vigil.linkage.entities import Marking, identifiers_of, label_of
+from vigil.linkage.entities import Marking, identifiers_of, is_benign, label_of
 from vigil.linkage.matching.blocking import blocking_keys
 from vigil.linkage.matching.model import PersonModel
 from vigil.linkage.matching.scorer import PairScore, PersonScorer
@@ -139,7 +139,7 @@ def insert_entities(
                 "owning_org_id": marking.owning_org_id,
                 "owning_team_id": marking.owning_team_id,
                 "classification": marking.classification,
-                "benign": bool(values) and all(v in benign for v in values),
+                "benign": is_benign(record, benign),
                 "created_at": now,
             }
         )

@@ -51,6 +51,18 @@ ENTITY_PROPERTIES: dict[EntityKind, tuple[str, ...]] = {
 }
 """Every property an entity kind may carry; anything else is refused at import."""
 
+MATCHABLE: dict[EntityKind, frozenset[str]] = {
+    EntityKind.person: frozenset(PERSON_FIELDS) | {"name"},  # the model's columns + ids
+    EntityKind.vehicle: frozenset({"registration"}),
+    EntityKind.phone: frozenset({"number"}),
+    EntityKind.email: frozenset({"address"}),
+    EntityKind.online_account: frozenset({"handle", "url"}),
+    EntityKind.location: frozenset(),
+    EntityKind.organisation: frozenset(),
+}
+"""Which properties matching uses; the rest (make, colour, platform, coordinates…) are kept
+for people to read and never raise a match on their own."""
+
 PROTECTED_PROPERTIES = frozenset(
     {
         "nationality",

@@ -93,7 +93,7 @@ class AlertDecisionIn(Strict):
 
 
 class BenignIn(Strict):
-    kind: str = Field(pattern="^(phone|email|vrm|account|id_number)$")
+    kind: str = Field(pattern="^(phone|email|vrm|account|id_number|name|address)$")
     value: str = Field(min_length=1, max_length=300)
     reason: str = Field(min_length=3, max_length=2000)
 
@@ -104,6 +104,7 @@ class EntityOut(BaseModel):
     identity_id: int
     label: str
     properties: dict[str, list[str]]
+    matchable: list[str]  # the properties matching uses
     source_type: str
     source_ref: str | None
     report_reference: str | None = None

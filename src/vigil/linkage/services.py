@@ -432,9 +432,9 @@ def decide_alert(
 
 
 def add_benign(rt: Runtime, user: StaffUser, body: BenignIn, client: str | None) -> BenignOut:
-    from vigil.linkage.entities import normalise_identifier
+    from vigil.linkage.entities import normalise_benign
 
-    value = normalise_identifier(body.kind, body.value)
+    value = normalise_benign(body.kind, body.value)
 
     def work(session: Session) -> BenignOut:
         if session.scalar(

@@ -99,7 +99,7 @@ def report_entities(session: Session, report_id: int) -> tuple[list[EntityRecord
 
 def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
     # The matcher (and its model) loads only in processes that link, not in every importer.
-    from vigil.linkage.entities import Marking
+    from vigil.linkage.entities import Marking, benign_keys
     from vigil.linkage.linking import link_entities, upsert_entities
     from vigil.linkage.online import scorer_for
 
@@ -111,6 +111,8 @@ def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
             records, report = report_entities(session, rid)
             if report is None:
                 return
+            own = _reporter_own(rt, session, report)
+            records = [r for r in records if not own.intersection(benign_keys(r))]
             marking = Marking(report.owning_org_id, report.owning_team_id, report.classification)
             entities = upsert_entities(
                 session,
@@ -177,6 +179,24 @@ def link_entity_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
                 )
 
         rt.db.write_sync(work)
+
+
+def _reporter_own(rt: Runtime, session: Session, report: Any) -> set[tuple[str, str]]:
+    """The reporter's own name, phone and e-mail (principle 4): never turned into entities
+    or linked, whatever the report's text repeats of them. Opened in memory only."""
+    from vigil.intake.models import ReporterIdentity
+    from vigil.intake.services import open_identity
+    from vigil.linkage.entities import normalise_benign
+
+    row = session.get(ReporterIdentity, report.id)
+    if row is None:
+        return set()
+    who = open_identity(rt, row, report.reference)
+    return {
+        (kind, normalise_benign(kind, value))
+        for kind in ("name", "phone", "email")
+        if (value := who.get(kind))
+    }
 
 
 def register(registry: Any) -> None:

@@ -18,7 +18,7 @@ from vigil.access.models import Organisation
 from vigil.access.services import StaffUser
 from vigil.intake.models import Report
 from vigil.linkage.models import Alert, Entity, Match, Subject, SubjectEntity
-from vigil.linkage.records import EntityKind, EntityRecord
+from vigil.linkage.records import MATCHABLE, EntityKind, EntityRecord
 from vigil.linkage.schemas import AlertOut, EntityOut, EntityPage, MatchOut, SubjectOut
 
 
@@ -32,6 +32,9 @@ def entity_out(session: Session, entity: Entity) -> EntityOut:
         identity_id=entity.identity_id,
         label=entity.label,
         properties=dict(entity.properties or {}),
+        matchable=sorted(
+            MATCHABLE.get(EntityKind(entity.kind), frozenset()) & set(entity.properties or {})
+        ),
         source_type=entity.source_type,
         source_ref=entity.source_ref,
         report_reference=reference,

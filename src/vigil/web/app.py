@@ -23,8 +23,10 @@ from vigil.access.api import public
 from vigil.access.permissions import Permission
 from vigil.access.signin import purge_staff_sessions
 from vigil.audit import api as audit_api
+from vigil.audit import pages as audit_pages
 from vigil.audit.chain import Signer, make_checkpoint
 from vigil.cases import api as cases_api
+from vigil.cases import pages as cases_pages
 from vigil.db import utcnow
 from vigil.intake import api as intake_api
 from vigil.intake import pages as intake_pages
@@ -35,11 +37,15 @@ from vigil.jobs.queue import purge_done
 from vigil.jobs.worker import Worker
 from vigil.linkage import api as linkage_api
 from vigil.linkage import graph_api as linkage_graph_api
+from vigil.linkage import pages as linkage_pages
 from vigil.logging import configure_logging
 from vigil.search import api as search_api
+from vigil.search import pages as search_pages
 from vigil.settings import Environment, Settings, get_settings
 from vigil.stats import api as stats_api
+from vigil.stats import pages as stats_pages
 from vigil.triage import api as triage_api
+from vigil.triage import pages as triage_pages
 from vigil.triage.tasks import default_registry
 from vigil.web import health
 from vigil.web.jsonresp import FastJSONResponse
@@ -67,6 +73,12 @@ AREAS = (
     access_disclosure.router,
     access_disclosure.api_router,
     access_oidc_pages.router,
+    triage_pages.router,
+    linkage_pages.router,
+    cases_pages.router,
+    search_pages.router,
+    stats_pages.router,
+    audit_pages.router,
 )
 
 

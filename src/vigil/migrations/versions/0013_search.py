@@ -33,13 +33,13 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 import vigil.db
+from vigil.migrations.policies import protect, unprotect
 
 revision: str = "0013"
 down_revision: str | None = "0012"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-APP_ROLE = "vigil_app"
 SYSTEM = "coalesce(current_setting('vigil.actor', true), '') IN ('public', 'system')"
 ONLY_SYSTEM = "coalesce(current_setting('vigil.actor', true), '') = 'system'"
 # Which changes make a record's document stale: (table, record type, id column, columns).
@@ -236,25 +236,12 @@ def _postgresql_up() -> None:
             f"FOR EACH ROW EXECUTE FUNCTION search_note_change('{record_type}', '{id_column}')"
         )
     for table, (read, write, change) in POLICIES.items():
-        op.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
-        op.execute(
-            f"CREATE POLICY {table}_insert ON {table} FOR INSERT TO {APP_ROLE} WITH CHECK ({write})"
-        )
-        op.execute(
-            f"CREATE POLICY {table}_select ON {table} FOR SELECT TO {APP_ROLE} USING ({read})"
-        )
-        for action in ("UPDATE", "DELETE"):
-            op.execute(
-                f"CREATE POLICY {table}_{action.lower()} ON {table} FOR {action} TO {APP_ROLE} "
-                f"USING ({change})"
-            )
+        protect(table, read=read, write=write, change=change)
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name == "postgresql":
-        for table in POLICIES:
-            for action in ("insert", "select", "update", "delete"):
-                op.execute(f"DROP POLICY IF EXISTS {table}_{action} ON {table}")
+        unprotect(POLICIES)
         for table, *_rest in SOURCES:
             op.execute(f"DROP TRIGGER IF EXISTS search_pending_{table} ON {table}")
         op.execute("DROP TRIGGER IF EXISTS search_documents_tsv ON search_documents")

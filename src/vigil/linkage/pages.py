@@ -1,0 +1,327 @@
+"""The linkage console pages: the team's alerts inbox, the entity page, reviewing a match.
+
+Automation proposes, people decide: each match is shown with its explanation drawn as a
+waterfall (the prior, what each comparison added or took away, the final probability), as
+a plain HTML table with bars, so a screen reader hears the same numbers a sighted analyst
+sees. Blind review (``?blind=1``) hides every number, so the reviewer judges the records
+rather than the model's score. Every read and decision goes through the linkage services
+(policy-filtered and audited there); an entity, match or alert the user may not see answers
+the same "not found" page as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import Depends, Request
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
+from starlette.responses import Response
+
+from vigil.access import policy
+from vigil.access.pages import render_staff, staff_session
+from vigil.access.permissions import Permission
+from vigil.access.services import StaffUser
+from vigil.audit.services import record_event
+from vigil.intake.reading import visible_report
+from vigil.linkage import services, views
+from vigil.linkage.models import Entity
+from vigil.linkage.schemas import (
+    AlertDecisionIn,
+    AlertOut,
+    AlertState,
+    EntityPage,
+    MatchLabel,
+    MatchOut,
+    MatchReviewIn,
+)
+from vigil.web.problems import Problem, validation_problem
+from vigil.web.ratelimit import client_key
+from vigil.web.runtime import Runtime
+from vigil.web.templating import Page, page, page_router
+
+router = page_router()
+ALERTS = "/console/alerts"
+ENTITY = "/console/entities/{entity_id}"
+REVIEW = "/console/matches/{match_id}/review"
+DECIDE = "/console/alerts/{alert_id}/decision"
+ALERT_STATES = ("new", "reviewed", "actioned", "dismissed")
+ALERTS_SHOWN = 200
+FORM_ERRORS = "console_linkage_errors"  # a refused form, carried to the next GET
+
+_reader = staff_session(Permission.linkage_read)
+_reviewer = staff_session(Permission.linkage_review)
+_alert_reader = staff_session(Permission.alerts_read)
+_alert_decider = staff_session(Permission.alerts_decide)
+
+
+def _client(request: Request, rt: Runtime) -> str:
+    return client_key(request, rt.settings.trust_forwarded_for)
+
+
+def entity_url(entity_id: int, blind: bool = False) -> str:
+    return ENTITY.format(entity_id=entity_id) + ("?blind=1" if blind else "")
+
+
+# --- the waterfall ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Step:
+    """One row of a match's waterfall, ready to draw: what it added and the running total."""
+
+    name: str
+    level: str
+    left: str | None
+    right: str | None
+    weight: float | None  # what this step added (prior: where it starts); None for exact
+    total: float | None  # the running match weight after it
+    probability: float | None  # on the final row only
+    bar: float  # |weight| on the bar's scale (0..scale)
+    final: bool
+
+
+@dataclass(frozen=True)
+class Waterfall:
+    steps: list[Step]
+    scale: float  # the bars' common maximum
+
+
+def waterfall(explanation: list[dict[str, Any]] | None) -> Waterfall:
+    """The stored explanation as rows; an exact-identifier link has no weights to draw."""
+    steps: list[Step] = []
+    for raw in explanation or []:
+        kind = raw.get("step", "exact")
+        weight = raw.get("match_weight")
+        if weight is not None and kind == "comparison":
+            weight = float(weight) + float(raw.get("tf_adjustment_weight") or 0.0)
+        total = raw.get("cumulative_match_weight")
+        steps.append(
+            Step(
+                name=str(raw.get("comparison", "")).replace("_", " "),
+                level=str(raw.get("level", "")),
+                left=raw.get("left"),
+                right=raw.get("right"),
+                weight=None if weight is None else float(weight),
+                total=None if total is None else float(total),
+                probability=raw.get("match_probability"),
+                bar=abs(float(weight)) if weight is not None else 0.0,
+                final=kind == "final",
+            )
+        )
+    scale = max((s.bar for s in steps), default=0.0) or 1.0
+    return Waterfall(steps, round(scale, 3))
+
+
+def _blinded(match: MatchOut) -> MatchOut:
+    """The same match with every number gone (the blind review hides the model's view)."""
+    return match.model_copy(
+        update={
+            "match_probability": None,
+            "match_weight": None,
+            "is_match": None,
+            "explanation": None,
+        }
+    )
+
+
+# --- reading ------------------------------------------------------------------------------
+
+
+def entities_of_report(
+    rt: Runtime, user: StaffUser, reference: str, client: str | None
+) -> list[EntityPage]:
+    """The entities extracted from a report the user may see, each with its identity,
+    matches and subjects as the entity page shows them (only what the policy allows)."""
+
+    def work(session: Session) -> list[EntityPage]:
+        report = visible_report(session, user, reference)
+        entities = list(
+            session.scalars(
+                select(Entity)
+                .where(
+                    Entity.source_type == "report",
+                    Entity.source_id == report.id,
+                    policy.visible(user, Entity, "entity"),
+                )
+                .order_by(Entity.id)
+            )
+        )
+        if entities:
+            record_event(
+                session,
+                user.actor(client),
+                "entity.viewed",
+                record_type="entity",
+                record_ids=[e.id for e in entities],
+                purpose=f"report {report.reference}",
+            )
+        return [views.entity_page(session, user, e) for e in entities]
+
+    return rt.db.write_sync(work, as_user=user.id)
+
+
+def _not_found(p: Page) -> Response:
+    return render_staff(p, "linkage/not_found.html", status=404)
+
+
+def _refused(p: Page, where: str) -> dict[str, Any]:
+    if FORM_ERRORS not in p.session.data:  # a pop would save the session on every view
+        return {}
+    found: dict[str, Any] = p.session.pop(FORM_ERRORS) or {}
+    return found if found.get("where") == where else {}
+
+
+@router.get(ENTITY)
+def entity_page(
+    entity_id: int, user: StaffUser = Depends(_reader), p: Page = Depends(page)
+) -> Response:
+    blind = p.request.query_params.get("blind") in {"1", "true", "yes"}
+    try:
+        found = services.get_entity(p.rt, user, entity_id, _client(p.request, p.rt))
+    except Problem as problem:
+        if problem.status == 404:
+            return _not_found(p)
+        raise
+    if blind:
+        found = found.model_copy(update={"matches": [_blinded(m) for m in found.matches]})
+    refused = _refused(p, f"entity:{entity_id}")
+    return render_staff(
+        p,
+        "linkage/entity.html",
+        page_data=found,
+        entity=found.entity,
+        blind=blind,
+        waterfall=waterfall,
+        labels=list(MatchLabel),
+        may_review=Permission.linkage_review in user.permissions,
+        errors=bool(refused),
+        error_list=_error_list(refused),
+        form_errors=refused.get("errors", {}),
+        form_values=refused.get("values", {}),
+    )
+
+
+@router.get(ALERTS)
+def alerts_page(user: StaffUser = Depends(_alert_reader), p: Page = Depends(page)) -> Response:
+    state = p.request.query_params.get("state") or None
+    if state not in (None, *ALERT_STATES):
+        state = None
+    found = services.list_alerts(p.rt, user, state, ALERTS_SHOWN, _client(p.request, p.rt))
+    alerts: list[AlertOut] = sorted(found, key=lambda a: a.state != "new")  # new first, stable
+    refused = _refused(p, "alerts")
+    return render_staff(
+        p,
+        "linkage/alerts.html",
+        alerts=alerts,
+        state=state,
+        states=ALERT_STATES,
+        decisions=list(AlertState),
+        may_decide=Permission.alerts_decide in user.permissions,
+        errors=bool(refused),
+        error_list=_error_list(refused),
+        form_errors=refused.get("errors", {}),
+        form_values=refused.get("values", {}),
+    )
+
+
+# --- deciding -----------------------------------------------------------------------------
+
+
+def _text(form: FormData, name: str) -> str:
+    value = form.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _error_list(refused: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"text": text, "href": f"#{field}"} for field, text in refused.get("errors", {}).items()
+    ]
+
+
+def _act(
+    p: Page,
+    act: Callable[[], object],
+    *,
+    where: str,
+    field_ids: dict[str, str],
+    back: str,
+) -> Response:
+    """Run one decision and redirect back; a refusal carries its errors (keyed by the form's
+    input ids) and what was typed through the session to the page's next GET."""
+    try:
+        act()
+    except ValidationError as exc:
+        problem = validation_problem(exc)
+    except Problem as raised:
+        if raised.status == 404:
+            return _not_found(p)
+        problem = raised
+    else:
+        return p.redirect(back)
+    errors: dict[str, str] = {}
+    fallback = next(iter(field_ids.values()))
+    for error in problem.errors:
+        name = error["pointer"].lstrip("#/").split("/")[0]
+        label = name.replace("_", " ").capitalize()
+        detail = error["detail"]
+        text = f"{label}: {detail}" if label else detail[:1].upper() + detail[1:]
+        errors.setdefault(field_ids.get(name, fallback), text)
+    if not errors:
+        errors[fallback] = problem.detail or problem.title
+    form: FormData = p.request.state.form
+    values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
+    p.session.set(FORM_ERRORS, {"where": where, "errors": errors, "values": values})
+    return p.redirect(back.split("#")[0] + "#errors")
+
+
+@router.post(REVIEW)
+def review(
+    match_id: int, user: StaffUser = Depends(_reviewer), p: Page = Depends(page)
+) -> Response:
+    form: FormData = p.request.state.form
+    raw_entity = _text(form, "entity")
+    entity_id = int(raw_entity) if raw_entity.isdigit() else None
+    blind = _text(form, "blind") == "1"
+    client = _client(p.request, p.rt)
+
+    def act() -> None:
+        body = MatchReviewIn.model_validate(
+            {"label": _text(form, "label"), "reason": _text(form, "reason"), "blind": blind}
+        )
+        services.review_match(p.rt, user, match_id, body, client)
+
+    back = entity_url(entity_id, blind) if entity_id is not None else ALERTS
+    return _act(
+        p,
+        act,
+        where=f"entity:{entity_id}",
+        field_ids={"reason": f"reason-{match_id}", "label": f"label-{match_id}"},
+        back=back + f"#match-{match_id}",
+    )
+
+
+@router.post(DECIDE)
+def decide(
+    alert_id: int, user: StaffUser = Depends(_alert_decider), p: Page = Depends(page)
+) -> Response:
+    form: FormData = p.request.state.form
+    client = _client(p.request, p.rt)
+
+    def act() -> None:
+        body = AlertDecisionIn.model_validate(
+            {"state": _text(form, "state"), "reason": _text(form, "reason") or None}
+        )
+        services.decide_alert(p.rt, user, alert_id, body, client)
+
+    return _act(
+        p,
+        act,
+        where="alerts",
+        field_ids={"reason": f"reason-{alert_id}", "state": f"state-{alert_id}"},
+        back=ALERTS + f"#alert-{alert_id}",
+    )
