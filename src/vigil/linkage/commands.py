@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from rich.text import Text
 
 from vigil.linkage.matching import batch
 from vigil.linkage.matching.model import DEFAULT_THRESHOLD, ModelError, PersonModel
@@ -84,7 +85,8 @@ def _load_model(path: Path | None) -> PersonModel | None:
 
 
 def _fail(message: str) -> None:
-    _err.print(f"[red]error:[/red] {message}", highlight=False)
+    # One unwrapped line, the message as written (a path may hold "[" that is not markup).
+    _err.print(Text.assemble(("error: ", "red"), message), soft_wrap=True, highlight=False)
     raise typer.Exit(1)
 
 

@@ -67,7 +67,7 @@ def import_command(
     if batch.errors:
         for error in batch.errors[:200]:
             where = f"row {error.row}" + (f", {error.column}" if error.column else "")
-            err.print(f"{where}: {error.message}", highlight=False, markup=False)
+            err.print(f"{where}: {error.message}", highlight=False, markup=False, soft_wrap=True)
         more = len(batch.errors) - 200
         if more > 0:
             err.print(f"… and {more} more")
