@@ -30,6 +30,7 @@ $(STATIC)/.built: package.json package-lock.json src/vigil/web/assets/vigil.scss
 	cp node_modules/govuk-frontend/dist/govuk/govuk-frontend.min.js $(STATIC)/govuk/
 	cp -r node_modules/govuk-frontend/dist/govuk/assets/images $(STATIC)/govuk/assets/
 	cp node_modules/govuk-frontend/LICENSE.txt $(STATIC)/govuk/ 2>/dev/null || true
+	mkdir -p $(STATIC)/cytoscape && cp node_modules/cytoscape/dist/cytoscape.min.js $(STATIC)/cytoscape/
 	node_modules/.bin/sass --load-path=node_modules --style=compressed --no-source-map --quiet-deps \
 	  src/vigil/web/assets/vigil.scss src/vigil/web/static/vigil.css
 	@touch $@

@@ -35,12 +35,19 @@ def graph(
     depth: Annotated[int, Query(ge=1, le=4, description="Hops from the entity")] = 2,
 ) -> GraphOut:
     """Entities, reports, subjects and cases within ``depth`` hops (at most 500 nodes)."""
+    return entity_graph(rt, user, entity_id, depth, client_address(request))
+
+
+def entity_graph(
+    rt: Runtime, user: StaffUser, entity_id: int, depth: int, client: str | None
+) -> GraphOut:
+    """The neighbourhood as the API and the console page both show it, read and audited."""
 
     def work(session: Session) -> GraphOut:
         start = visible_entity(session, user, entity_id)
         found = neighbourhood(session, user, start, depth)
         record_event(
-            session, user.actor(client_address(request)), "entity.graph_viewed",
+            session, user.actor(client), "entity.graph_viewed",
             record_type="entity", record_ids=[entity_id], purpose=f"depth={depth}",
         )  # fmt: skip
         return GraphOut(

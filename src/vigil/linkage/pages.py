@@ -29,12 +29,14 @@ from vigil.access.services import StaffUser
 from vigil.audit.services import record_event
 from vigil.intake.reading import visible_report
 from vigil.linkage import services, views
+from vigil.linkage.graph_api import entity_graph
 from vigil.linkage.models import Entity
 from vigil.linkage.schemas import (
     AlertDecisionIn,
     AlertOut,
     AlertState,
     EntityPage,
+    GraphNode,
     MatchLabel,
     MatchOut,
     MatchReviewIn,
@@ -47,6 +49,14 @@ from vigil.web.templating import Page, page, page_router
 router = page_router()
 ALERTS = "/console/alerts"
 ENTITY = "/console/entities/{entity_id}"
+GRAPH = "/console/entities/{entity_id}/graph"
+GRAPH_DEPTHS = range(1, 5)
+GRAPH_DEPTH = 2
+NODE_PAGES = {
+    "entity": "/console/entities/{}",
+    "report": "/console/reports/{}",
+    "case": "/console/cases/{}",
+}
 REVIEW = "/console/matches/{match_id}/review"
 DECIDE = "/console/alerts/{alert_id}/decision"
 ALERT_STATES = ("new", "reviewed", "actioned", "dismissed")
@@ -203,6 +213,59 @@ def entity_page(
         error_list=_error_list(refused),
         form_errors=refused.get("errors", {}),
         form_values=refused.get("values", {}),
+    )
+
+
+# --- the link graph -----------------------------------------------------------------------
+
+
+def node_url(node: GraphNode) -> str | None:
+    """The console page of a graph node, where there is one (subjects have none yet)."""
+    kind, key = node.id.split(":", 1)
+    found = NODE_PAGES.get(kind)
+    return found.format(key) if found else None
+
+
+def _depth(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return GRAPH_DEPTH
+    return int(raw) if raw.isdigit() and int(raw) in GRAPH_DEPTHS else None
+
+
+@router.get(GRAPH)
+def graph_page(
+    entity_id: int, user: StaffUser = Depends(_reader), p: Page = Depends(page)
+) -> Response:
+    """The network around an entity: tables first (they work without JavaScript and are
+    the accessible alternative), and the same data as JSON for /static/js/graph.mjs."""
+    depth = _depth(p.request.query_params.get("depth"))
+    if depth is None:
+        return render_staff(
+            p, "linkage/graph.html", status=400, bad_depth=True, entity_id=entity_id
+        )
+    try:
+        found = entity_graph(p.rt, user, entity_id, depth, _client(p.request, p.rt))
+    except Problem as problem:
+        if problem.status == 404:
+            return _not_found(p)
+        raise
+    nodes = {n.id: n for n in found.nodes}
+    start = nodes[f"entity:{entity_id}"]  # the walk always holds where it started
+    return render_staff(
+        p,
+        "linkage/graph.html",
+        bad_depth=False,
+        entity_id=entity_id,
+        start=start,
+        depth=depth,
+        depths=list(GRAPH_DEPTHS),
+        graph=found,
+        nodes=nodes,
+        node_url=node_url,
+        graph_data={
+            "nodes": [{**n.model_dump(), "url": node_url(n)} for n in found.nodes],
+            "edges": [e.model_dump() for e in found.edges],
+        },
     )
 
 
