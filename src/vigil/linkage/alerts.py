@@ -64,29 +64,24 @@ def raise_alerts(
     if not match_ids:
         return []
     matches = list(session.scalars(select(Match).where(Match.id.in_(sorted(set(match_ids))))))
-    known = {m.other_entity_id for m in matches} | {m.entity_id for m in matches}
-    subjects = subjects_of_entities(session, known)
+    # Only the known side's subjects are told: ``other_entity_id`` is the known entity.
+    subjects = subjects_of_entities(session, {m.other_entity_id for m in matches})
     new_ids: list[int] = []
     for match in matches:
         if match.state == "negative":
             continue
-        for side, other in ((match.other_entity_id, match.entity_id), (match.entity_id, None)):
-            if other is None:
-                continue  # only the known side's subjects are told
-            for subject in subjects.get(side, []):
-                strong = (
-                    confirmed
-                    or match.method == "exact"
-                    or match.state == "positive"
-                    or match.match_probability >= subject.alert_threshold
-                )
-                if not strong:
-                    continue
-                alert_id, new = _upsert(
-                    session, subject, match, side, record_type, record_id, record_org_id
-                )
-                if new:
-                    new_ids.append(alert_id)
+        for subject in subjects.get(match.other_entity_id, []):
+            strong = (
+                confirmed
+                or match.method == "exact"
+                or match.state == "positive"
+                or match.match_probability >= subject.alert_threshold
+            )
+            if not strong:
+                continue
+            alert_id, new = _upsert(session, subject, match, record_type, record_id, record_org_id)
+            if new:
+                new_ids.append(alert_id)
     return new_ids
 
 
@@ -94,17 +89,14 @@ def _upsert(
     session: Session,
     subject: Subject,
     match: Match,
-    subject_entity_id: int,
     record_type: str,
     record_id: int,
     record_org_id: int,
 ) -> tuple[int, bool]:
     evidence: dict[str, Any] = {
         "match_id": match.id,
-        "entity_id": match.entity_id
-        if match.other_entity_id == subject_entity_id
-        else match.other_entity_id,
-        "subject_entity_id": subject_entity_id,
+        "entity_id": match.entity_id,
+        "subject_entity_id": match.other_entity_id,
         "method": match.method,
         "probability": round(match.match_probability, 6),
     }

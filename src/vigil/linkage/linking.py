@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -26,9 +27,10 @@ from vigil.linkage.models import (
     EntityValue,
     Identity,
     Match,
+    PersonRow,
 )
 from vigil.linkage.online import index_person, match_prepared
-from vigil.linkage.records import EntityKind, EntityRecord, PersonRecord, person_record
+from vigil.linkage.records import EntityKind, EntityRecord, person_record
 
 
 @dataclass
@@ -201,10 +203,6 @@ def _values_of(session: Session, entity_id: int) -> list[tuple[str, str]]:
 
 
 def _prepared(session: Session, entity_id: int) -> dict[str, Any] | None:
-    import orjson
-
-    from vigil.linkage.models import PersonRow
-
     blob = session.scalar(select(PersonRow.prepared).where(PersonRow.entity_id == entity_id))
     return None if blob is None else dict(orjson.loads(blob))
 
@@ -227,9 +225,3 @@ def benign_values(session: Session, values: Iterable[tuple[str, str]]) -> set[tu
         )
     )
     return {(k, v) for k, v in rows} & wanted
-
-
-def person_entity_record(record: PersonRecord) -> EntityRecord:
-    from vigil.linkage.records import person_entity
-
-    return person_entity(record)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, insert, select, text
+from sqlalchemy import Connection, bindparam, delete, insert, text
 from sqlalchemy.orm import Session
 
 from vigil.db import utcnow
@@ -259,8 +259,3 @@ def _insert_returning_ids(
         return []
     result = conn.execute(insert(model).returning(model.id, sort_by_parameter_order=True), rows)
     return [row[0] for row in result]
-
-
-def entity_person_ids(conn: Connection, entity_ids: Sequence[int]) -> set[int]:
-    rows = conn.execute(select(PersonRow.entity_id).where(PersonRow.entity_id.in_(entity_ids)))
-    return {r[0] for r in rows}
