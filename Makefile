@@ -31,6 +31,7 @@ $(STATIC)/.built: package.json package-lock.json src/vigil/web/assets/vigil.scss
 	cp -r node_modules/govuk-frontend/dist/govuk/assets/images $(STATIC)/govuk/assets/
 	cp node_modules/govuk-frontend/LICENSE.txt $(STATIC)/govuk/ 2>/dev/null || true
 	mkdir -p $(STATIC)/cytoscape && cp node_modules/cytoscape/dist/cytoscape.min.js $(STATIC)/cytoscape/
+	mkdir -p $(STATIC)/leaflet && cp -r node_modules/leaflet/dist/{leaflet.js,leaflet.css,images} node_modules/leaflet/LICENSE $(STATIC)/leaflet/
 	node_modules/.bin/sass --load-path=node_modules --style=compressed --no-source-map --quiet-deps \
 	  src/vigil/web/assets/vigil.scss src/vigil/web/static/vigil.css
 	@touch $@
@@ -66,8 +67,10 @@ postgres:
 	fi
 
 # Browser tests drive Debian's Chromium; it is installed here, never downloaded by a test tool.
+# The case meeting pack (PDF) prints Welsh letters with DejaVu Sans when it is installed.
 browser:
 	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
+	@test -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf || { apt-get update -qq && apt-get install -y -qq fonts-dejavu-core; }
 
 lint: install
 	$(VENV)/bin/ruff check src tests benchmarks tools
@@ -89,6 +92,7 @@ bench: install postgres browser
 	$(VENV)/bin/python benchmarks/triage_quality.py --split test
 	$(VENV)/bin/python benchmarks/triage_speed.py
 	$(VENV)/bin/python benchmarks/linkage.py
+	$(VENV)/bin/python benchmarks/console.py
 
 clean:
 	rm -rf $(VENV) node_modules $(STATIC) .mypy_cache .pytest_cache .ruff_cache test-artifacts

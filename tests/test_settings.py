@@ -76,3 +76,53 @@ def test_bad_values_are_refused_with_the_setting_named() -> None:
 def test_master_keys_keep_their_order() -> None:
     keys = parse_master_keys(f"b={real_key()}, a={real_key()}")
     assert list(keys) == ["b", "a"]
+
+
+def test_no_map_tile_server_by_default() -> None:
+    settings = Settings()
+    assert settings.map_tile_url == "" and settings.map_tile_origin is None
+    assert settings.map_max_points == 2000
+
+
+@pytest.mark.parametrize(
+    ("url", "origin"),
+    [
+        ("https://tiles.example.org/{z}/{x}/{y}.png", "https://tiles.example.org"),
+        ("http://127.0.0.1:8080/osm/{z}/{x}/{y}.png", "http://127.0.0.1:8080"),
+        ("https://{s}.Tiles.Example.org/{z}/{x}/{y}{r}.png?key=abc", "https://*.tiles.example.org"),
+    ],
+)
+def test_a_map_tile_url_gives_the_one_origin_the_map_page_may_load_images_from(
+    url: str, origin: str
+) -> None:
+    assert Settings(map_tile_url=url).map_tile_origin == origin
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("ftp://tiles.example.org/{z}/{x}/{y}.png", "https:// or http://"),
+        ("tiles.example.org/{z}/{x}/{y}.png", "https:// or http://"),
+        ("https://tiles.example.org/{z}/{x}.png", "must contain {y}"),
+        ("https://tiles.example.org/tile.png", "must contain {z}, {x}, {y}"),
+        ("https://tiles.example.org/{z}/{x}/{y}.png; script-src *", "spaces"),
+        ("https://tiles.example.org,evil.example/{z}/{x}/{y}", "spaces"),
+        ("https://user@tiles.example.org/{z}/{x}/{y}.png", "must name a host"),
+        ("https:///{z}/{x}/{y}.png", "must name a host"),
+        ("https://a.{s}.example.org/{z}/{x}/{y}.png", "must name a host"),
+    ],
+)
+def test_a_bad_map_tile_url_is_refused_at_start(url: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match="map_tile_url") as raised:
+        Settings(map_tile_url=url)
+    assert reason in str(raised.value)
+
+
+def test_map_tile_url_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VIGIL_MAP_TILE_URL", "https://tiles.example.org/{z}/{x}/{y}.png")
+    monkeypatch.setenv("VIGIL_MAP_MAX_POINTS", "50")
+    settings = Settings()
+    assert settings.map_tile_origin == "https://tiles.example.org"
+    assert settings.map_max_points == 50
+    with pytest.raises(ValidationError, match="map_max_points"):
+        Settings(map_max_points=0)

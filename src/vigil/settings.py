@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -173,6 +175,18 @@ class Settings(BaseSettings):
     trust_forwarded_for: bool = Field(
         False, description="Use X-Forwarded-For (only behind a trusted proxy) to identify clients"
     )
+    map_tile_url: str = Field(
+        "",
+        description="Map tile server, e.g. https://tiles.example.org/{z}/{x}/{y}.png "
+        "(http or https, with {z}, {x} and {y}; {s} only as the first host label); the map "
+        "page may load images from its origin only. Empty: no map, the list of reports only",
+    )
+    map_tile_attribution: str = Field(
+        "", max_length=300, description="Credit for the map tiles, shown on the map (plain text)"
+    )
+    map_max_points: int = Field(
+        2000, ge=1, le=50_000, description="Most reports the map shows (the newest you may see)"
+    )
 
     @field_validator("log_level")
     @classmethod
@@ -199,6 +213,14 @@ class Settings(BaseSettings):
         allowed = ("OFFICIAL", "OFFICIAL-SENSITIVE", "SECRET")
         if value not in allowed:
             raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_url(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            tile_origin(value)
         return value
 
     @field_validator("master_keys")
@@ -249,9 +271,39 @@ class Settings(BaseSettings):
         return self.data_dir / "attachments"
 
     @property
+    def map_tile_origin(self) -> str | None:
+        """The CSP source the map page adds to img-src, or None when no tiles are set."""
+        return tile_origin(self.map_tile_url) if self.map_tile_url else None
+
+    @property
     def max_multipart_bytes(self) -> int:
         """Whole multipart body: every file at its cap, the JSON part, and framing."""
         return self.max_attachments * self.max_attachment_bytes + self.max_json_bytes + 65_536
+
+
+_HOST = re.compile(r"^(\{s\}\.)?[a-z0-9]([a-z0-9.-]*[a-z0-9])?(:[0-9]{1,5})?$")
+
+
+def tile_origin(url: str) -> str:
+    """Check a tile URL template and return its origin as a CSP source expression.
+
+    Tiles are plain images, so the page's policy is widened by exactly one origin for
+    img-src. The template must be http(s) with {z}, {x} and {y}; {s} (Leaflet's subdomains)
+    may only be the first host label, which becomes the CSP wildcard ``*.``. Nothing that
+    could break out of the header (spaces, ``;``, ``,``, quotes) is accepted.
+    """
+    if any(c.isspace() or c in ";,'\"\\" for c in url):
+        raise ValueError("must not contain spaces, quotes, ';' or ','")
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"}:
+        raise ValueError("must start with https:// or http://")
+    missing = [p for p in ("{z}", "{x}", "{y}") if p not in url]
+    if missing:
+        raise ValueError(f"must contain {', '.join(missing)}")
+    host = parts.netloc.lower()
+    if "@" in host or not _HOST.match(host):
+        raise ValueError("must name a host (no user name; {s} only as the first host label)")
+    return f"{parts.scheme}://{host.replace('{s}.', '*.', 1)}"
 
 
 def parse_master_keys(value: str) -> dict[str, bytes]:

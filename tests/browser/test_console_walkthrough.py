@@ -108,7 +108,7 @@ def test_an_analyst_opens_the_queue_claims_grades_and_decides_a_report(
     reference = triaged_report(live_server)
     sign_in(page, EMAIL, secret)
 
-    page.get_by_role("link", name="Triage queue").click()
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Triage queue").click()
     page.wait_for_url("**/console/queue")
     row = page.locator("tr", has_text=reference)
     expect(row.get_by_text("P1", exact=True)).to_be_visible()
@@ -177,7 +177,7 @@ def test_an_investigator_reviews_an_alert_and_a_match_blind(
         "reviewer@example.org",
         make_staff(live_server, "reviewer@example.org", Role.investigator),
     )
-    page.get_by_role("link", name="Alerts for your team").click()
+    page.get_by_role("navigation", name="Menu").get_by_role("link", name="Alerts").click()
     page.wait_for_url("**/console/alerts")
     expect(page.get_by_text("Closed subject re-appeared")).to_be_visible()
     assert_accessible(page, "alerts inbox")

@@ -1,7 +1,10 @@
 """An investigator's link graph page in a real Chromium under the real CSP: Cytoscape.js
 (a vendored static file) draws the network on a canvas inside #graph, with no console
-errors and no CSP violation; the tables stay on the page. A screenshot goes to
-test-artifacts/. The server-side rules of the page are in tests/console/test_graph_page.py.
+errors and no CSP violation; the tables stay on the page; a node expands in place from the
+keyboard (its Expand link) or the pointer (the drawing), fetching one step more; the
+subject, subject-network and connection pages pass axe. Screenshots go to test-artifacts/.
+The server-side rules of the pages are in tests/console/test_graph_page.py and
+tests/linkage/test_subject_pages.py, test_path_page.py.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import time
 
 import httpx
 from playwright.sync_api import ConsoleMessage, Page, expect
+from sqlalchemy import select
 
 from tests.browser.axe import assert_accessible
 from tests.browser.conftest import Shot
@@ -18,6 +22,7 @@ from tests.browser.test_console_walkthrough import make_staff, sign_in
 from tests.factories import auth, minimal_report, staff_token
 from vigil.access.markings import Classification
 from vigil.access.permissions import Role
+from vigil.linkage.models import Subject, SubjectEntity
 
 PHONE_REPORT = (
     "A man keeps photographing the gates of the water treatment works at night and "
@@ -25,20 +30,27 @@ PHONE_REPORT = (
 )
 
 
-def linked_subject(server: LiveServer) -> int:
-    """A subject's person entity, once the worker has linked a report through its phone."""
-    token = staff_token(
-        server.rt, "graph.lead@example.org", role=Role.investigator, clearance=Classification.secret
-    )
+def linked_subject(
+    server: LiveServer,
+    email: str = "graph.lead@example.org",
+    name: str = "Operation Rowan subject",
+    phone: str = "07700 900123",
+) -> int:
+    """A subject's person entity, once the worker has linked a report through its phone
+    (each test its own lead, subject and phone: the live server's database is shared)."""
+    token = staff_token(server.rt, email, role=Role.investigator, clearance=Classification.secret)
     body = {
-        "name": "Operation Rowan subject",
+        "name": name,
         "classification": "SECRET",
-        "person": {"first_name": "Karl", "phone": "07700900123"},
+        "person": {"first_name": "Karl", "phone": phone.replace(" ", "")},
     }
     created = httpx.post(server.url("/api/v1/linkage/subjects"), json=body, headers=auth(token))
     assert created.status_code == 201, created.text
     (person,) = created.json()["entity_ids"]
-    sent = httpx.post(server.url("/api/v1/reports"), json=minimal_report(description=PHONE_REPORT))
+    sent = httpx.post(
+        server.url("/api/v1/reports"),
+        json=minimal_report(description=PHONE_REPORT.replace("07700 900123", phone)),
+    )
     assert sent.status_code == 201, sent.text
     reference = sent.json()["reference"]
     deadline = time.monotonic() + 30
@@ -83,3 +95,85 @@ def test_the_graph_page_draws_the_network_on_a_canvas_under_the_csp(
     assert_accessible(page, "graph page")
     shot(page, "graph")
     assert not errors, errors
+
+
+def subject_reference(server: LiveServer, person: int) -> str:
+    with server.rt.db.session() as session:
+        found = session.scalar(
+            select(Subject.reference)
+            .join(SubjectEntity, SubjectEntity.subject_id == Subject.id)
+            .where(SubjectEntity.entity_id == person)
+        )
+    assert found is not None
+    return found
+
+
+def test_expanding_a_node_by_keyboard_and_by_pointer_adds_its_neighbours_in_place(
+    page: Page, live_server: LiveServer, shot: Shot
+) -> None:
+    person = linked_subject(
+        live_server, "expand.lead@example.org", "Operation Hazel", "07700 900311"
+    )
+    email = "graph.expander@example.org"
+    sign_in(page, email, make_staff(live_server, email, Role.investigator))
+    page.goto(f"/console/entities/{person}/graph?depth=1")
+    expect(page.locator("#graph canvas").first).to_be_attached()
+    before = page.evaluate("() => window.vigilGraph.nodes().length")
+    nodes = page.evaluate("() => window.vigilGraph.nodes().map((n) => n.id())")
+    assert not any(n.startswith("report:") for n in nodes)  # one step out: no report yet
+    phone = next(n for n in nodes if n.startswith("entity:") and n != f"entity:{person}")
+
+    expand = page.locator(f'a[data-expand="{phone}"]')
+    expand.focus()
+    page.keyboard.press("Enter")
+    expect(page.locator("#graph-status")).to_contain_text("Records added: 1.")
+    assert page.url.endswith(f"/console/entities/{person}/graph?depth=1")  # stayed in place
+    after = page.evaluate("() => window.vigilGraph.nodes().map((n) => n.id())")
+    assert len(after) == before + 1
+    report = next(n for n in after if n.startswith("report:"))
+    expect(
+        page.get_by_role("table", name="Records").get_by_role("link", name=report.split(":")[1])
+    ).to_be_visible()
+
+    # Selecting the report in the drawing asks for its neighbours: nothing new to add.
+    page.locator("#graph").scroll_into_view_if_needed()  # the click is in viewport pixels
+    position = page.evaluate(
+        "(id) => window.vigilGraph.getElementById(id).renderedPosition()", report
+    )
+    box = page.locator("#graph").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + position["x"], box["y"] + position["y"])
+    expect(page.locator("#graph-status")).to_have_text("Nothing more you can see is linked to it.")
+    assert_accessible(page, "graph page after expanding")
+    shot(page, "graph-expanded")
+
+
+def test_the_subject_network_and_connection_pages_are_accessible(
+    page: Page, live_server: LiveServer, shot: Shot
+) -> None:
+    person = linked_subject(
+        live_server, "subject.lead@example.org", "Operation Birch", "07700 900322"
+    )
+    reference = subject_reference(live_server, person)
+    email = "graph.subjects@example.org"
+    sign_in(page, email, make_staff(live_server, email, Role.investigator))
+
+    page.goto("/console/subjects")
+    assert_accessible(page, "subjects list")
+    page.get_by_role("link", name="Operation Birch").click()
+    page.wait_for_url(f"**/console/subjects/{reference}")
+    expect(page.get_by_role("heading", name="Timeline")).to_be_visible()
+    assert_accessible(page, "subject page")
+    shot(page, "subject")
+    page.get_by_role("link", name="Network").click()
+    page.wait_for_url(f"**/console/subjects/{reference}/graph")
+    expect(page.locator("#graph canvas").first).to_be_attached()
+    assert_accessible(page, "subject network")
+
+    page.goto(f"/console/entities/{person}")
+    field = page.get_by_label("Shortest connection to another entity")
+    field.fill(str(person))
+    field.press("Enter")
+    page.wait_for_url(f"**/console/entities/{person}/path?to={person}")
+    expect(page.locator("#path-steps")).to_be_visible()
+    assert_accessible(page, "connection page")

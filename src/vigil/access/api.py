@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi import Depends, Request
 
+from vigil.access import signin
 from vigil.access.permissions import PUBLIC_PERMISSIONS, Permission
 from vigil.access.services import StaffUser, user_for_token
 from vigil.audit.services import record_event
 from vigil.web.problems import Problem
+from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime, runtime
 
 _UNAUTHORISED = Problem(
@@ -26,16 +28,22 @@ def client_address(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
+# Reads the console's own scripts make (graph expansion, the map): a signed-in staff member's
+# session cookie is accepted for these methods only. The cookie is SameSite=Strict, so no
+# other site can send it; anything that changes data still needs a bearer token.
+_SAFE_METHODS = frozenset({"GET", "HEAD"})
+_STAFF_COOKIES = ("__Host-vigil_staff", "vigil_staff")  # access.pages sets one of them
+
+
 def require(permission: Permission) -> Callable[..., Any]:
-    """A dependency that authenticates the bearer token and checks ``permission``."""
+    """A dependency that authenticates the caller and checks ``permission``.
+
+    The caller is a bearer token (narrowed to its scopes), or, for a read, the signed-in
+    staff session whose cookie the browser sent.
+    """
 
     def guard(request: Request, rt: Runtime = Depends(runtime)) -> StaffUser:
-        header = request.headers.get("authorization", "")
-        scheme, _, token = header.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise _UNAUTHORISED
-        with rt.db.session() as session:
-            user = user_for_token(session, token.strip())
+        user = _caller(request, rt)
         if user is None:
             raise _UNAUTHORISED
         if permission not in user.permissions:
@@ -54,6 +62,23 @@ def require(permission: Permission) -> Callable[..., Any]:
 
     guard.permission = permission  # type: ignore[attr-defined]
     return guard
+
+
+def _caller(request: Request, rt: Runtime) -> StaffUser | None:
+    header = request.headers.get("authorization", "")
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            return None
+        with rt.db.session() as session:
+            return user_for_token(session, token.strip())
+    if request.method not in _SAFE_METHODS:
+        return None
+    cookie = next((request.cookies[n] for n in _STAFF_COOKIES if n in request.cookies), None)
+    if not cookie or len(cookie) > 100:
+        return None
+    found, _ended = signin.current(rt, cookie, client_key(request, rt.settings.trust_forwarded_for))
+    return found.user if found is not None else None
 
 
 def _route_path(request: Request) -> str:

@@ -20,8 +20,9 @@ from sqlalchemy.orm import Session
 
 from vigil.access.markings import Classification
 from vigil.access.models import ApiToken, Organisation, SharingAgreement, User
-from vigil.access.permissions import OrganisationKind, Role
+from vigil.access.permissions import OrganisationKind, Permission, Role, permissions_for
 from vigil.access.services import (
+    ScopeRefused,
     UserExists,
     create_user,
     ensure_organisation,
@@ -218,18 +219,86 @@ def users_grant(
 def tokens_create(
     email: Annotated[str, typer.Argument(help="The user the token acts as")],
     days: Annotated[int, typer.Option(min=1, max=366, help="Days until it expires")] = 90,
+    scope: Annotated[
+        list[str] | None,
+        typer.Option(help="A permission the token may use, e.g. stats:summary:read; repeatable"),
+    ] = None,
 ) -> None:
-    """Issue a bearer token (printed once; only its hash is kept)."""
+    """Issue a bearer token (printed once; only its hash is kept).
+
+    With ``--scope`` the token may use only those permissions of the user's role.
+    """
+    scopes = _scopes(scope) if scope else None
 
     def work(session: Session) -> str:
         user = _user(session, email)
         if user.disabled_at is not None:
             raise Refused(f"{user.email} is disabled.")
-        return issue_token(session, CLI_ACTOR, user, expires_at=utcnow() + timedelta(days=days))
+        expires = utcnow() + timedelta(days=days)
+        try:
+            return issue_token(session, CLI_ACTOR, user, expires_at=expires, scopes=scopes)
+        except ScopeRefused as exc:
+            raise Refused(str(exc)) from exc
 
     secret = run(work)
-    err.print(f"Token for {email}, expiring in {days} days (shown once):")
+    limited = f", limited to {len(scopes)} permission(s)" if scopes else ""
+    err.print(f"Token for {email}, expiring in {days} days{limited} (shown once):")
     typer.echo(secret)
+
+
+def _scopes(values: list[str]) -> frozenset[Permission]:
+    known = {p.value: p for p in Permission}
+    unknown = [v for v in values if v not in known]
+    if unknown:
+        err.print(f"Unknown permission(s): {', '.join(unknown)}.", soft_wrap=True)
+        err.print("`vigil tokens permissions` lists them.", soft_wrap=True)
+        raise typer.Exit(2)
+    return frozenset(known[v] for v in values)
+
+
+@tokens_app.command("permissions")
+def tokens_permissions(
+    role: Annotated[Role | None, typer.Option(help="Only this role's permissions")] = None,
+) -> None:
+    """List the permissions a token may be scoped to (all, or one role's)."""
+    chosen = permissions_for(role) if role else frozenset(Permission)
+    for value in sorted(p.value for p in chosen):
+        typer.echo(value)
+
+
+@tokens_app.command("list")
+def tokens_list(
+    email: Annotated[str, typer.Argument(help="Whose tokens")],
+) -> None:
+    """A user's tokens: when issued, when they expire, their scope and whether revoked."""
+
+    def work(session: Session) -> list[ApiToken]:
+        user = _user(session, email)
+        rows = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)))
+        record_event(
+            session,
+            CLI_ACTOR,
+            "token.listed",
+            record_type="api_token",
+            record_ids=[row.id for row in rows],
+        )
+        return rows
+
+    table = Table("Id", "Issued", "Expires", "Scope", "State")
+    now = utcnow()
+    for row in run(work):
+        state = "revoked" if row.revoked_at else "expired" if _ended(row, now) else "live"
+        scope = ", ".join(row.scopes) if row.scopes is not None else "the role's permissions"
+        table.add_row(str(row.id), _day(row.created_at), _day(row.expires_at), scope, state)
+    Console().print(table, soft_wrap=True)
+
+
+def _ended(row: ApiToken, now: datetime) -> bool:
+    return row.expires_at is not None and row.expires_at <= now
+
+
+def _day(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "never"
 
 
 @tokens_app.command("revoke")
@@ -270,13 +339,25 @@ def agreements_create(
     max_classification: Annotated[Classification, typer.Option(help="Highest marking covered")],
     purpose: Annotated[str, typer.Option(help="The purpose sharing serves")],
     days: Annotated[int | None, typer.Option(min=1, help="Ends after this many days")] = None,
+    sensitive_role: Annotated[
+        list[Role] | None,
+        typer.Option(help="A role shown the other side's health and social-care details"),
+    ] = None,
 ) -> None:
     """Record a data-sharing agreement between two organisations."""
     ends = datetime.now(UTC) + timedelta(days=days) if days else None
     agreement_id = run(
         lambda session: (
             create_agreement(
-                session, CLI_ACTOR, between, and_, records, max_classification, purpose, ends
+                session,
+                CLI_ACTOR,
+                between,
+                and_,
+                records,
+                max_classification,
+                purpose,
+                ends,
+                sensitive_roles=sensitive_role or (),
             ).id
         )
     )

@@ -100,6 +100,8 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The permissions this token may use (values of Permission); None means all the role's.
+    scopes: Mapped[list[str] | None] = mapped_column(JSON)
 
     user: Mapped[User] = relationship(lazy="joined")
 

@@ -9,7 +9,6 @@ survives. Answers never say whether an account exists (see :mod:`vigil.access.si
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 import time
 from collections import deque
@@ -20,15 +19,15 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from vigil.access import signin
+from vigil.access import session_pages, signin
 from vigil.access.api import public
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.audit.services import record_event
-from vigil.db import utcnow
-from vigil.web.problems import Problem
+from vigil.web.problems import Problem, problem_response
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.sessions import load_session
 from vigil.web.templating import Page, page, page_router, translations
 
 router = page_router()
@@ -40,7 +39,7 @@ CODE = "/staff/sign-in/code"
 SIGN_OUT = "/staff/sign-out"
 COOKIE = "vigil_staff"
 SECURE_COOKIE = "__Host-vigil_staff"
-ENDED_MESSAGES = ("signed-out", "ended")
+ENDED_MESSAGES = ("signed-out", "ended", "idle")
 
 
 # --- the staff cookie and the session dependency ------------------------------------------
@@ -131,16 +130,20 @@ def address_failures(request: Request) -> AddressFailures:
     return found
 
 
-def staff_session(permission: Permission | None = None) -> Callable[..., StaffUser]:
+def staff_session(
+    permission: Permission | None = None, *, touch: bool | None = None
+) -> Callable[..., StaffUser]:
     """A dependency: the signed-in staff member, or a redirect to the sign-in page.
 
     With a ``permission``, a signed-in user without it gets 403 (audited). The session is
-    checked on every request: disablement and the timeouts end it at once.
+    checked on every request: disablement and the timeouts end it at once. ``touch`` is
+    whether the request counts as activity (see :func:`vigil.access.signin.current`).
     """
 
     def guard(request: Request, rt: Runtime = Depends(runtime)) -> StaffUser:
         token = staff_cookie(request)
-        found, ended = signin.current(rt, token, _client(request, rt)) if token else (None, False)
+        client = _client(request, rt)
+        found, ended = signin.current(rt, token, client, touch=touch) if token else (None, False)
         if found is None:
             target = f"{SIGN_IN}?ended=ended" if ended else SIGN_IN
             raise Problem(303, "See other", headers={"Location": target})
@@ -165,17 +168,21 @@ def staff_session(permission: Permission | None = None) -> Callable[..., StaffUs
 
 
 def render_staff(p: Page, template: str, status: int = 200, **context: Any) -> Response:
-    """Render a page with the identity bar (when signed in): who, where, and time left."""
+    """Render a page with the identity bar (when signed in): who, where, and time left,
+    with the data the session script counts down from."""
     found: signin.SignedIn | None = getattr(p.request.state, "staff", None)
-    time_left = None
+    time_left = session_clock = None
     if found is not None:
-        num = _minutes((found.ends_at - utcnow()).total_seconds())
-        time_left = translations(p.lang).ngettext(
-            "Your session ends in %(num)d minute unless you use Vigil.",
-            "Your session ends in %(num)d minutes unless you use Vigil.",
-            num,
-        ) % {"num": num}
-    return p.render(template, status=status, staff=found, time_left=time_left, **context)
+        time_left = session_pages.time_left_text(p, found)
+        session_clock = session_pages.clock(p, found)
+    return p.render(
+        template,
+        status=status,
+        staff=found,
+        time_left=time_left,
+        session_clock=session_clock,
+        **context,
+    )
 
 
 # --- step one: e-mail and password --------------------------------------------------------
@@ -249,6 +256,7 @@ def _sign_in_page(
         errors=errors,
         error_list=_error_list(errors, ("email", "password")),
         ended=ended,
+        idle_ended_text=session_pages.idle_ended_text(p) if ended == "idle" else None,
     )
 
 
@@ -348,6 +356,34 @@ def home(
     return render_staff(p, "access/home.html")
 
 
+# --- the session clock: the identity bar's script asks how long is left, or to stay -------
+
+
+@router.get(session_pages.STATUS)
+def session_status(
+    _user: StaffUser = Depends(staff_session(Permission.staff_console_view, touch=False)),
+    p: Page = Depends(page),
+) -> Response:
+    """Seconds left, without counting as activity: the script asks before it warns or signs
+    out, since the person may have been busy in another tab all along."""
+    return session_pages.answer(p, p.request.state.staff)
+
+
+@router.post(session_pages.KEEP_ALIVE)
+def keep_alive(
+    _user: StaffUser = Depends(staff_session(Permission.staff_console_view, touch=False)),
+    p: Page = Depends(page),
+) -> Response:
+    """The warning's "Stay signed in": the idle clock starts again, as on any page (so,
+    like a page visit, it is not an audit event); the absolute end does not move. Only
+    once the CSRF token has been checked (``page``) does the request count as activity."""
+    token = staff_cookie(p.request)
+    found = signin.current(p.rt, token, _client(p.request, p.rt), touch=True)[0] if token else None
+    if found is None:  # ended between the guard and now
+        return p.redirect(f"{SIGN_IN}?ended=ended")
+    return session_pages.answer(p, found)
+
+
 # --- helpers ------------------------------------------------------------------------------
 
 
@@ -360,8 +396,7 @@ def _error_list(errors: dict[str, str], order: tuple[str, ...]) -> list[dict[str
     return [{"text": errors[name], "href": f"#{name}"} for name in order if name in errors]
 
 
-def _minutes(seconds: float) -> int:
-    return max(1, math.ceil(seconds / 60))
+_minutes = session_pages.minutes
 
 
 def _too_many(p: Page, wait_s: float) -> str:
@@ -373,3 +408,14 @@ def _too_many(p: Page, wait_s: float) -> str:
         "Try again in %(num)d minutes.",
         num,
     ) % {"num": num}
+
+
+async def forbidden_page(request: Request, exc: Exception) -> Response:
+    """A signed-in person refused a console page by their role sees a page saying so, with
+    the identity bar; programs (``/api``) still get problem+json. The status stays 403, and
+    the page is the same whatever record the address named."""
+    assert isinstance(exc, Problem)
+    if exc.status != 403 or request.url.path.startswith(("/api/", "/static/")):
+        return problem_response(exc, request)
+    rt: Runtime = request.app.state.runtime
+    return render_staff(Page(request, rt, load_session(rt, request)), "errors/forbidden.html", 403)

@@ -15,6 +15,7 @@ class Permission(StrEnum):
     report_read = "intake:report:read"
     report_export = "intake:report:export"
     report_message_send = "intake:message:send"
+    attachment_original_download = "intake:attachment:download"  # originals, with metadata
     record_share = "access:record:share"
     reporter_identity_disclose = "intake:identity:disclose"
     staff_console_view = "access:console:view"
@@ -76,6 +77,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.triage_analyst: frozenset(
         {
             Permission.report_read,
+            Permission.attachment_original_download,
             Permission.report_message_send,
             Permission.record_share,
             Permission.triage_queue_read,
@@ -92,6 +94,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.investigator: frozenset(
         {
             Permission.report_read,
+            Permission.attachment_original_download,
             Permission.report_message_send,
             Permission.record_share,
             Permission.linkage_read,
@@ -118,6 +121,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.supervisor: frozenset(
         {
             Permission.report_read,
+            Permission.attachment_original_download,
             Permission.report_export,
             Permission.report_message_send,
             Permission.record_share,

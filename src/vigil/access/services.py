@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import select
@@ -17,6 +17,8 @@ from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
 
 TOKEN_PREFIX = "vgl_"  # noqa: S105 - a prefix, not a secret
+# A scope naming a permission that no longer exists grants nothing (never an error at use).
+_PERMISSION_VALUES = frozenset(p.value for p in Permission)
 
 
 @dataclass(frozen=True)
@@ -96,15 +98,45 @@ def create_user(
     return user
 
 
+class ScopeRefused(ValueError):
+    """A token was asked for a permission its user's role does not hold."""
+
+
 def issue_token(
-    session: Session, actor: Actor, user: User, expires_at: datetime | None = None
+    session: Session,
+    actor: Actor,
+    user: User,
+    expires_at: datetime | None = None,
+    scopes: frozenset[Permission] | None = None,
 ) -> str:
-    """Create a bearer token; the secret is returned once and only its hash is kept."""
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(user_id=user.id, token_hash=hash_token(token), expires_at=expires_at)
+    """Create a bearer token; the secret is returned once and only its hash is kept.
+
+    ``scopes`` narrows the token to some of the role's permissions (least privilege for an
+    integration); asking for one the role lacks is refused rather than silently dropped.
+    """
+    if scopes is not None:
+        beyond = scopes - permissions_for(Role(user.role))
+        if beyond:
+            names = ", ".join(sorted(p.value for p in beyond))
+            raise ScopeRefused(f"The role {user.role} does not hold: {names}.")
+        if not scopes:
+            raise ScopeRefused("A scoped token needs at least one permission.")
+    row = ApiToken(
+        user_id=user.id,
+        token_hash=hash_token(token := TOKEN_PREFIX + secrets.token_urlsafe(32)),
+        expires_at=expires_at,
+        scopes=None if scopes is None else sorted(p.value for p in scopes),
+    )
     session.add(row)
     session.flush()
-    record_event(session, actor, "token.issued", record_type="api_token", record_ids=[row.id])
+    record_event(
+        session,
+        actor,
+        "token.issued",
+        record_type="api_token",
+        record_ids=[row.id],
+        purpose=None if scopes is None else "scopes: " + ", ".join(row.scopes or []),
+    )
     return token
 
 
@@ -118,7 +150,11 @@ def user_for_token(session: Session, token: str) -> StaffUser | None:
     user = row.user
     if user.disabled_at is not None:
         return None
-    return staff_user(session, user)
+    found = staff_user(session, user)
+    if row.scopes is None:
+        return found
+    scoped = frozenset(Permission(v) for v in row.scopes if v in _PERMISSION_VALUES)
+    return replace(found, permissions=found.permissions & scoped)
 
 
 def staff_user(session: Session, user: User) -> StaffUser:

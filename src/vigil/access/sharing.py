@@ -8,6 +8,7 @@ with its recipients and purpose; revoking takes effect on the very next read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from vigil.access.markings import Classification
 from vigil.access.models import Organisation, RecordShare, SharingAgreement, Team
+from vigil.access.permissions import Role
 from vigil.access.services import StaffUser
 from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
@@ -224,7 +226,10 @@ def create_agreement(
     max_classification: Classification,
     purpose: str,
     ends_at: datetime | None = None,
+    sensitive_roles: Iterable[Role] = (),
 ) -> SharingAgreement:
+    """Record an agreement. ``sensitive_roles`` names the roles of either side that are
+    shown the other side's health and social-care details (``vigil.access.fields``)."""
     orgs = {
         name: session.scalar(select(Organisation).where(Organisation.name == name))
         for name in (org_a, org_b)
@@ -244,6 +249,7 @@ def create_agreement(
         purpose=purpose,
         ends_at=ends_at,
         created_by=actor.label,
+        sensitive_roles=sorted({role.value for role in sensitive_roles}),
     )
     session.add(agreement)
     session.flush()

@@ -425,14 +425,25 @@ class SignedIn:
     session_id: str
     user: StaffUser
     organisation: str
-    ends_at: datetime  # when it ends unless used again (idle) or at the latest (absolute)
+    idle_ends_at: datetime  # when it ends unless used again
+    absolute_ends_at: datetime  # when it ends whatever happens
+
+    @property
+    def ends_at(self) -> datetime:
+        """When it ends unless used again (idle) or at the latest (absolute)."""
+        return min(self.idle_ends_at, self.absolute_ends_at)
 
 
-def current(rt: Runtime, token: str, client: str | None = None) -> tuple[SignedIn | None, bool]:
+def current(
+    rt: Runtime, token: str, client: str | None = None, *, touch: bool | None = None
+) -> tuple[SignedIn | None, bool]:
     """The live session for ``token`` and whether one has just ended (or had ended).
 
     Checked on every request: the user's disablement, the idle timeout and the absolute
-    timeout each end the session for good.
+    timeout each end the session for good. ``touch`` says whether this use counts as
+    activity: None (a page) refreshes the idle clock at most once a minute, True ("stay
+    signed in") always, False never (the page's own countdown asking how long is left must
+    not keep an unattended session alive).
     """
     lim = limits(rt.settings)
     now = utcnow()
@@ -446,13 +457,17 @@ def current(rt: Runtime, token: str, client: str | None = None) -> tuple[SignedI
             return None, True
         user = row.user
         reason = _session_over(row, now, idle, absolute)
+        if touch is None:
+            touch = now - row.last_seen_at > timedelta(seconds=TOUCH_EVERY_S)
+        # The idle end as the server will enforce it: from the last recorded activity,
+        # which a page's visit moves only once a minute.
         signed_in = SignedIn(
             sid,
             staff_user(session, user),
             user.organisation.name,
-            min(now + idle, row.created_at + absolute),
+            (now if touch else row.last_seen_at) + idle,
+            row.created_at + absolute,
         )
-        touch = now - row.last_seen_at > timedelta(seconds=TOUCH_EVERY_S)
     if reason is not None:
         rt.db.write_sync(lambda s: _end_live(s, sid, reason, now, client))
         return None, True

@@ -15,7 +15,9 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access import sharing
-from vigil.access.models import Organisation, RecordShare, Team
+from vigil.access.markings import Classification
+from vigil.access.models import Organisation, RecordShare, SharingAgreement, Team
+from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
 from vigil.audit.services import record_event
@@ -27,6 +29,7 @@ from vigil.cases.schemas import (
     ActionUpdateIn,
     CaseOut,
     CaseShareIn,
+    CaseSharing,
     CaseStatus,
     DecisionIn,
     DecisionOut,
@@ -176,7 +179,9 @@ def update_action(
             )
         )
         what = f"now {new_state}" if new_state else "updated"
-        note = f": {body.text}" if body.text else ""
+        # The note itself stays with the action, where the field-level rule on health and
+        # social-care details applies to it; the timeline only says there was one.
+        note = ", with a note" if body.text else ""
         if new_state:
             action.state = new_state
         action.updated_at = now
@@ -317,5 +322,51 @@ def case_shares(rt: Runtime, user: StaffUser, reference: str, client: str | None
                 403, "Forbidden", "Only the organisation managing this case sees its shares."
             )
         return _shares(session, case)
+
+    return on_case(rt, user, reference, client, "case.shares_viewed", change, manage=False)
+
+
+def _partners(session: Session, case: Case) -> list[str]:
+    """Organisations an agreement in force lets this case be shared with: one covering
+    ``case`` records up to the case's classification (as :func:`sharing.share` checks)."""
+    owner, now = case.owning_org_id, utcnow()
+    marking = Classification(case.classification)
+    found: set[int] = set()
+    for agreement in session.scalars(
+        select(SharingAgreement).where(
+            or_(SharingAgreement.org_a_id == owner, SharingAgreement.org_b_id == owner),
+            SharingAgreement.starts_at <= now,
+            or_(SharingAgreement.ends_at.is_(None), SharingAgreement.ends_at > now),
+        )
+    ):
+        reaches = Classification(agreement.max_classification).rank >= marking.rank
+        if "case" in agreement.record_types and reaches:
+            other = agreement.org_b_id if agreement.org_a_id == owner else agreement.org_a_id
+            found.add(other)
+    if not found:
+        return []
+    query = select(Organisation.name).where(Organisation.id.in_(sorted(found)))
+    return list(session.scalars(query.order_by(Organisation.name)))
+
+
+def case_sharing(rt: Runtime, user: StaffUser, reference: str, client: str | None) -> CaseSharing:
+    """The sharing controls' data: current and past shares, and the partners the agreements
+    allow that the case is not shared with yet. Managing organisation and lead only."""
+
+    def change(session: Session, case: Case) -> CaseSharing:
+        if not views.is_insider(user, case):
+            raise Problem(
+                403, "Forbidden", "Only the organisation managing this case sees its shares."
+            )
+        shares = _shares(session, case)
+        live = {s.organisation for s in shares if s.revoked_at is None and s.team is None}
+        return CaseSharing(
+            case=views.summaries(session, [case])[0],
+            handling_code=case.handling_code,
+            handling_conditions=case.handling_conditions,
+            shares=shares,
+            partners=[name for name in _partners(session, case) if name not in live],
+            may_share=views.manages(user, case) and Permission.record_share in user.permissions,
+        )
 
     return on_case(rt, user, reference, client, "case.shares_viewed", change, manage=False)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
 
 from vigil.access.api import client_address, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
-from vigil.cases import actions, services
+from vigil.cases import actions, pack, services
 from vigil.cases.schemas import (
     ActionIn,
     ActionOut,
@@ -82,6 +83,22 @@ def open_case(body: CaseIn, request: Request, rt: Rt, user: Writer) -> CaseOut:
 @router.get("/{reference}", response_model=CaseOut, summary="A case, as you may see it")
 def get_case(reference: str, request: Request, rt: Rt, user: Reader) -> CaseOut:
     return services.get_case(rt, user, reference, client_address(request))
+
+
+@router.get(
+    "/{reference}/pack.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}, "description": "The PDF"}},
+    summary="The case as a PDF meeting pack, its marking on every page (audited)",
+)
+def meeting_pack(
+    reference: str,
+    request: Request,
+    rt: Rt,
+    user: Reader,
+    purpose: Annotated[str | None, Query(max_length=500, description="why it is made")] = None,
+) -> Response:
+    return pack.export_pack(rt, user, reference, purpose, client_address(request)).response()
 
 
 @router.patch(

@@ -11,14 +11,12 @@ has worked, redirects to the case page (POST-redirect-GET), so a refresh never r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Depends
-from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
-from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from vigil.access.api import client_address
@@ -26,6 +24,20 @@ from vigil.access.pages import render_staff, staff_session
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.cases import actions, services, views
+from vigil.cases.forms import (
+    LINK_FIELDS,
+    entity_ids,
+    error_list,
+    field_errors,
+    lines,
+    link_errors,
+    parsed,
+    visible,
+)
+from vigil.cases.forms import optional as _optional
+from vigil.cases.forms import text as _text
+from vigil.cases.manage_pages import router as manage_router
+from vigil.cases.pack_pages import router as pack_router
 from vigil.cases.schemas import (
     ActionIn,
     ActionState,
@@ -36,10 +48,9 @@ from vigil.cases.schemas import (
     DecisionIn,
     MeetingIn,
 )
-from vigil.web.problems import Problem, validation_problem
+from vigil.web.problems import Problem
 from vigil.web.templating import Page, page, page_router
 
-T = TypeVar("T")
 router = page_router()
 LIST = "/console/cases"
 NEW = "/console/cases/new"
@@ -48,85 +59,6 @@ PAGE_SIZE = 25
 _reader = staff_session(Permission.cases_read)
 _writer = staff_session(Permission.cases_write)
 _updater = staff_session(Permission.case_actions_update)
-
-# What each form's fields are called on the page, to start its error messages.
-LABELS: dict[str, str] = {
-    "title": "Title",
-    "summary": "Summary",
-    "level": "Management level",
-    "review_date": "Review date",
-    "reports": "Report references",
-    "lead": "Lead officer",
-    "team": "Team",
-    "classification": "Classification",
-    "detail": "Detail",
-    "due_date": "Due date",
-    "organisation": "Agency",
-    "state": "State",
-    "text": "Note",
-    "held_on": "Date of the meeting",
-    "attendees": "Attendees",
-    "minutes": "Minutes",
-    "decision": "Decision",
-    "reason": "Reason",
-}
-
-
-# --- parsing and errors -------------------------------------------------------------------
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _optional(form: FormData, name: str) -> str | None:
-    return _text(form, name) or None
-
-
-def field_errors(problem: Problem, fields: tuple[str, ...]) -> dict[str, str]:
-    """A 422 problem's errors as {field: message}, one per field, in a person's words.
-    Errors that name no field of the form go to its first field, so none is lost."""
-    found: dict[str, str] = {}
-    for error in problem.errors:
-        parts = error["pointer"].removeprefix("#").strip("/").split("/")
-        name = parts[0] if parts and parts[0] in fields else fields[0]
-        detail = error["detail"]
-        label = LABELS.get(parts[0], "") if parts[0] in fields else ""
-        found.setdefault(
-            name, f"{label}: {detail[:1].lower()}{detail[1:]}" if label else _sentence(detail)
-        )
-    if not found:
-        found[fields[0]] = _sentence(problem.detail or problem.title)
-    return found
-
-
-def _sentence(text: str) -> str:
-    return text[:1].upper() + text[1:]
-
-
-def parsed(model: type[BaseModel], data: Mapping[str, Any]) -> Any:
-    """The form as the API's own input model; a 422 problem when it does not fit."""
-    try:
-        return model.model_validate(dict(data))
-    except ValidationError as exc:
-        raise validation_problem(exc) from None
-
-
-def visible(call: Callable[[], T]) -> T:
-    """Run a service call; its 404 (no case, or one the reader may not see) is the console's
-    "Page not found" page rather than the API's problem document."""
-    try:
-        return call()
-    except Problem as problem:
-        if problem.status == 404:
-            raise HTTPException(404) from None
-        raise
-
-
-def _error_list(errors: Mapping[str, str], prefix: str = "") -> list[dict[str, str]]:
-    return [{"text": text, "href": f"#{prefix}{name}"} for name, text in errors.items()]
-
 
 # --- the list -----------------------------------------------------------------------------
 
@@ -167,44 +99,59 @@ def case_list(user: StaffUser = Depends(_reader), p: Page = Depends(page)) -> Re
 
 # --- opening a case from reports ----------------------------------------------------------
 
-OPEN_FIELDS = ("title", "summary", "level", "review_date", "reports")
+OPEN_FIELDS = ("title", "summary", "level", "review_date", *LINK_FIELDS)
+# What a link to the form may pre-fill: ?report=REF (from a report page), ?entity=ID, ?subject=REF
+PREFILL = {"reports": "report", "entities": "entity", "subjects": "subject"}
+
+
+def _new_page(
+    p: Page, values: Mapping[str, str], errors: Mapping[str, str], status: int = 200
+) -> Response:
+    levels = [(str(n), views.level_meaning(n, p._)) for n in (1, 2, 3)]
+    return render_staff(
+        p,
+        "cases/new.html",
+        status=status,
+        values=values,
+        levels=levels,
+        errors=errors,
+        error_list=error_list(errors),
+    )
 
 
 @router.get(NEW)
 def open_case_form(user: StaffUser = Depends(_writer), p: Page = Depends(page)) -> Response:
-    references = [r.strip() for r in p.request.query_params.getlist("report") if r.strip()]
+    query = p.request.query_params
     values = {"title": "", "summary": "", "level": "1", "review_date": ""}
-    values["reports"] = "\n".join(references[:20])
-    return render_staff(p, "cases/new.html", values=values, errors={}, error_list=[])
+    for field, name in PREFILL.items():
+        given = [r.strip() for r in query.getlist(name) if r.strip()]
+        values[field] = "\n".join(given[:20])
+    return _new_page(p, values, {})
 
 
 @router.post(NEW)
 def open_case(user: StaffUser = Depends(_writer), p: Page = Depends(page)) -> Response:
     form: FormData = p.request.state.form
     values = {name: _text(form, name) for name in OPEN_FIELDS}
+    items = {name: lines(values[name]) for name in LINK_FIELDS}
     data: dict[str, Any] = {
         "title": values["title"],
         "summary": values["summary"],
         "level": values["level"] or "1",
-        "reports": [line.strip() for line in values["reports"].splitlines() if line.strip()],
+        **items,
     }
     if values["review_date"]:
         data["review_date"] = values["review_date"]
     try:
+        data["entities"] = entity_ids(items["entities"], p._("an entity id is a number"))
         body: CaseIn = parsed(CaseIn, data)
         opened = services.open_case(p.rt, user, body, client_address(p.request))
     except Problem as problem:
         if problem.status != 422:
             raise
         errors = field_errors(problem, OPEN_FIELDS)
-        return render_staff(
-            p,
-            "cases/new.html",
-            status=400,
-            values=values,
-            errors=errors,
-            error_list=_error_list(errors),
-        )
+        errors.update(link_errors(problem, items, everything=False))
+        return _new_page(p, values, errors, status=400)
     return p.redirect(CASE.format(reference=opened.reference))
 
 
@@ -242,7 +189,7 @@ def _case(
         action_states=[s.value for s in ActionState],
         form=form,
         errors=dict(errors or {}),
-        error_list=_error_list(errors or {}, prefix),
+        error_list=error_list(errors or {}, prefix),
         values=dict(values or {}),
         today=views.today().isoformat(),
     )
@@ -348,3 +295,7 @@ def record_decision(
     except Problem as problem:
         return _refused(p, user, reference, "decision", problem, DECISION_FIELDS, values)
     return p.redirect(CASE.format(reference=reference) + "#decisions")
+
+
+router.include_router(manage_router)
+router.include_router(pack_router)

@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.access.markings import Classification
+from vigil.access.sharing import ShareOut
 
 Reason = Annotated[str, Field(min_length=3, max_length=2000)]
 ReportRef = Annotated[str, Field(min_length=1, max_length=40)]
@@ -165,6 +166,9 @@ class ActionUpdateOut(BaseModel):
     at: datetime
     state: str | None  # None: the state did not change
     text: str | None
+    text_withheld: bool = Field(
+        False, description="A health or social-care note not shown to your role (text is null)"
+    )
 
 
 class ActionOut(BaseModel):
@@ -181,6 +185,11 @@ class ActionOut(BaseModel):
     updated_at: datetime
     may_update: bool  # whether the reader may change it
     updates: list[ActionUpdateOut]
+    detail_withheld: bool = Field(
+        False,
+        description="Detail a health or social-care agency wrote, not shown to your role (no "
+        "sharing agreement names it): detail is empty",
+    )
 
 
 class MeetingOut(BaseModel):
@@ -241,3 +250,15 @@ class CaseOut(CaseSummary):
 class CasePage(BaseModel):
     items: list[CaseSummary]
     next_cursor: str | None
+
+
+class CaseSharing(BaseModel):
+    """Whom a case is shared with, and with whom the agreements in force let it be shared:
+    for the managing organisation (and the lead) only."""
+
+    case: CaseSummary
+    handling_code: str | None
+    handling_conditions: str | None
+    shares: list[ShareOut]  # live and revoked, oldest first
+    partners: list[str]  # organisations an agreement covers this case for, not yet shared with
+    may_share: bool  # the reader may share and revoke (manages the case, may share records)

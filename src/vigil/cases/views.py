@@ -9,13 +9,15 @@ row-level security of migration 0012, so the database agrees with what is shown 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, SQLColumnExpression, and_, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from vigil.access import policy
+from vigil.access.fields import SensitiveDetail
 from vigil.access.models import Organisation, Team, User
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
@@ -43,8 +45,24 @@ from vigil.cases.schemas import (
 from vigil.intake.models import Report
 from vigil.linkage.models import Entity, Subject
 
+Gettext = Callable[..., str]
 EXCERPT = 160
 OPEN_ACTION_STATES = ("open", "in_progress")
+
+
+def english(message: str, **values: Any) -> str:
+    """The untranslated text, for callers without a reader's language (the JSON API)."""
+    return message % values if values else message
+
+
+def level_meaning(level: int, _: Gettext = english) -> str:
+    """MAPPA management levels (domain-facts §8), in the reader's words."""
+    meanings = {
+        1: _("Ordinary single-agency management"),
+        2: _("Active multi-agency management"),
+        3: _("Senior multi-agency management"),
+    }
+    return meanings.get(level, "")
 
 
 def today() -> date:
@@ -255,7 +273,9 @@ def action_out(
     action: CaseAction,
     updates: list[CaseActionUpdate],
     names: Names,
+    sensitive: SensitiveDetail,
 ) -> ActionOut:
+    shown = sensitive.shown(action.created_by_user_id)
     overdue = (
         action.state in OPEN_ACTION_STATES
         and action.due_date is not None
@@ -264,7 +284,7 @@ def action_out(
     return ActionOut(
         id=action.id,
         title=action.title,
-        detail=action.detail,
+        detail=action.detail if shown else "",
         due_date=action.due_date,
         overdue=overdue,
         state=action.state,
@@ -275,9 +295,16 @@ def action_out(
         updated_at=action.updated_at,
         may_update=may_update_action(user, case, action),
         updates=[
-            ActionUpdateOut(by=names.email(u.user_id), at=u.made_at, state=u.state, text=u.text)
+            ActionUpdateOut(
+                by=names.email(u.user_id),
+                at=u.made_at,
+                state=u.state,
+                text=u.text if sensitive.shown(u.user_id) else None,
+                text_withheld=bool(u.text) and not sensitive.shown(u.user_id),
+            )
             for u in updates
         ],
+        detail_withheld=bool(action.detail) and not shown,
     )
 
 
@@ -302,7 +329,8 @@ def actions_out(
         orgs=[a.owning_org_id for a in actions],
         teams=[a.owning_team_id for a in actions],
     )
-    return [action_out(user, case, a, updates[a.id], names) for a in actions]
+    sensitive = SensitiveDetail(session, user.org_id, user.role)
+    return [action_out(user, case, a, updates[a.id], names, sensitive) for a in actions]
 
 
 def meeting_out(row: CaseMeeting, names: Names) -> MeetingOut:

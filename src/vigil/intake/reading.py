@@ -13,6 +13,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access import policy, sharing
+from vigil.access.fields import report_fields, restrict_report
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
 from vigil.audit.services import record_event
@@ -43,8 +44,9 @@ def get_report(
             record_ids=[row.reference],
         )
         out = report_out(row, followups)
-        out.triage = triage_out(session, user, row)
-        return out
+        if "triage" in report_fields(user.role):
+            out.triage = triage_out(session, user, row)
+        return restrict_report(out, user.role)
 
     return rt.db.write_sync(work, as_user=user.id)
 
@@ -78,7 +80,7 @@ def list_reports(
             record_type="report",
             record_ids=[r.reference for r in rows],
         )
-        items = [report_out(r, counts.get(r.id, 0)) for r in rows]
+        items = [restrict_report(report_out(r, counts.get(r.id, 0)), user.role) for r in rows]
         next_cursor = encode_cursor(rows[-1].received_at, rows[-1].id) if more and rows else None
         return ReportPage(items=items, next_cursor=next_cursor)
 

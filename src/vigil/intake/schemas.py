@@ -247,23 +247,30 @@ class AttachmentOut(BaseModel):
 
 
 class ReportOut(BaseModel):
-    """What staff see. Reporter identity is never part of it."""
+    """What staff see. Reporter identity is never part of it.
+
+    A role shown only some fields (``vigil.access.fields``) gets null for the others, and
+    their names in ``withheld``.
+    """
 
     reference: str
     received_at: datetime
-    channel: str
+    channel: str | None
     kind: ReportKind
-    description: str
-    anonymous: bool
+    description: str | None
+    anonymous: bool | None
     when: When | None
     where: Where | None
-    people: list[Person]
-    vehicles: list[Vehicle]
-    online: list[Online]
-    attachments: list[AttachmentOut]
-    followups: int
+    people: list[Person] | None
+    vehicles: list[Vehicle] | None
+    online: list[Online] | None
+    attachments: list[AttachmentOut] | None
+    followups: int | None
     triage: TriageOut | None = Field(
         None, description="On a single report: priority, categories, items, cluster, history"
+    )
+    withheld: list[str] = Field(
+        default_factory=list, description="Fields your role is not shown (null above)"
     )
 
 

@@ -15,7 +15,7 @@ from vigil.access.api import client_address, require
 from vigil.access.markings import Classification
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
-from vigil.linkage import imports, services
+from vigil.linkage import imports, services, subject_api
 from vigil.linkage.records import EntityKind
 from vigil.linkage.schemas import (
     AccuracyBand,
@@ -215,3 +215,6 @@ def add_benign(
     user: Annotated[StaffUser, Depends(require(Permission.benign_manage))],
 ) -> BenignOut:
     return services.add_benign(rt, user, body, client_address(request))
+
+
+router.include_router(subject_api.router)  # GET /subjects (the list), kept in its own module

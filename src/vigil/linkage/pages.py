@@ -28,7 +28,7 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.audit.services import record_event
 from vigil.intake.reading import visible_report
-from vigil.linkage import services, views
+from vigil.linkage import services, subject_views, views
 from vigil.linkage.graph_api import entity_graph
 from vigil.linkage.models import Entity
 from vigil.linkage.schemas import (
@@ -56,6 +56,7 @@ NODE_PAGES = {
     "entity": "/console/entities/{}",
     "report": "/console/reports/{}",
     "case": "/console/cases/{}",
+    "subject": "/console/subjects/{}",
 }
 REVIEW = "/console/matches/{match_id}/review"
 DECIDE = "/console/alerts/{alert_id}/decision"
@@ -192,7 +193,7 @@ def entity_page(
 ) -> Response:
     blind = p.request.query_params.get("blind") in {"1", "true", "yes"}
     try:
-        found = services.get_entity(p.rt, user, entity_id, _client(p.request, p.rt))
+        found = subject_views.entity_detail(p.rt, user, entity_id, _client(p.request, p.rt))
     except Problem as problem:
         if problem.status == 404:
             return _not_found(p)
@@ -209,6 +210,7 @@ def entity_page(
         waterfall=waterfall,
         labels=list(MatchLabel),
         may_review=Permission.linkage_review in user.permissions,
+        may_read_alerts=Permission.alerts_read in user.permissions,
         errors=bool(refused),
         error_list=_error_list(refused),
         form_errors=refused.get("errors", {}),
@@ -220,7 +222,7 @@ def entity_page(
 
 
 def node_url(node: GraphNode) -> str | None:
-    """The console page of a graph node, where there is one (subjects have none yet)."""
+    """The console page of a graph node."""
     kind, key = node.id.split(":", 1)
     found = NODE_PAGES.get(kind)
     return found.format(key) if found else None
@@ -238,34 +240,19 @@ def graph_page(
 ) -> Response:
     """The network around an entity: tables first (they work without JavaScript and are
     the accessible alternative), and the same data as JSON for /static/js/graph.mjs."""
+    base, back = GRAPH.format(entity_id=entity_id), entity_url(entity_id)
     depth = _depth(p.request.query_params.get("depth"))
     if depth is None:
-        return render_staff(
-            p, "linkage/graph.html", status=400, bad_depth=True, entity_id=entity_id
-        )
+        return graph_pages.render_graph(p, None, kind="entity", base=base, back=back, depth=2)
     try:
         found = entity_graph(p.rt, user, entity_id, depth, _client(p.request, p.rt))
     except Problem as problem:
         if problem.status == 404:
             return _not_found(p)
         raise
-    nodes = {n.id: n for n in found.nodes}
-    start = nodes[f"entity:{entity_id}"]  # the walk always holds where it started
-    return render_staff(
-        p,
-        "linkage/graph.html",
-        bad_depth=False,
-        entity_id=entity_id,
-        start=start,
-        depth=depth,
-        depths=list(GRAPH_DEPTHS),
-        graph=found,
-        nodes=nodes,
-        node_url=node_url,
-        graph_data={
-            "nodes": [{**n.model_dump(), "url": node_url(n)} for n in found.nodes],
-            "edges": [e.model_dump() for e in found.edges],
-        },
+    start = f"entity:{entity_id}"
+    return graph_pages.render_graph(
+        p, found, kind="entity", base=base, back=back, depth=depth, start=start
     )
 
 
@@ -388,3 +375,12 @@ def decide(
         field_ids={"reason": f"reason-{alert_id}", "state": f"state-{alert_id}"},
         back=ALERTS + f"#alert-{alert_id}",
     )
+
+
+# The subject, connection and network pages use this module's helpers, so they are imported
+# (and their routes added) once everything above is defined.
+from vigil.linkage import graph_pages, path_pages, subject_pages  # noqa: E402
+
+router.include_router(subject_pages.router)
+router.include_router(path_pages.router)
+router.include_router(graph_pages.router)

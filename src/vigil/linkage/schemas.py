@@ -228,3 +228,76 @@ class PathOut(BaseModel):
     found: bool
     steps: list[GraphNode]
     edges: list[GraphEdge]
+
+
+class SubjectRow(BaseModel):
+    """A subject in the list: its counts cover only records the reader may see."""
+
+    reference: str
+    name: str
+    status: str
+    organisation: str
+    team: str | None
+    classification: str
+    handling_code: str | None
+    entities: int  # linked entities the reader may see
+    open_alerts: int  # new or reviewed alerts the reader may see
+    created_at: datetime
+
+
+class SubjectList(BaseModel):
+    items: list[SubjectRow]
+    total: int  # every subject the reader may see with this filter (items are capped)
+    status: str | None
+
+
+class SourceOut(BaseModel):
+    """A record that mentions an entity (its own source, or that of a record linked to it)."""
+
+    type: str  # report | import | referral | analyst
+    label: str
+    reference: str | None  # a report or subject reference, when it has one
+    at: datetime | None
+    entity_id: int  # the visible entity that carries it
+    entity_label: str
+    via: str  # this | same_identity | confirmed | match
+
+
+class TimelineEntry(BaseModel):
+    """One dated thing that happened, only from records the reader may see."""
+
+    at: datetime
+    what: str  # created | status | entity_recorded | entity_attached | match | review | alert…
+    detail: str | None = None
+    actor: str | None = None
+    entity_id: int | None = None
+    entity_label: str | None = None
+    alert_id: int | None = None
+
+
+class SubjectDetail(BaseModel):
+    subject: SubjectOut
+    organisation: str
+    team: str | None
+    handling_code: str | None
+    entities: list[EntityOut]  # only those the reader may see
+    sources: list[SourceOut]
+    alerts: list[AlertOut]
+    timeline: list[TimelineEntry]  # newest first
+
+
+class EntityDetail(EntityPage):
+    """The entity page: the entity with every visible source, its alerts and a timeline."""
+
+    sources: list[SourceOut]
+    alerts: list[AlertOut]
+    timeline: list[TimelineEntry]  # newest first
+
+
+class ConnectionOut(BaseModel):
+    """The connection page: where it starts, the other entity (None when it is not one the
+    reader may see, or none was asked for) and, when both are known, the path."""
+
+    start: GraphNode
+    other: GraphNode | None
+    path: PathOut | None

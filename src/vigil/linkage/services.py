@@ -148,7 +148,7 @@ def create_subject(rt: Runtime, user: StaffUser, body: SubjectIn, client: str | 
             record_type="subject",
             record_ids=[subject.reference],
         )
-        return views.subject_out(session, subject)
+        return views.subject_out(session, subject, user)
 
     answer = rt.db.write_sync(work, as_user=user.id)
     rt.wake_worker()
@@ -172,7 +172,7 @@ def set_subject_status(
             record_ids=[subject.reference],
             purpose=body.reason,
         )
-        return views.subject_out(session, subject)
+        return views.subject_out(session, subject, user)
 
     return rt.db.write_sync(work, as_user=user.id)
 
@@ -193,7 +193,7 @@ def attach_entity(
             record_ids=[subject.reference, f"entity:{entity.id}"],
         )
         session.flush()
-        return views.subject_out(session, subject)
+        return views.subject_out(session, subject, user)
 
     return rt.db.write_sync(work, as_user=user.id)
 
@@ -208,7 +208,7 @@ def get_subject(rt: Runtime, user: StaffUser, reference: str, client: str | None
             record_type="subject",
             record_ids=[subject.reference],
         )
-        return views.subject_out(session, subject)
+        return views.subject_out(session, subject, user)
 
     return rt.db.write_sync(work, as_user=user.id)
 
@@ -281,7 +281,9 @@ def submit_referral(
         )
         matches = views.visible_matches(session, user, outcome.match_ids, blind=False)
         return ReferralOut(
-            entity=views.entity_out(session, entity), matches=matches, alerts_raised=len(alerts)
+            entity=views.entity_out(entity, views.report_references(session, user, [entity])),
+            matches=matches,
+            alerts_raised=len(alerts),
         )
 
     return rt.db.write_sync(work, as_user=user.id)

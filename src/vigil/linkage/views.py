@@ -8,7 +8,7 @@ to ask. Blind review hides every number so a reviewer judges the records, not th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,10 +22,27 @@ from vigil.linkage.records import MATCHABLE, EntityKind, EntityRecord
 from vigil.linkage.schemas import AlertOut, EntityOut, EntityPage, MatchOut, SubjectOut
 
 
-def entity_out(session: Session, entity: Entity) -> EntityOut:
+def report_references(
+    session: Session, user: StaffUser, entities: Iterable[Entity]
+) -> dict[int, str]:
+    """The references of the reports some entities came from, in one query, and only of
+    reports the reader may see: an entity shared on its own does not reveal its report."""
+    ids = sorted(
+        {e.source_id for e in entities if e.source_type == "report" and e.source_id is not None}
+    )
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Report.id, Report.reference).where(Report.id.in_(ids), policy.reports(user))
+    )
+    return {rid: ref for rid, ref in rows}
+
+
+def entity_out(entity: Entity, references: Mapping[int, str]) -> EntityOut:
+    """``references`` comes from :func:`report_references` for the same reader."""
     reference = None
     if entity.source_type == "report" and entity.source_id is not None:
-        reference = session.scalar(select(Report.reference).where(Report.id == entity.source_id))
+        reference = references.get(entity.source_id)
     return EntityOut(
         id=entity.id,
         kind=entity.kind,
@@ -44,14 +61,15 @@ def entity_out(session: Session, entity: Entity) -> EntityOut:
     )
 
 
-def subject_out(session: Session, subject: Subject) -> SubjectOut:
-    ids = list(
-        session.scalars(
-            select(SubjectEntity.entity_id)
-            .where(SubjectEntity.subject_id == subject.id)
-            .order_by(SubjectEntity.entity_id)
+def subject_out(session: Session, subject: Subject, user: StaffUser | None = None) -> SubjectOut:
+    """The subject; with a reader, its entity ids are only those they may see (an entity of
+    another agency on the subject is neither listed nor counted)."""
+    query = select(SubjectEntity.entity_id).where(SubjectEntity.subject_id == subject.id)
+    if user is not None:
+        query = query.join(Entity, Entity.id == SubjectEntity.entity_id).where(
+            policy.visible(user, Entity, "entity")
         )
-    )
+    ids = list(session.scalars(query.order_by(SubjectEntity.entity_id)))
     return SubjectOut(
         id=subject.id,
         reference=subject.reference,
@@ -81,6 +99,7 @@ def visible_matches(
             )
         )
     }
+    refs = report_references(session, user, entities.values())
     order = {mid: i for i, mid in enumerate(match_ids)}
     out = []
     for m in sorted(matches, key=lambda m: order.get(m.id, 0)):
@@ -89,8 +108,8 @@ def visible_matches(
         out.append(
             MatchOut(
                 id=m.id,
-                entity=entity_out(session, entities[m.entity_id]),
-                other=entity_out(session, entities[m.other_entity_id]),
+                entity=entity_out(entities[m.entity_id], refs),
+                other=entity_out(entities[m.other_entity_id], refs),
                 method=m.method,
                 match_probability=None if blind else m.match_probability,
                 match_weight=None if blind else m.match_weight,
@@ -129,11 +148,12 @@ def entity_page(session: Session, user: StaffUser, entity: Entity) -> EntityPage
             .where(SubjectEntity.entity_id == entity.id, policy.visible(user, Subject, "subject"))
         )
     )
+    refs = report_references(session, user, [entity, *identity])
     return EntityPage(
-        entity=entity_out(session, entity),
-        identity=[entity_out(session, e) for e in identity],
+        entity=entity_out(entity, refs),
+        identity=[entity_out(e, refs) for e in identity],
         matches=visible_matches(session, user, match_ids, blind=False),
-        subjects=[subject_out(session, s) for s in subjects],
+        subjects=[subject_out(session, s, user) for s in subjects],
     )
 
 
@@ -164,7 +184,7 @@ def alert_out(session: Session, user: StaffUser, alert: Alert) -> AlertOut:
         ask = f"A record held by {org or 'another organisation'} matched; ask them to share it."
     return AlertOut(
         id=alert.id,
-        subject=subject_out(session, subject),
+        subject=subject_out(session, subject, user),
         state=alert.state,
         reappeared=alert.reappeared,
         subject_status=alert.subject_status,

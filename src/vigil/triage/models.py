@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Float, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from vigil.db import Base, UTCDateTime, utcnow
@@ -22,6 +22,15 @@ class TriageResult(Base):
     __table_args__ = (
         Index("ix_triage_queue", "state", "priority_rank", "received_at"),
         Index("ix_triage_cluster", "cluster_id"),
+        # The open queue (new or claimed) in queue order: a page reads only what it shows.
+        Index(
+            "ix_triage_open_queue",
+            "priority_rank",
+            "received_at",
+            "report_id",
+            sqlite_where=text("state IN ('new', 'claimed')"),
+            postgresql_where=text("state IN ('new', 'claimed')"),
+        ),
     )
 
     report_id: Mapped[int] = mapped_column(

@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Depends, Request
-from pydantic import ValidationError
 from sqlalchemy import select
 from starlette.datastructures import FormData
 from starlette.responses import Response
@@ -33,23 +32,29 @@ from vigil.intake.schemas import ReportOut
 from vigil.linkage.alerts import live_alert_reports
 from vigil.linkage.models import Alert
 from vigil.linkage.pages import entities_of_report, waterfall
-from vigil.triage import services
+from vigil.triage import map_pages, report_pages, services
 from vigil.triage.categories import load_rules
 from vigil.triage.queue import STATES, QueueFilter, list_queue
-from vigil.triage.schemas import GradeIn, ItemOut, Outcome, OutcomeIn, QueueItem
-from vigil.web.problems import Problem, validation_problem
+from vigil.triage.report_pages import (
+    FORM_ERRORS,
+    REPORT,
+    decision,
+    highlighted,
+    not_found,
+)
+from vigil.triage.report_pages import text as _text
+from vigil.triage.schemas import GradeIn, Outcome, OutcomeIn, QueueItem
+from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
 QUEUE = "/console/queue"
-REPORT = "/console/reports/{reference}"
 QUEUE_PAGE_SIZE = 50
 PRIORITY_ORDER = ("P1", "P2", "P3", "P4", "pending")
 PRIORITY_COLOURS = {"P1": "red", "P2": "orange", "P3": "yellow", "P4": "blue"}
 STATE_ORDER = ("open", "new", "claimed", "decided")
-FORM_ERRORS = "console_form_errors"  # the session key carrying a refused form to the next GET
 
 _queue_reader = staff_session(Permission.triage_queue_read)
 _report_reader = staff_session(Permission.report_read)
@@ -58,10 +63,6 @@ _decider = staff_session(Permission.triage_decide)
 
 def _client(request: Request, rt: Runtime) -> str:
     return client_key(request, rt.settings.trust_forwarded_for)
-
-
-def report_url(reference: str) -> str:
-    return REPORT.format(reference=reference)
 
 
 # --- the queue ----------------------------------------------------------------------------
@@ -221,45 +222,6 @@ def queue_page(user: StaffUser = Depends(_queue_reader), p: Page = Depends(page)
 # --- the report page -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Segment:
-    """A run of the report's text; ``item`` is set when the run is an extracted item."""
-
-    text: str
-    item: ItemOut | None = None
-
-
-def highlighted(description: str, items: list[ItemOut]) -> list[Segment]:
-    """Split the text into plain runs and extracted items (active, in the report's own text,
-    not overlapping an earlier one), so the template can mark them and escape everything."""
-    spans = sorted(
-        (
-            i
-            for i in items
-            if i.status == "active"
-            and i.followup_id is None
-            and 0 <= i.start < i.end <= len(description)
-        ),
-        key=lambda i: (i.start, -i.end),
-    )
-    out: list[Segment] = []
-    at = 0
-    for item in spans:
-        if item.start < at:
-            continue
-        if item.start > at:
-            out.append(Segment(description[at : item.start]))
-        out.append(Segment(description[item.start : item.end], item))
-        at = item.end
-    if at < len(description):
-        out.append(Segment(description[at:]))
-    return out
-
-
-def _not_found(p: Page) -> Response:
-    return render_staff(p, "triage/not_found.html", status=404)
-
-
 def _report_or_none(p: Page, user: StaffUser, reference: str) -> ReportOut | None:
     try:
         return get_report(p.rt, user, reference, client=_client(p.request, p.rt))
@@ -275,7 +237,7 @@ def report_page(
 ) -> Response:
     report = _report_or_none(p, user, reference)
     if report is None:
-        return _not_found(p)
+        return not_found(p)
     entities = []
     if Permission.linkage_read in user.permissions:
         entities = entities_of_report(p.rt, user, report.reference, _client(p.request, p.rt))
@@ -290,7 +252,7 @@ def report_page(
         "triage/report.html",
         report=report,
         triage=triage,
-        segments=highlighted(report.description, triage.entities if triage else []),
+        segments=highlighted(report.description or "", triage.entities if triage else []),
         due=due_text(triage.due_at, triage.overdue, triage.state, now, p._) if triage else None,
         age=age_text(report.received_at, now, p._),
         entities=entities,
@@ -307,65 +269,14 @@ def report_page(
         error_list=[
             {"text": text, "href": f"#{field}"} for field, text in refused.get("errors", {}).items()
         ],
+        **report_pages.page_context(p, user, report),
     )
-
-
-def _text(form: FormData, name: str) -> str:
-    value = form.get(name)
-    return value.strip() if isinstance(value, str) else ""
-
-
-def _field_errors(problem: Problem, fields: dict[str, str]) -> dict[str, str]:
-    """The service's per-field problems as {input id: message}, for the page's error summary;
-    a problem with the form as a whole is shown at its reason."""
-    found: dict[str, str] = {}
-    for error in problem.errors:
-        name = error["pointer"].lstrip("#/").split("/")[0]
-        field = fields.get(name, fields["reason"])
-        label = name.replace("_", " ").capitalize()
-        detail = error["detail"]
-        found.setdefault(field, f"{label}: {detail}" if label else detail[:1].upper() + detail[1:])
-    if not found:
-        found[fields["reason"]] = problem.detail or problem.title
-    return found
-
-
-def _decision(
-    p: Page,
-    reference: str,
-    form: str,
-    fields: dict[str, str],
-    act: Callable[[], object],
-) -> Response:
-    """Run one decision; success and refusal both redirect back to the report page, a
-    refusal carrying its errors (and what was typed) through the session to the next GET."""
-    try:
-        act()
-    except ValidationError as exc:
-        problem = validation_problem(exc)
-    except Problem as problem_raised:
-        if problem_raised.status == 404:
-            return _not_found(p)
-        problem = problem_raised
-    else:
-        return p.redirect(report_url(reference) + f"#{form}")
-    values = {k: v for k, v in p.request.state.form.items() if k != "csrf_token"}
-    p.session.set(
-        FORM_ERRORS,
-        {
-            "reference": reference,
-            "form": form,
-            "errors": _field_errors(problem, fields),
-            "values": {k: v for k, v in values.items() if isinstance(v, str)},
-        },
-    )
-    return p.redirect(report_url(reference) + "#errors")
 
 
 @router.post(REPORT + "/claim")
 def claim(reference: str, user: StaffUser = Depends(_decider), p: Page = Depends(page)) -> Response:
     client = _client(p.request, p.rt)
-    return _decision(
+    return decision(
         p,
         reference,
         "claim",
@@ -379,7 +290,7 @@ def release(
     reference: str, user: StaffUser = Depends(_decider), p: Page = Depends(page)
 ) -> Response:
     client = _client(p.request, p.rt)
-    return _decision(
+    return decision(
         p,
         reference,
         "claim",
@@ -411,7 +322,7 @@ def grade(reference: str, user: StaffUser = Depends(_decider), p: Page = Depends
         )
         services.grade(p.rt, user, reference, body, client)
 
-    return _decision(p, reference, "grading", fields, act)
+    return decision(p, reference, "grading", fields, act)
 
 
 @router.post(REPORT + "/outcome")
@@ -438,4 +349,9 @@ def outcome(
         )
         services.decide(p.rt, user, reference, body, client)
 
-    return _decision(p, reference, "outcome", fields, act)
+    return decision(p, reference, "outcome", fields, act)
+
+
+# Corrections, files and the reporter thread live in their own module and router.
+router.include_router(report_pages.router)
+router.include_router(map_pages.router)

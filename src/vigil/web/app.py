@@ -29,6 +29,7 @@ from vigil.cases import api as cases_api
 from vigil.cases import pages as cases_pages
 from vigil.db import utcnow
 from vigil.intake import api as intake_api
+from vigil.intake import attachment_api as intake_attachment_api
 from vigil.intake import pages as intake_pages
 from vigil.intake import thread_api as intake_thread_api
 from vigil.intake.services import ensure_receiving_org, purge_expired_idempotency
@@ -45,12 +46,13 @@ from vigil.settings import Environment, Settings, get_settings
 from vigil.stats import api as stats_api
 from vigil.stats import pages as stats_pages
 from vigil.triage import api as triage_api
+from vigil.triage import map_api as triage_map_api
 from vigil.triage import pages as triage_pages
 from vigil.triage.tasks import default_registry
 from vigil.web import health
 from vigil.web.jsonresp import FastJSONResponse
 from vigil.web.middleware import RequestObserver
-from vigil.web.problems import install_problem_handlers
+from vigil.web.problems import Problem, install_problem_handlers
 from vigil.web.runtime import Runtime
 from vigil.web.sessions import purge_idle_sessions
 from vigil.web.templating import install_page_handlers
@@ -59,9 +61,11 @@ STATIC = Path(__file__).parent / "static"
 AREAS = (
     intake_api.router,
     intake_thread_api.router,
+    intake_attachment_api.router,
     intake_pages.router,
     audit_api.router,
     triage_api.router,
+    triage_map_api.router,
     jobs_api.router,
     linkage_api.router,
     linkage_graph_api.router,
@@ -131,6 +135,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     app.state.runtime = runtime
     install_problem_handlers(app)
     install_page_handlers(app)
+    app.add_exception_handler(Problem, access_pages.forbidden_page)  # a page, not JSON
     app.add_middleware(GZipMiddleware, minimum_size=1400)
     app.add_middleware(RequestObserver)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")

@@ -56,6 +56,14 @@ PAGE_CSP = (
 )
 
 
+def page_csp(img_origin: str | None = None) -> str:
+    """PAGE_CSP, or with one more origin images may come from (the map page's tile server,
+    already checked by vigil.settings.tile_origin); nothing else is ever widened."""
+    if not img_origin:
+        return PAGE_CSP
+    return PAGE_CSP.replace("img-src 'self' data:;", f"img-src 'self' data: {img_origin};", 1)
+
+
 def _template_dirs() -> list[str]:
     dirs = [str(PACKAGE / "web" / "templates")]
     dirs += [str(p) for p in sorted(PACKAGE.glob("*/templates")) if p.parent.name != "web"]
@@ -114,6 +122,7 @@ class Page:
         self.session = web
         self.lang = language(request, web)
         self._ = gettext_for(self.lang)
+        self.img_origin: str | None = None  # one extra img-src origin, for this page only
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         tmpl = env.get_template(template)
@@ -139,7 +148,7 @@ class Page:
         return self.finish(Response(status_code=303, headers={"Location": url}))
 
     def finish(self, response: Response) -> Response:
-        response.headers["Content-Security-Policy"] = PAGE_CSP
+        response.headers["Content-Security-Policy"] = page_csp(self.img_origin)
         response.headers["Cache-Control"] = "no-store"
         save_session(self.rt, self.request, self.session, response)
         return response
