@@ -1,5 +1,6 @@
 """Need-to-know, proven as a generated matrix: role × relation × classification × handling
-code × endpoint, on both databases. Plus guessed references, revocation taking effect on the
+code × endpoint (get, list, thread, shares, the map with its count, the report's network), on
+both databases. Plus guessed references, revocation taking effect on the
 next request, and a disabled user's token."""
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from httpx import Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -34,7 +36,7 @@ RELATIONS = [
     "partner_unshared",
     "partner_no_agreement",
 ]
-ENDPOINTS = ["get", "list", "messages", "shares"]
+ENDPOINTS = ["get", "list", "messages", "shares", "map", "graph"]
 
 
 @dataclass
@@ -85,6 +87,8 @@ def build_world(
                 source_evaluation="2",
                 intelligence_assessment="C",
                 grading_scheme="3x5x2",
+                where_lat=53.4794,  # so the map has it to show, or not
+                where_lon=-2.2453,
             )
         )
 
@@ -127,12 +131,22 @@ def answers(world: World, token: str) -> dict[str, int | bool]:
         else any(i["reference"] == ref for i in listed.json()["items"]),
         "messages": c.get(f"/api/v1/reports/{ref}/messages", headers=auth(token)).status_code,
         "shares": c.get(f"/api/v1/reports/{ref}/shares", headers=auth(token)).status_code,
+        "map": _on_map(c.get("/api/v1/map", headers=auth(token)), ref),
+        "graph": c.get(f"/api/v1/reports/{ref}/graph", headers=auth(token)).status_code,
     }
 
 
+def _on_map(answer: Response, reference: str) -> int | bool:
+    """Whether the map shows the report and counts it (403 when the role may not read it)."""
+    if answer.status_code != 200:
+        return answer.status_code
+    body = answer.json()
+    shown = any(f["properties"]["reference"] == reference for f in body["features"])
+    assert body["total"] == int(shown), "the map's count hints at a report it does not show"
+    return shown
+
+
 def expected(role: Role, relation: str, classification: Classification) -> dict[str, int | bool]:
-    if Permission.report_read not in permissions_for(role):
-        return dict.fromkeys(ENDPOINTS, 403)
     cleared = classification.rank <= Classification.official_sensitive.rank
     shared = (
         relation == "partner_shared"
@@ -140,7 +154,18 @@ def expected(role: Role, relation: str, classification: Classification) -> dict[
     )
     sees = cleared and (relation == "same_team" or shared)
     code = 200 if sees else 404
-    return {"get": code, "list": sees, "messages": code, "shares": code}
+    held = permissions_for(role)
+    graph = code if Permission.linkage_read in held else 403
+    if Permission.report_read not in held:
+        return {**dict.fromkeys(ENDPOINTS, 403), "graph": graph}
+    return {
+        "get": code,
+        "list": sees,
+        "messages": code,
+        "shares": code,
+        "map": sees,
+        "graph": graph,
+    }
 
 
 @pytest.mark.parametrize("handling", ["P", "C"])
