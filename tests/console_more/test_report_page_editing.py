@@ -203,6 +203,48 @@ def test_bad_item_corrections_are_shown_at_their_field_and_change_nothing(
     assert events(rt, "triage.item.corrected") == []
 
 
+def test_an_item_the_automation_missed_is_added_with_its_reason_and_audited(
+    rt: Runtime, web: TestClient
+) -> None:
+    reference = triaged(web, rt)
+    signed_in(web, rt)
+    page = report_path(reference)
+    reason = "Plate read from the photo"
+    form = {"kind": "vrm", "value": "XY65ZZT", "text": "", "reason": reason}
+    done = post(web, f"{page}/items", form, page)
+    assert (done.status_code, done.headers["location"]) == (303, f"{page}#items")
+
+    (added,) = [i for i in items_of(rt, reference) if i.value == "XY65ZZT"]
+    assert (added.kind, added.status, added.source) == ("vrm", "active", "analyst")
+    (decided,) = decisions(rt, reference, "item_added")
+    assert decided.reason == reason
+    assert [e.record_ids for e in events(rt, "triage.item.added")] == [[reference]]
+    assert "XY65ZZT" in web.get(page).text
+
+
+@pytest.mark.parametrize(
+    ("form", "field"),
+    [
+        ({"kind": "vrm", "value": "", "reason": "Read from the photo"}, "value"),
+        ({"kind": "spaceship", "value": "x", "reason": "Read from the photo"}, "kind"),
+        ({"kind": "vrm", "value": "XY65ZZT", "reason": "no"}, "reason"),
+    ],
+)
+def test_a_bad_new_item_is_shown_at_its_field_and_changes_nothing(
+    rt: Runtime, web: TestClient, form: dict[str, str], field: str
+) -> None:
+    reference = triaged(web, rt)
+    signed_in(web, rt)
+    page = report_path(reference)
+    before = [(i.id, i.status, i.value) for i in items_of(rt, reference)]
+    refused = post(web, f"{page}/items", form, page)
+    assert (refused.status_code, refused.headers["location"]) == (303, f"{page}#errors")
+    html = web.get(page).text
+    assert f'href="#new-item-{field}"' in html
+    assert [(i.id, i.status, i.value) for i in items_of(rt, reference)] == before
+    assert events(rt, "triage.item.added") == []
+
+
 def test_an_item_of_another_report_is_not_found(rt: Runtime, web: TestClient) -> None:
     reference, other = triaged(web, rt), triaged(web, rt)
     signed_in(web, rt)

@@ -38,7 +38,7 @@ from vigil.intake.thread import MessageIn, MessageOut
 from vigil.triage import services
 from vigil.triage.categories import load_rules
 from vigil.triage.items import ItemKind
-from vigil.triage.schemas import CategoryCorrectionIn, ItemCorrectionIn, ItemOut
+from vigil.triage.schemas import CategoryCorrectionIn, ItemAddIn, ItemCorrectionIn, ItemOut
 from vigil.triage.views import emails
 from vigil.web.problems import Problem, field_error, validation_problem
 from vigil.web.ratelimit import client_key
@@ -294,6 +294,28 @@ def correct_item(
         services.correct_item(p.rt, user, reference, item_id, body, client(p.request, p.rt))
 
     return decision(p, reference, prefix, fields, act, anchor="items")
+
+
+@router.post(REPORT + "/items")
+def add_item(
+    reference: str, user: StaffUser = Depends(_decider), p: Page = Depends(page)
+) -> Response:
+    form: FormData = p.request.state.form
+    fields = {name: f"new-item-{name}" for name in ("kind", "value", "text", "reason")}
+    fields[""] = "new-item-value"
+
+    def act() -> None:
+        body = ItemAddIn.model_validate(
+            {
+                "kind": text(form, "kind"),
+                "value": text(form, "value"),
+                "text": text(form, "text") or None,
+                "reason": text(form, "reason"),
+            }
+        )
+        services.add_item(p.rt, user, reference, body, client(p.request, p.rt))
+
+    return decision(p, reference, "new-item", fields, act, anchor="items")
 
 
 @router.post(REPORT + "/categories")
