@@ -32,7 +32,6 @@ def client_address(request: Request) -> str | None:
 # session cookie is accepted for these methods only. The cookie is SameSite=Strict, so no
 # other site can send it; anything that changes data still needs a bearer token.
 _SAFE_METHODS = frozenset({"GET", "HEAD"})
-_STAFF_COOKIES = ("__Host-vigil_staff", "vigil_staff")  # access.pages sets one of them
 
 
 def require(permission: Permission) -> Callable[..., Any]:
@@ -74,8 +73,8 @@ def _caller(request: Request, rt: Runtime) -> StaffUser | None:
             return user_for_token(session, token.strip())
     if request.method not in _SAFE_METHODS:
         return None
-    cookie = next((request.cookies[n] for n in _STAFF_COOKIES if n in request.cookies), None)
-    if not cookie or len(cookie) > 100:
+    cookie = signin.staff_cookie(request)
+    if cookie is None:
         return None
     found, _ended = signin.current(rt, cookie, client_key(request, rt.settings.trust_forwarded_for))
     return found.user if found is not None else None

@@ -25,12 +25,12 @@ from collections.abc import Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel
-from sqlalchemy import and_, or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.access.models import Organisation, SharingAgreement, User
+from vigil.access.models import Organisation, User
 from vigil.access.permissions import OrganisationKind, Role
-from vigil.db import utcnow
+from vigil.access.sharing import agreements_in_force
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -113,22 +113,5 @@ class SensitiveDetail:
         )
         if kind not in SENSITIVE_KINDS:
             return True
-        now = utcnow()
-        pair = or_(
-            and_(
-                SharingAgreement.org_a_id == writer_org_id,
-                SharingAgreement.org_b_id == self._org_id,
-            ),
-            and_(
-                SharingAgreement.org_a_id == self._org_id,
-                SharingAgreement.org_b_id == writer_org_id,
-            ),
-        )
-        agreements = self._session.scalars(
-            select(SharingAgreement).where(
-                pair,
-                SharingAgreement.starts_at <= now,
-                or_(SharingAgreement.ends_at.is_(None), SharingAgreement.ends_at > now),
-            )
-        )
+        agreements = agreements_in_force(self._session, writer_org_id, self._org_id)
         return any(self._role.value in (a.sensitive_roles or []) for a in agreements)

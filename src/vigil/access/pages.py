@@ -23,6 +23,9 @@ from vigil.access import session_pages, signin
 from vigil.access.api import public
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
+from vigil.access.signin import COOKIE as COOKIE
+from vigil.access.signin import SECURE_COOKIE, cookie_name
+from vigil.access.signin import staff_cookie as staff_cookie
 from vigil.audit.services import record_event
 from vigil.web.problems import Problem, problem_response
 from vigil.web.ratelimit import client_key
@@ -37,22 +40,10 @@ HOME = "/staff"
 SIGN_IN = "/staff/sign-in"
 CODE = "/staff/sign-in/code"
 SIGN_OUT = "/staff/sign-out"
-COOKIE = "vigil_staff"
-SECURE_COOKIE = "__Host-vigil_staff"
 ENDED_MESSAGES = ("signed-out", "ended", "idle")
 
 
 # --- the staff cookie and the session dependency ------------------------------------------
-
-
-def cookie_name(request: Request) -> str:
-    """``__Host-`` (Secure, Path=/, no Domain) under HTTPS; plain over HTTP in development."""
-    return SECURE_COOKIE if request.url.scheme == "https" else COOKIE
-
-
-def staff_cookie(request: Request) -> str | None:
-    value = request.cookies.get(cookie_name(request))
-    return value if value and len(value) <= 100 else None
 
 
 def _set_cookie(request: Request, response: Response, token: str) -> None:

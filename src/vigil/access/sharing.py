@@ -36,6 +36,31 @@ class ShareOut(BaseModel):
     revoked_at: datetime | None
 
 
+def agreements_in_force(
+    session: Session, one_org: int, other_org: int, at: datetime | None = None
+) -> list[SharingAgreement]:
+    """Every agreement in force between the two organisations (either way round)."""
+    at = at or utcnow()
+    return list(
+        session.scalars(
+            select(SharingAgreement).where(
+                or_(
+                    and_(
+                        SharingAgreement.org_a_id == one_org,
+                        SharingAgreement.org_b_id == other_org,
+                    ),
+                    and_(
+                        SharingAgreement.org_a_id == other_org,
+                        SharingAgreement.org_b_id == one_org,
+                    ),
+                ),
+                SharingAgreement.starts_at <= at,
+                or_(SharingAgreement.ends_at.is_(None), SharingAgreement.ends_at > at),
+            )
+        )
+    )
+
+
 def agreement_covering(
     session: Session,
     owner_org: int,
@@ -45,22 +70,7 @@ def agreement_covering(
     at: datetime | None = None,
 ) -> SharingAgreement | None:
     """An agreement in force between the two organisations that covers this record."""
-    at = at or utcnow()
-    candidates = session.scalars(
-        select(SharingAgreement).where(
-            or_(
-                and_(
-                    SharingAgreement.org_a_id == owner_org, SharingAgreement.org_b_id == target_org
-                ),
-                and_(
-                    SharingAgreement.org_a_id == target_org, SharingAgreement.org_b_id == owner_org
-                ),
-            ),
-            SharingAgreement.starts_at <= at,
-            or_(SharingAgreement.ends_at.is_(None), SharingAgreement.ends_at > at),
-        )
-    )
-    for agreement in candidates:
+    for agreement in agreements_in_force(session, owner_org, target_org, at):
         if record_type in agreement.record_types and (
             Classification(agreement.max_classification).rank >= marking.rank
         ):

@@ -29,6 +29,7 @@ from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
+from starlette.requests import Request
 
 from vigil.access.models import StaffSession, User
 from vigil.access.services import StaffUser, staff_user
@@ -432,6 +433,21 @@ class SignedIn:
     def ends_at(self) -> datetime:
         """When it ends unless used again (idle) or at the latest (absolute)."""
         return min(self.idle_ends_at, self.absolute_ends_at)
+
+
+COOKIE = "vigil_staff"
+SECURE_COOKIE = "__Host-vigil_staff"
+
+
+def cookie_name(request: Request) -> str:
+    """``__Host-`` (Secure, Path=/, no Domain) under HTTPS; plain over HTTP in development."""
+    return SECURE_COOKIE if request.url.scheme == "https" else COOKIE
+
+
+def staff_cookie(request: Request) -> str | None:
+    """The staff session token the browser sent, if it has a plausible length."""
+    value = request.cookies.get(cookie_name(request))
+    return value if value and len(value) <= 100 else None
 
 
 def current(

@@ -294,17 +294,19 @@ def action_out(
         created_at=action.created_at,
         updated_at=action.updated_at,
         may_update=may_update_action(user, case, action),
-        updates=[
-            ActionUpdateOut(
-                by=names.email(u.user_id),
-                at=u.made_at,
-                state=u.state,
-                text=u.text if sensitive.shown(u.user_id) else None,
-                text_withheld=bool(u.text) and not sensitive.shown(u.user_id),
-            )
-            for u in updates
-        ],
+        updates=[update_out(u, names, sensitive.shown(u.user_id)) for u in updates],
         detail_withheld=bool(action.detail) and not shown,
+    )
+
+
+def update_out(row: CaseActionUpdate, names: Names, shown: bool) -> ActionUpdateOut:
+    """An action's update; its note only when ``shown`` (health and social-care rule)."""
+    return ActionUpdateOut(
+        by=names.email(row.user_id),
+        at=row.made_at,
+        state=row.state,
+        text=row.text if shown else None,
+        text_withheld=bool(row.text) and not shown,
     )
 
 
