@@ -27,7 +27,8 @@ from sqlalchemy import func, inspect, select
 from tests.scratch import Cli, flat, master_key, runner
 from vigil.access.models import Organisation, User
 from vigil.audit.models import AuditEvent
-from vigil.cli import CSV_FIELDS, app
+from vigil.cli import app
+from vigil.intake.export import CSV_FIELDS
 from vigil.intake.models import Report, ReporterIdentity, ReportOnline, ReportPerson, ReportVehicle
 from vigil.intake.services import open_identity
 from vigil.settings import get_settings

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import sys
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Annotated
 
-import orjson
 import typer
 from rich.console import Console
 from rich.progress import Progress
@@ -20,9 +17,10 @@ from vigil.access.commands import agreements_app, orgs_app, teams_app, tokens_ap
 from vigil.access.oidc_commands import idp_app
 from vigil.audit.commands import app as audit_app
 from vigil.audit.services import Actor, record_event
+from vigil.db import as_utc
+from vigil.intake.export import ExportFormat, ReportExportWriter, report_rows
 from vigil.intake.models import Report, ReporterIdentity
-from vigil.intake.reading import followup_counts, iter_reports
-from vigil.intake.views import report_out
+from vigil.intake.reading import iter_reports
 from vigil.jobs.commands import app as jobs_app
 from vigil.linkage.commands import link_app
 from vigil.linkage.store_commands import entities_app
@@ -126,32 +124,6 @@ def demo_seed(
         rt.db.close()
 
 
-class ExportFormat(StrEnum):
-    jsonl = "jsonl"
-    csv = "csv"
-
-
-CSV_FIELDS = [
-    "reference",
-    "received_at",
-    "channel",
-    "kind",
-    "description",
-    "anonymous",
-    "when_start",
-    "when_end",
-    "where_address",
-    "where_postcode",
-    "where_lat",
-    "where_lon",
-    "people",
-    "vehicles",
-    "online",
-    "attachments",
-    "followups",
-]
-
-
 @reports_app.command("export")
 def reports_export(
     since: Annotated[
@@ -164,15 +136,9 @@ def reports_export(
 ) -> None:
     """Write reports (never reporter identity) to standard output."""
     rt = _runtime()
-    since_utc = since.replace(tzinfo=UTC) if since and since.tzinfo is None else since
+    since_utc = as_utc(since)
     try:
-        writer = (
-            csv.DictWriter(sys.stdout, fieldnames=CSV_FIELDS)
-            if format is ExportFormat.csv
-            else None
-        )
-        if writer:
-            writer.writeheader()
+        writer = ReportExportWriter(sys.stdout, format)
         references: list[str] = []
         with rt.db.session() as session, Progress(console=err, transient=True) as progress:
             total = (
@@ -208,27 +174,10 @@ def reports_export(
 
 
 def _write_batch(
-    session: Session, rows: list[Report], writer: csv.DictWriter[str] | None, references: list[str]
+    session: Session, rows: list[Report], writer: ReportExportWriter, references: list[str]
 ) -> None:
-    counts = followup_counts(session, [r.id for r in rows])
-    for row in rows:
-        data = report_out(row, counts.get(row.id, 0)).model_dump(mode="json")
-        references.append(row.reference)
-        if writer is None:
-            sys.stdout.write(orjson.dumps(data).decode() + "\n")
-            continue
-        flat = {k: data.get(k) for k in CSV_FIELDS}
-        flat.update(
-            when_start=(data["when"] or {}).get("start"),
-            when_end=(data["when"] or {}).get("end"),
-            where_address=(data["where"] or {}).get("address"),
-            where_postcode=(data["where"] or {}).get("postcode"),
-            where_lat=(data["where"] or {}).get("lat"),
-            where_lon=(data["where"] or {}).get("lon"),
-        )
-        for key in ("people", "vehicles", "online", "attachments"):
-            flat[key] = orjson.dumps(data[key]).decode()
-        writer.writerow(flat)
+    writer.write(report_rows(session, rows))
+    references.extend(row.reference for row in rows)
 
 
 @keys_app.command("rotate")

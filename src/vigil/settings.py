@@ -187,6 +187,13 @@ class Settings(BaseSettings):
     map_max_points: int = Field(
         2000, ge=1, le=50_000, description="Most reports the map shows (the newest you may see)"
     )
+    export_max_reports: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most reports one API export may hold; more matching is a 422 asking for "
+        "narrower dates",
+    )
 
     @field_validator("log_level")
     @classmethod

@@ -1,10 +1,12 @@
 """Need-to-know, proven as a generated matrix: role × relation × classification × handling
-code × endpoint (get, list, thread, shares, the map with its count, the report's network), on
-both databases. Plus guessed references, revocation taking effect on the
-next request, and a disabled user's token."""
+code × endpoint (get, list, thread, shares, the map with its count, the report's network,
+search with its total, the dashboard's count, the export, the photo's display copy and its
+original), on both databases. Plus guessed references, revocation taking effect on the next
+request, and a disabled user's token."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -14,7 +16,8 @@ from httpx import Response
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from tests.factories import auth, minimal_report, staff_token
+from tests.factories import auth, jpeg_bytes, minimal_report, staff_token
+from vigil.access.fields import report_fields
 from vigil.access.markings import Classification
 from vigil.access.models import ApiToken, User
 from vigil.access.permissions import OrganisationKind, Permission, Role, permissions_for
@@ -23,7 +26,7 @@ from vigil.access.sharing import create_agreement
 from vigil.audit.models import AuditEvent
 from vigil.audit.services import SYSTEM
 from vigil.db import utcnow
-from vigil.intake.models import Report
+from vigil.intake.models import Attachment, Report
 from vigil.web.runtime import Runtime
 
 POLICE = "Synthetic Constabulary"
@@ -36,7 +39,21 @@ RELATIONS = [
     "partner_unshared",
     "partner_no_agreement",
 ]
-ENDPOINTS = ["get", "list", "messages", "shares", "map", "graph"]
+ENDPOINTS = [
+    "get",
+    "list",
+    "messages",
+    "shares",
+    "map",
+    "graph",
+    "search",
+    "count",
+    "export",
+    "display",
+    "original",
+]
+WORD = "quokkaboat"  # in the report's text only, so a search finds this report or nothing
+JUSTIFICATION = "Forensic comparison of the photograph for the access matrix"
 
 
 @dataclass
@@ -45,12 +62,20 @@ class World:
     rt: Runtime
     reference: str
     sharer: str
+    attachment: int
 
 
 def build_world(
     client: TestClient, rt: Runtime, classification: Classification, handling: str
 ) -> World:
-    reference = client.post("/api/v1/reports", json=minimal_report()).json()["reference"]
+    description = f"Two men photographing the {WORD} moored by the depot's CCTV cameras."
+    submitted = client.post(
+        "/api/v1/reports",
+        data={"report": json.dumps(minimal_report(description=description))},
+        files=[("files", ("depot.jpg", jpeg_bytes(), "image/jpeg"))],
+    )
+    assert submitted.status_code == 201, submitted.text
+    reference = submitted.json()["reference"]
 
     def setup(session: Session) -> None:
         hub = ensure_organisation(session, rt.settings.receiving_org, OrganisationKind.ct_policing)
@@ -96,7 +121,14 @@ def build_world(
     sharer = staff_token(
         rt, email="sharer@example.org", role=Role.supervisor, clearance=Classification.secret
     )
-    return World(client, rt, reference, sharer)
+    with rt.db.session() as session:
+        attachment = session.scalar(
+            select(Attachment.id)
+            .join(Report, Report.id == Attachment.report_id)
+            .where(Report.reference == reference)
+        )
+    assert attachment is not None
+    return World(client, rt, reference, sharer, attachment)
 
 
 def share_with_police(world: World) -> int:
@@ -123,6 +155,7 @@ def user_for(world: World, role: Role, relation: str, n: int) -> str:
 
 def answers(world: World, token: str) -> dict[str, int | bool]:
     c, ref = world.client, world.reference
+    file = f"/api/v1/reports/{ref}/attachments/{world.attachment}"
     listed = c.get("/api/v1/reports", headers=auth(token))
     return {
         "get": c.get(f"/api/v1/reports/{ref}", headers=auth(token)).status_code,
@@ -133,7 +166,49 @@ def answers(world: World, token: str) -> dict[str, int | bool]:
         "shares": c.get(f"/api/v1/reports/{ref}/shares", headers=auth(token)).status_code,
         "map": _on_map(c.get("/api/v1/map", headers=auth(token)), ref),
         "graph": c.get(f"/api/v1/reports/{ref}/graph", headers=auth(token)).status_code,
+        "search": _in_search(c.get("/api/v1/search", params={"q": WORD}, headers=auth(token)), ref),
+        "count": _counted(c.get("/api/v1/stats/summary", headers=auth(token))),
+        "export": _in_export(
+            c.get(
+                "/api/v1/reports/export",
+                params={"purpose": "Quarterly return for the access matrix"},
+                headers=auth(token),
+            ),
+            ref,
+        ),
+        "display": c.get(f"{file}/display", headers=auth(token)).status_code,
+        "original": c.post(
+            f"{file}/original", json={"justification": JUSTIFICATION}, headers=auth(token)
+        ).status_code,
     }
+
+
+def _in_search(answer: Response, reference: str) -> int | bool:
+    """Whether search finds the report, with a total and facets that agree (403 when the
+    role may not search)."""
+    if answer.status_code != 200:
+        return answer.status_code
+    page = answer.json()
+    shown = any(hit["id"] == reference for hit in page["hits"])
+    assert page["total"] == int(shown), "the search total hints at a report it does not show"
+    counted = sum(f["count"] for f in page["facets"]["type"])
+    assert counted == int(shown), "a search facet hints at a report it does not show"
+    return shown
+
+
+def _counted(answer: Response) -> int | bool:
+    """Whether the dashboard counts the report (the world holds no other)."""
+    if answer.status_code != 200:
+        return answer.status_code
+    return bool(answer.json()["reports_total"])
+
+
+def _in_export(answer: Response, reference: str) -> int | bool:
+    if answer.status_code != 200:
+        return answer.status_code
+    rows = [json.loads(line) for line in answer.text.splitlines()]
+    assert all(row["reference"] == reference for row in rows)  # the world holds no other
+    return bool(rows)
 
 
 def _on_map(answer: Response, reference: str) -> int | bool:
@@ -155,16 +230,31 @@ def expected(role: Role, relation: str, classification: Classification) -> dict[
     sees = cleared and (relation == "same_team" or shared)
     code = 200 if sees else 404
     held = permissions_for(role)
-    graph = code if Permission.linkage_read in held else 403
-    if Permission.report_read not in held:
-        return {**dict.fromkeys(ENDPOINTS, 403), "graph": graph}
+
+    def gated(permission: Permission, answer: int | bool) -> int | bool:
+        return answer if permission in held else 403
+
+    others = {
+        "graph": gated(Permission.linkage_read, code),
+        "search": gated(Permission.search_read, sees),
+        "count": gated(Permission.stats_read, sees),
+        "export": gated(Permission.report_export, sees),
+    }
+    if Permission.report_read not in held:  # searches other records only: never finds it
+        return {
+            **dict.fromkeys(ENDPOINTS, 403),
+            **others,
+            "search": gated(Permission.search_read, False),
+        }
     return {
         "get": code,
         "list": sees,
         "messages": code,
         "shares": code,
         "map": sees,
-        "graph": graph,
+        "display": code if "attachments" in report_fields(role) else 404,  # no files shown
+        "original": gated(Permission.attachment_original_download, code),
+        **others,
     }
 
 
@@ -182,7 +272,9 @@ def test_access_matrix(
         token = user_for(world, role, relation, n)
         got, want = answers(world, token), expected(role, relation, classification)
         if got != want:
-            wrong.append((role.value, relation, got, want))
+            wrong.append(
+                (role.value, relation, {k: (got[k], want[k]) for k in got if got[k] != want[k]})
+            )
     assert wrong == []
 
 

@@ -137,8 +137,16 @@ def test_expanding_a_node_by_keyboard_and_by_pointer_adds_its_neighbours_in_plac
 
     # Selecting the report in the drawing asks for its neighbours: nothing new to add.
     page.locator("#graph").scroll_into_view_if_needed()  # the click is in viewport pixels
+    # Cytoscape caches where its canvas is on screen and forgets it on the page's next scroll
+    # event, which the browser sends at the next frame: wait for two frames, then have it
+    # measure again, so the click cannot be mapped through the position before the scroll.
     position = page.evaluate(
-        "(id) => window.vigilGraph.getElementById(id).renderedPosition()", report
+        """async (id) => {
+            await new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)));
+            window.vigilGraph.resize();
+            return window.vigilGraph.getElementById(id).renderedPosition();
+        }""",
+        report,
     )
     box = page.locator("#graph").bounding_box()
     assert box is not None

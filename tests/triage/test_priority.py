@@ -168,6 +168,21 @@ def test_threat_against_a_target_now_is_p1_even_without_a_weapon() -> None:
     assert "floor.explicit_threat" in fired(result)
 
 
+@pytest.mark.parametrize("going", ["going", "goin", "gong", "goig", "gooing", "goign", "gonig"])
+def test_a_threat_survives_any_one_slip_in_going(going: str) -> None:
+    result = score(f"He posted that he is {going} to hurt people at the match on Saturday.")
+    assert result.priority == "P1"
+    assert "floor.explicit_threat" in fired(result)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The gong went for dinner and we all sat down.", "He has gone to the match with his dad."],
+)
+def test_words_that_look_like_going_are_no_threat(text: str) -> None:
+    assert "floor.explicit_threat" not in fired(score(text))
+
+
 def test_negated_weapon_counts_for_nothing() -> None:
     text = "There were no weapons and no knife, just an argument at the bus stop tonight."
     result = score(text, [item(text, "knife", ItemKind.weapon, "bladed")])

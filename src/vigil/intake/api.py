@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import PlainTextResponse
 from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -13,7 +15,9 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
 from vigil.audit.services import PUBLIC
-from vigil.intake import reading, services, thread
+from vigil.db import as_utc
+from vigil.intake import export, reading, services, thread
+from vigil.intake.export import ExportFormat
 from vigil.intake.schemas import (
     FollowupAccepted,
     FollowupIn,
@@ -161,6 +165,51 @@ def list_reports(
 ) -> ReportPage:
     return reading.list_reports(
         rt, user, cursor=cursor, limit=limit, client=client_address(request)
+    )
+
+
+@router.get(
+    "/export",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"content": {"application/x-ndjson": {}, "text/csv": {}}},
+        422: _PROBLEMS[422],
+    },
+    summary="Export the reports you may see, oldest first, as JSON lines or CSV; audited",
+)
+def export_reports(
+    request: Request,
+    rt: Annotated[Runtime, Depends(runtime)],
+    user: Annotated[StaffUser, Depends(require(Permission.report_export))],
+    purpose: Annotated[str, Query(min_length=10, max_length=500, description="Why (audited)")],
+    since: Annotated[datetime | None, Query(description="Received at or after (UTC)")] = None,
+    until: Annotated[datetime | None, Query(description="Received before (UTC)")] = None,
+    format: ExportFormat = ExportFormat.jsonl,
+) -> PlainTextResponse:
+    since, until = as_utc(since), as_utc(until)
+    if since is not None and until is not None and since >= until:
+        raise Problem(
+            422,
+            "Invalid input",
+            "'until' must be after 'since'.",
+            errors=[{"pointer": "#/query/until", "detail": "must be after since"}],
+        )
+    text = export.export_reports(
+        rt,
+        user,
+        since=since,
+        until=until,
+        fmt=format,
+        purpose=purpose,
+        client=client_address(request),
+    )
+    return PlainTextResponse(
+        text,
+        media_type=export.MEDIA_TYPES[format],
+        headers={
+            "Cache-Control": "no-store",
+            "Content-Disposition": f'attachment; filename="vigil-reports.{format.value}"',
+        },
     )
 
 
