@@ -27,7 +27,13 @@ from vigil.access import policy
 from vigil.access.markings import Classification
 from vigil.access.models import RecordShare, User
 from vigil.access.permissions import OrganisationKind, Role
-from vigil.access.services import create_user, ensure_organisation, ensure_team, staff_user
+from vigil.access.services import (
+    StaffUser,
+    create_user,
+    ensure_organisation,
+    ensure_team,
+    staff_user,
+)
 from vigil.audit.services import SYSTEM
 from vigil.db import create_db_engine
 from vigil.intake import reading
@@ -36,6 +42,7 @@ from vigil.intake.models import Report
 from vigil.intake.schemas import ReportPage
 from vigil.intake.views import report_out
 from vigil.settings import Settings
+from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime
 
 ORGS = [
@@ -46,9 +53,10 @@ ORGS = [
 MARKINGS = ["OFFICIAL", "OFFICIAL-SENSITIVE", "SECRET"]
 
 
-def populate(rt: Runtime, n: int) -> tuple[int, list[str]]:
+def populate(rt: Runtime, n: int) -> tuple[int, dict[str, list[str]]]:
     """n reports over three organisations and markings, a few shared; returns the benchmark
-    user and references of reports in their own team that they are cleared for."""
+    user and references: "own" (their team's, within clearance), "secret" (their team's,
+    above their clearance) and "other" (an organisation's that shares nothing with them)."""
 
     def setup(session: Session) -> tuple[int, list[tuple[int, int]]]:
         units = []
@@ -70,7 +78,7 @@ def populate(rt: Runtime, n: int) -> tuple[int, list[str]]:
     user_id, units = rt.db.write_sync(setup)
     rng = random.Random(7)
     start = datetime(2026, 1, 1, tzinfo=UTC)
-    references: list[str] = []
+    references: dict[str, list[str]] = {"own": [], "secret": [], "other": []}
     seen: set[str] = set()
     batch = []
     for i in range(n):
@@ -80,8 +88,10 @@ def populate(rt: Runtime, n: int) -> tuple[int, list[str]]:
         while reference in seen:
             reference = new_reference()
         seen.add(reference)
-        if i % 3 == 0 and marking != "SECRET":
-            references.append(reference)  # the benchmark user's own team, within clearance
+        if i % 3 == 0:
+            references["secret" if marking == "SECRET" else "own"].append(reference)
+        elif i % 3 == 2:
+            references["other"].append(reference)  # the health trust's: never shared
         batch.append(
             {
                 "reference": reference,
@@ -183,7 +193,7 @@ def main() -> None:
             select(func.count()).select_from(Report).where(policy.reports(user))
         )
     print(f"the benchmark user may see {visible:,} of {args.reports:,}")
-    own = references[-5000:]
+    own = references["own"][-5000:]
     rng = random.Random(3)
 
     def plain_list() -> ReportPage:
@@ -253,7 +263,53 @@ def main() -> None:
             f"{name:<10}{a:>9.2f}{b:>9.2f}{b / a:>7.2f}{c:>9.2f}{c / a:>7.2f}"
             f"{ra:>9.0f}{rb:>10.0f}{ra / rb:>7.2f}{rc:>10.0f}{ra / rc:>7.2f}"
         )
+    not_found_timing(rt, user, references, args.repeat * 4)
     rt.db.close()
+
+
+def not_found_timing(
+    rt: Runtime, user: StaffUser, references: dict[str, list[str]], samples: int
+) -> None:
+    """A report the user may not see must answer like one that does not exist, in the same
+    timing class too. Times the real service call (policy filter; a 404 writes no audit
+    event, so none is waited for) for a reference that exists nowhere, one another
+    organisation holds and shares with nobody, and one the user's own team holds above their
+    clearance, interleaved in random order so that drift affects all three alike. The noise
+    floor is the difference between the two halves of the missing-reference samples."""
+    rng = random.Random(11)
+    groups = {
+        "missing": [new_reference() for _ in range(samples)],
+        "other organisation": rng.sample(
+            references["other"], min(samples, len(references["other"]))
+        ),
+        "above clearance": rng.sample(
+            references["secret"], min(samples, len(references["secret"]))
+        ),
+    }
+    plan = [(name, ref) for name, refs in groups.items() for ref in refs]
+    rng.shuffle(plan)
+    times: dict[str, list[float]] = {name: [] for name in groups}
+    for name, reference in plan:
+        t = time.perf_counter()
+        try:
+            reading.get_report(rt, user, reference)
+        except Problem as problem:
+            assert problem.status == 404, (name, problem.status)
+        else:
+            raise AssertionError(f"{name}: {reference} was shown")
+        times[name].append((time.perf_counter() - t) * 1000)
+    base = times["missing"]
+    floor = abs(statistics.median(base[0::2]) - statistics.median(base[1::2]))
+    print(f"\n404 timing ({samples:,} calls each, interleaved): p50 and p95 ms, x missing")
+    print(f"{'reference':<20}{'p50':>8}{'p95':>8}{'ratio':>7}{'p50 - missing':>15}")
+    for name, values in times.items():
+        p50 = statistics.median(values)
+        p95 = statistics.quantiles(values, n=20)[-1]
+        gap = (p50 - statistics.median(base)) * 1000
+        print(
+            f"{name:<20}{p50:>8.3f}{p95:>8.3f}{p50 / statistics.median(base):>7.2f}{gap:>12.0f} µs"
+        )
+    print(f"noise floor (two halves of 'missing'): {floor * 1000:.0f} µs")
 
 
 if __name__ == "__main__":
