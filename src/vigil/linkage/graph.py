@@ -23,6 +23,12 @@ from vigil.intake.models import Report
 from vigil.linkage.models import Entity, Match, Subject, SubjectEntity
 
 MAX_NODES = 500
+# Records of one identity drawn from each of its members. An identity can hold hundreds of
+# records (one per sighting of the same phone, say), and drawing each member's link to every
+# other one is a clique: 200 members make 19,900 edges that say one thing and cost seconds to
+# build, send and draw. Each member shows its first MAX_SAME_IDENTITY others (by id) and the
+# graph says that it did; the entity's own page lists every member.
+MAX_SAME_IDENTITY = 25
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +52,7 @@ class Graph:
     nodes: dict[str, Node] = field(default_factory=dict)
     edges: dict[tuple[str, str, str], Edge] = field(default_factory=dict)
     truncated: bool = False
+    identity_capped: bool = False  # some member's same-identity links were cut to the cap
 
     def add(self, node: Node) -> None:
         self.nodes.setdefault(node.id, node)
@@ -58,8 +65,14 @@ class Graph:
 class _Walker:
     """Neighbours of one node, each already filtered by the policy."""
 
-    def __init__(self, session: Session, user: StaffUser) -> None:
+    def __init__(
+        self, session: Session, user: StaffUser, same_identity_cap: int | None = None
+    ) -> None:
+        """``same_identity_cap``: links drawn from each member of an identity (None: all,
+        as a path search needs them)."""
         self.session, self.user = session, user
+        self.cap = same_identity_cap
+        self.identity_capped = False
 
     def _entities(self, ids: Iterable[int]) -> list[Entity]:
         wanted = sorted(set(ids))
@@ -67,9 +80,9 @@ class _Walker:
             return []
         return list(
             self.session.scalars(
-                select(Entity).where(
-                    Entity.id.in_(wanted), policy.visible(self.user, Entity, "entity")
-                )
+                select(Entity)
+                .where(Entity.id.in_(wanted), policy.visible(self.user, Entity, "entity"))
+                .order_by(Entity.id)  # by id, not however the table happens to lie on disk
             )
         )
 
@@ -140,7 +153,11 @@ class _Walker:
                 Entity.identity_id == entity.identity_id, Entity.id != entity.id
             )
         ).all()
-        for other in self._entities(siblings):
+        shown = sorted(self._entities(siblings), key=lambda e: e.id)
+        if self.cap is not None and len(shown) > self.cap:
+            self.identity_capped = True
+            shown = shown[: self.cap]
+        for other in shown:
             node = self.entity_node(other)
             found.append((node, Edge(me, node.id, "same_identity")))
         if entity.source_type == "report" and entity.source_id is not None:
@@ -359,11 +376,17 @@ class _Batch:
                 relation = "confirmed" if state == "positive" else "match"
                 node = self.w.entity_node(other)
                 found.append((node, Edge(me, node.id, relation, probability)))
+            shown = 0
             for sibling_id in members[entity.identity_id]:
                 sibling = visible.get(sibling_id)
-                if sibling_id != eid and sibling is not None:
-                    node = self.w.entity_node(sibling)
-                    found.append((node, Edge(me, node.id, "same_identity")))
+                if sibling_id == eid or sibling is None:
+                    continue
+                if shown == self.w.cap:
+                    self.w.identity_capped = True
+                    break
+                shown += 1
+                node = self.w.entity_node(sibling)
+                found.append((node, Edge(me, node.id, "same_identity")))
             report = (
                 reports.get(entity.source_id)
                 if entity.source_type == "report" and entity.source_id is not None
@@ -416,7 +439,7 @@ class _Batch:
 
 def neighbourhood(session: Session, user: StaffUser, start: Entity, depth: int) -> Graph:
     """Everything within ``depth`` hops of ``start`` that the reader may see."""
-    walker = _Walker(session, user)
+    walker = _Walker(session, user, MAX_SAME_IDENTITY)
     return _expand(walker, walker.entity_node(start), depth)
 
 
@@ -425,7 +448,7 @@ def record_neighbourhood(
 ) -> Graph | None:
     """The network of a report, subject or case (``"subject:SUB-…"``); None when the reader
     may not see that record (the same as when there is none)."""
-    walker = _Walker(session, user)
+    walker = _Walker(session, user, MAX_SAME_IDENTITY)
     first = walker.node_of(node_id)
     return None if first is None else _expand(walker, first, depth)
 
@@ -433,6 +456,12 @@ def record_neighbourhood(
 def _expand(walker: _Walker, first: Node, depth: int) -> Graph:
     """Breadth-first from ``first``, one whole level at a time (a few queries per level,
     whatever its width), each node's neighbours in the order ``_Walker.neighbours`` gives."""
+    graph = _walk(walker, first, depth)
+    graph.identity_capped = walker.identity_capped
+    return graph
+
+
+def _walk(walker: _Walker, first: Node, depth: int) -> Graph:
     batch = _Batch(walker)
     graph = Graph()
     graph.add(first)

@@ -71,6 +71,7 @@ def _graph_out(found: Graph) -> GraphOut:
         nodes=[GraphNode(**asdict(n)) for n in found.nodes.values()],
         edges=[GraphEdge(**asdict(e)) for e in found.edges.values()],
         truncated=found.truncated,
+        identity_capped=found.identity_capped,
     )
 
 

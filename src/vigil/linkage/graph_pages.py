@@ -17,6 +17,7 @@ from starlette.responses import Response
 from vigil.access.pages import render_staff, staff_session
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
+from vigil.linkage.graph import MAX_SAME_IDENTITY
 from vigil.linkage.graph_api import record_graph
 from vigil.linkage.pages import GRAPH_DEPTHS, _client, _depth, _not_found, node_url
 from vigil.linkage.schemas import GraphOut
@@ -43,6 +44,7 @@ def graph_json(found: GraphOut, start: str) -> dict[str, object]:
         "nodes": [{**n.model_dump(), "url": node_url(n)} for n in found.nodes],
         "edges": [e.model_dump() for e in found.edges],
         "truncated": found.truncated,
+        "identity_capped": found.identity_capped,
     }
 
 
@@ -74,6 +76,7 @@ def render_graph(
         depth=depth,
         depths=list(GRAPH_DEPTHS),
         graph=found,
+        same_identity_cap=MAX_SAME_IDENTITY,
         nodes=nodes,
         node_url=node_url,
         graph_data=graph_json(found, start),

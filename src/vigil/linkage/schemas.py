@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.access.markings import Classification
+from vigil.linkage.graph import MAX_SAME_IDENTITY
 from vigil.linkage.records import SubjectStatus
 
 
@@ -222,6 +223,11 @@ class GraphOut(BaseModel):
     nodes: list[GraphNode]
     edges: list[GraphEdge]
     truncated: bool
+    identity_capped: bool = Field(
+        False,
+        description="Some entity's links to records of its own identity were cut to the "
+        f"first {MAX_SAME_IDENTITY} (by id); the entity's own page lists them all",
+    )
 
 
 class PathOut(BaseModel):
