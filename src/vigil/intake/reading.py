@@ -33,22 +33,31 @@ def get_report(
 ) -> ReportOut:
     """One report the user may see; the viewing is audited in the same transaction."""
 
-    def work(session: Session) -> ReportOut:
-        row = visible_report(session, user, reference_text)
-        followups = session.scalar(select(func.count()).where(Followup.report_id == row.id)) or 0
-        record_event(
-            session,
-            user.actor(client),
-            "report.viewed",
-            record_type="report",
-            record_ids=[row.reference],
-        )
-        out = report_out(row, followups)
-        if "triage" in report_fields(user.role):
-            out.triage = triage_out(session, user, row)
-        return restrict_report(out, user.role)
+    return rt.db.write_sync(
+        lambda session: read_report(
+            session, user, visible_report(session, user, reference_text), client
+        ),
+        as_user=user.id,
+    )
 
-    return rt.db.write_sync(work, as_user=user.id)
+
+def read_report(
+    session: Session, user: StaffUser, row: Report, client: str | None = None
+) -> ReportOut:
+    """A visible report as this user's role is shown it; the viewing is audited in
+    ``session``'s transaction (for pages that read more in the same one)."""
+    followups = session.scalar(select(func.count()).where(Followup.report_id == row.id)) or 0
+    record_event(
+        session,
+        user.actor(client),
+        "report.viewed",
+        record_type="report",
+        record_ids=[row.reference],
+    )
+    out = report_out(row, followups)
+    if "triage" in report_fields(user.role):
+        out.triage = triage_out(session, user, row)
+    return restrict_report(out, user.role)
 
 
 def list_reports(

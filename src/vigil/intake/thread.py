@@ -284,19 +284,27 @@ def list_messages(
 ) -> list[MessageOut]:
     """The whole thread in time order; the reading is audited in the same transaction."""
 
-    def work(session: Session) -> list[MessageOut]:
-        report = visible_report(session, user, reference_text)
-        messages = _messages(session, report.id)
-        record_event(
-            session,
-            user.actor(client),
-            "report.thread_viewed",
-            record_type="report",
-            record_ids=[report.reference],
-        )
-        return messages
+    return rt.db.write_sync(
+        lambda session: read_messages(
+            session, user, visible_report(session, user, reference_text), client
+        ),
+        as_user=user.id,
+    )
 
-    return rt.db.write_sync(work, as_user=user.id)
+
+def read_messages(
+    session: Session, user: StaffUser, report: Report, client: str | None = None
+) -> list[MessageOut]:
+    """A visible report's thread; the reading is audited in ``session``'s transaction."""
+    messages = _messages(session, report.id)
+    record_event(
+        session,
+        user.actor(client),
+        "report.thread_viewed",
+        record_type="report",
+        record_ids=[report.reference],
+    )
+    return messages
 
 
 async def ask_question(

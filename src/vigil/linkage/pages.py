@@ -17,25 +17,18 @@ from typing import Any
 
 from fastapi import Depends, Request
 from pydantic import ValidationError
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from vigil.access import policy
 from vigil.access.pages import render_staff, staff_session
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
-from vigil.audit.services import record_event
-from vigil.intake.reading import visible_report
-from vigil.linkage import services, subject_views, views
+from vigil.linkage import services, subject_views
 from vigil.linkage.graph_api import entity_graph
-from vigil.linkage.models import Entity
 from vigil.linkage.schemas import (
     AlertDecisionIn,
     AlertOut,
     AlertState,
-    EntityPage,
     GraphNode,
     MatchLabel,
     MatchOut,
@@ -141,39 +134,6 @@ def _blinded(match: MatchOut) -> MatchOut:
 
 
 # --- reading ------------------------------------------------------------------------------
-
-
-def entities_of_report(
-    rt: Runtime, user: StaffUser, reference: str, client: str | None
-) -> list[EntityPage]:
-    """The entities extracted from a report the user may see, each with its identity,
-    matches and subjects as the entity page shows them (only what the policy allows)."""
-
-    def work(session: Session) -> list[EntityPage]:
-        report = visible_report(session, user, reference)
-        entities = list(
-            session.scalars(
-                select(Entity)
-                .where(
-                    Entity.source_type == "report",
-                    Entity.source_id == report.id,
-                    policy.visible(user, Entity, "entity"),
-                )
-                .order_by(Entity.id)
-            )
-        )
-        if entities:
-            record_event(
-                session,
-                user.actor(client),
-                "entity.viewed",
-                record_type="entity",
-                record_ids=[e.id for e in entities],
-                purpose=f"report {report.reference}",
-            )
-        return [views.entity_page(session, user, e) for e in entities]
-
-    return rt.db.write_sync(work, as_user=user.id)
 
 
 def _not_found(p: Page) -> Response:

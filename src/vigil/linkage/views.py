@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from vigil.access import policy
 from vigil.access.models import Organisation
 from vigil.access.services import StaffUser
+from vigil.audit.services import record_event
 from vigil.intake.models import Report
 from vigil.linkage.models import Alert, Entity, Match, Subject, SubjectEntity
 from vigil.linkage.records import MATCHABLE, EntityKind, EntityRecord
@@ -207,3 +208,31 @@ def entity_record(entity: Entity) -> EntityRecord:
         entity.source_ref or f"entity:{entity.id}",
         {k: tuple(v) for k, v in (entity.properties or {}).items()},
     )
+
+
+def read_report_entities(
+    session: Session, user: StaffUser, report: Report, client: str | None
+) -> list[EntityPage]:
+    """The entities taken from a visible report, each as the entity page shows it (only
+    what the policy allows); the viewing is audited in ``session``'s transaction."""
+    entities = list(
+        session.scalars(
+            select(Entity)
+            .where(
+                Entity.source_type == "report",
+                Entity.source_id == report.id,
+                policy.visible(user, Entity, "entity"),
+            )
+            .order_by(Entity.id)
+        )
+    )
+    if entities:
+        record_event(
+            session,
+            user.actor(client),
+            "entity.viewed",
+            record_type="entity",
+            record_ids=[e.id for e in entities],
+            purpose=f"report {report.reference}",
+        )
+    return [entity_page(session, user, e) for e in entities]

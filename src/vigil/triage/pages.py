@@ -27,11 +27,9 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.db import utcnow
 from vigil.intake.models import Report
-from vigil.intake.reading import get_report
-from vigil.intake.schemas import ReportOut
 from vigil.linkage.alerts import live_alert_reports
 from vigil.linkage.models import Alert
-from vigil.linkage.pages import entities_of_report, waterfall
+from vigil.linkage.pages import waterfall
 from vigil.triage import map_pages, report_pages, services
 from vigil.triage.categories import load_rules
 from vigil.triage.queue import STATES, QueueFilter, list_queue
@@ -43,6 +41,7 @@ from vigil.triage.report_pages import (
     not_found,
 )
 from vigil.triage.report_pages import text as _text
+from vigil.triage.report_view import ReportView, read_report_page
 from vigil.triage.schemas import GradeIn, Outcome, OutcomeIn, QueueItem
 from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
@@ -222,9 +221,9 @@ def queue_page(user: StaffUser = Depends(_queue_reader), p: Page = Depends(page)
 # --- the report page -----------------------------------------------------------------------
 
 
-def _report_or_none(p: Page, user: StaffUser, reference: str) -> ReportOut | None:
+def _report_or_none(p: Page, user: StaffUser, reference: str) -> ReportView | None:
     try:
-        return get_report(p.rt, user, reference, client=_client(p.request, p.rt))
+        return read_report_page(p.rt, user, reference, _client(p.request, p.rt))
     except Problem as problem:
         if problem.status == 404:
             return None
@@ -235,12 +234,10 @@ def _report_or_none(p: Page, user: StaffUser, reference: str) -> ReportOut | Non
 def report_page(
     reference: str, user: StaffUser = Depends(_report_reader), p: Page = Depends(page)
 ) -> Response:
-    report = _report_or_none(p, user, reference)
-    if report is None:
+    view = _report_or_none(p, user, reference)
+    if view is None:
         return not_found(p)
-    entities = []
-    if Permission.linkage_read in user.permissions:
-        entities = entities_of_report(p.rt, user, report.reference, _client(p.request, p.rt))
+    report, entities = view.report, view.entities
     # Only touch the session when a refused form waits in it (a pop would save it each time).
     refused: dict[str, Any] = p.session.pop(FORM_ERRORS) if FORM_ERRORS in p.session.data else {}
     if refused.get("reference") != report.reference:
@@ -269,7 +266,7 @@ def report_page(
         error_list=[
             {"text": text, "href": f"#{field}"} for field, text in refused.get("errors", {}).items()
         ],
-        **report_pages.page_context(p, user, report),
+        **report_pages.page_context(user, view),
     )
 
 

@@ -25,21 +25,17 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from vigil.access import disclosure
-from vigil.access.fields import report_fields
 from vigil.access.pages import render_staff, staff_session
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.intake import attachment_access, thread
 from vigil.intake.attachment_api import file_response
-from vigil.intake.models import FollowupCredential
-from vigil.intake.reading import visible_report
-from vigil.intake.schemas import ReportOut
-from vigil.intake.thread import MessageIn, MessageOut
+from vigil.intake.thread import MessageIn
 from vigil.triage import services
 from vigil.triage.categories import load_rules
 from vigil.triage.items import ItemKind
+from vigil.triage.report_view import ReportView
 from vigil.triage.schemas import CategoryCorrectionIn, ItemAddIn, ItemCorrectionIn, ItemOut
-from vigil.triage.views import emails
 from vigil.web.problems import Problem, field_error, validation_problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
@@ -147,36 +143,16 @@ def item_rows(items: list[ItemOut]) -> list[ItemRow]:
 # --- what the report page shows beyond the report itself ----------------------------------
 
 
-def _thread_details(
-    rt: Runtime, user: StaffUser, reference: str, messages: list[MessageOut]
-) -> tuple[bool, dict[int, str]]:
-    """Whether the reporter holds a follow-up code, and the staff authors' e-mails."""
-    with rt.db.session(as_user=user.id) as session:
-        report = visible_report(session, user, reference)
-        has_code = session.get(FollowupCredential, report.id) is not None
-        authors = emails(session, [m.author_user_id for m in messages])
-    return has_code, authors
-
-
-def page_context(p: Page, user: StaffUser, report: ReportOut) -> dict[str, Any]:
-    """The thread (its reading audited), the files, the item rows and what this user may do.
-
-    A role not shown what a report says (``vigil.access.fields``) is not shown the thread
-    either: it holds the reporter's own words and files.
-    """
-    show_thread = "description" in report_fields(user.role)
-    messages: list[MessageOut] = []
-    if show_thread:
-        messages = thread.list_messages(p.rt, user, report.reference, client(p.request, p.rt))
-    has_code, authors = _thread_details(p.rt, user, report.reference, messages)
-    in_thread = {a.id for m in messages for a in m.attachments}
+def page_context(user: StaffUser, view: ReportView) -> dict[str, Any]:
+    """The thread, the files, the item rows and what this user may do."""
+    report = view.report
     rules = load_rules().categories
     return {
-        "show_thread": show_thread,
-        "messages": messages,
-        "authors": authors,
-        "followup_possible": has_code,
-        "thread_files": in_thread,
+        "show_thread": view.show_thread,
+        "messages": view.messages,
+        "authors": view.authors,
+        "followup_possible": view.followup_possible,
+        "thread_files": {a.id for m in view.messages for a in m.attachments},
         "item_rows": item_rows(report.triage.entities if report.triage else []),
         "all_categories": [(c.code, c.label) for c in rules],
         "item_kinds": [k.value for k in ItemKind],
