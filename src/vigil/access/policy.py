@@ -13,7 +13,9 @@ one that does not exist. The rules:
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
@@ -27,11 +29,20 @@ def may(user: StaffUser, permission: Permission) -> bool:
     return permission in user.permissions
 
 
-def cleared_for(user: StaffUser) -> list[str]:
+class _Marked(Protocol):
+    @property
+    def org_id(self) -> int: ...
+    @property
+    def team_ids(self) -> frozenset[int]: ...
+    @property
+    def clearance(self) -> Classification: ...
+
+
+def cleared_for(user: _Marked) -> list[str]:
     return [c.value for c in Classification if c.rank <= user.clearance.rank]
 
 
-def shared_with(user: StaffUser, record_type: str, record_id: Any) -> ColumnElement[bool]:
+def shared_with(user: _Marked, record_type: str, record_id: Any) -> ColumnElement[bool]:
     audience = [RecordShare.org_id == user.org_id]
     if user.team_ids:
         audience.append(RecordShare.team_id.in_(sorted(user.team_ids)))
@@ -48,12 +59,34 @@ def shared_with(user: StaffUser, record_type: str, record_id: Any) -> ColumnElem
 def visible(user: StaffUser, model: Any, record_type: str) -> ColumnElement[bool]:
     """The filter for any marked record (a model with owning_org_id, owning_team_id,
     classification and id)."""
-    owned = model.owning_team_id.in_(sorted(user.team_ids)) if user.team_ids else false()
-    org_wide = and_(model.owning_team_id.is_(None), model.owning_org_id == user.org_id)
+    return _visible(user.org_id, tuple(sorted(user.team_ids)), user.clearance, model, record_type)
+
+
+@lru_cache(maxsize=4096)
+def _visible(
+    org_id: int, team_ids: tuple[int, ...], clearance: Classification, model: Any, record_type: str
+) -> ColumnElement[bool]:
+    """Built once per reader's organisation, teams and clearance, and record type: a page
+    applies the filter to dozens of statements, and building the expression costs more
+    Python time than SQLite takes to run most of them. SQL expressions are immutable, so one
+    may serve every statement and thread; whether a share is live is still read from the
+    database by each statement, so revoking one takes effect on the very next query."""
+    reader = _Reader(org_id, frozenset(team_ids), clearance)
+    owned = model.owning_team_id.in_(team_ids) if team_ids else false()
+    org_wide = and_(model.owning_team_id.is_(None), model.owning_org_id == org_id)
     return and_(
-        model.classification.in_(cleared_for(user)),
-        or_(owned, org_wide, shared_with(user, record_type, model.id)),
+        model.classification.in_(cleared_for(reader)),
+        or_(owned, org_wide, shared_with(reader, record_type, model.id)),
     )
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """The parts of a reader that decide visibility (what the cache is keyed by)."""
+
+    org_id: int
+    team_ids: frozenset[int]
+    clearance: Classification
 
 
 def reports(user: StaffUser) -> ColumnElement[bool]:

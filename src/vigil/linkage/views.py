@@ -125,15 +125,24 @@ def visible_matches(
     return out
 
 
-def entity_page(session: Session, user: StaffUser, entity: Entity) -> EntityPage:
-    visible = policy.visible(user, Entity, "entity")
-    identity = list(
-        session.scalars(
-            select(Entity)
-            .where(Entity.identity_id == entity.identity_id, Entity.id != entity.id, visible)
-            .order_by(Entity.id)
+def entity_page(
+    session: Session, user: StaffUser, entity: Entity, *, with_identity: bool = True
+) -> EntityPage:
+    """An entity with its matches and subjects, and (``with_identity``) the other records of
+    its identity, which can number hundreds: a page that does not list them skips them."""
+    identity: list[Entity] = []
+    if with_identity:
+        identity = list(
+            session.scalars(
+                select(Entity)
+                .where(
+                    Entity.identity_id == entity.identity_id,
+                    Entity.id != entity.id,
+                    policy.visible(user, Entity, "entity"),
+                )
+                .order_by(Entity.id)
+            )
         )
-    )
     match_ids = list(
         session.scalars(
             select(Match.id)
@@ -213,8 +222,9 @@ def entity_record(entity: Entity) -> EntityRecord:
 def read_report_entities(
     session: Session, user: StaffUser, report: Report, client: str | None
 ) -> list[EntityPage]:
-    """The entities taken from a visible report, each as the entity page shows it (only
-    what the policy allows); the viewing is audited in ``session``'s transaction."""
+    """The entities taken from a visible report with their matches and subjects (only what
+    the policy allows; the report page lists no identities); the viewing is audited in
+    ``session``'s transaction."""
     entities = list(
         session.scalars(
             select(Entity)
@@ -235,4 +245,4 @@ def read_report_entities(
             record_ids=[e.id for e in entities],
             purpose=f"report {report.reference}",
         )
-    return [entity_page(session, user, e) for e in entities]
+    return [entity_page(session, user, e, with_identity=False) for e in entities]
