@@ -18,6 +18,10 @@ Then, for each page:
   send ``--requests`` GETs each; p50/p95/p99 of the response time as the client sees it,
   which bounds the server's own time from above (loopback, same machine). ``GET /healthz``
   is measured the same way in the same run, as the framework's floor;
+* **server CPU per request**: the server process's CPU time (all its threads, from /proc)
+  over the same requests, divided by their number. Latency under load depends on whatever
+  else the machine runs; this figure hardly does, so it is the one to compare changes by
+  on a shared machine (with 8 clients on 2 cores, p50 is roughly 8 x this figure);
 * **weight**: Debian's Chromium (``/usr/bin/chromium``, via Playwright, never downloaded)
   loads the page once with an empty cache; the bytes of the HTML and every CSS, JS, image
   and font it fetched are summed, uncompressed and as transferred (gzip).
@@ -95,6 +99,7 @@ class Timing:
     server_p50_ms: float = float("nan")
     server_p95_ms: float = float("nan")
     route: str = ""
+    server_cpu_ms: float = float("nan")  # the server process's CPU per measured request
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.samples_ms)
@@ -276,7 +281,12 @@ def server_pct(
     return route, float("nan")
 
 
-def load(base_url: str, case: PageCase, threads: int, requests: int, warmup: int) -> Timing:
+def load(
+    base_url: str, case: PageCase, threads: int, requests: int, warmup: int, pid: int | None = None
+) -> Timing:
+    """``threads`` keep-alive clients send ``requests`` GETs each; with ``pid``, the server's
+    CPU time (user + system, all its threads) per request is measured over the same window:
+    unlike latency, it hardly depends on what else the machine is doing."""
     samples: list[list[float]] = [[] for _ in range(threads)]
     errors = [0] * threads
     warmed = threading.Barrier(threads + 1)
@@ -304,13 +314,16 @@ def load(base_url: str, case: PageCase, threads: int, requests: int, warmup: int
         w.start()
     warmed.wait()
     before = server_buckets(base_url)  # after every warm-up request, before the measured ones
+    cpu_before = cpu_seconds(pid) if pid else 0.0
     start.wait()
     began = time.perf_counter()
     for w in workers:
         w.join()
     wall = time.perf_counter() - began
+    cpu_used = cpu_seconds(pid) - cpu_before if pid else float("nan")
     after = server_buckets(base_url)
     timing = Timing(case, [s for per in samples for s in per], sum(errors), wall)
+    timing.server_cpu_ms = 1000 * cpu_used / (threads * requests)
     timing.route, timing.server_p50_ms = server_pct(before, after, 50)
     timing.server_p95_ms = server_pct(before, after, 95)[1]
     counted = after[timing.route][float("inf")] - before.get(timing.route, {}).get(float("inf"), 0)
@@ -421,11 +434,12 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         timings = []
         for case in cases:
-            t = load(server.base_url, case, args.threads, args.requests, args.warmup)
+            t = load(server.base_url, case, args.threads, args.requests, args.warmup, server.pid)
             timings.append(t)
             print(
                 f"  {case.label:<26} server p95 {t.server_p95_ms:6.1f} ms   "
-                f"client p95 {t.pct(95):6.1f} ms   {t.rate:5.0f} req/s"
+                f"client p95 {t.pct(95):6.1f} ms   {t.rate:5.0f} req/s   "
+                f"server CPU {t.server_cpu_ms:5.2f} ms/req"
             )
         wall = time.perf_counter() - began
         others = cpu_seconds() - machine - (cpu_seconds(os.getpid()) - ours)
@@ -436,7 +450,7 @@ def main(argv: list[str] | None = None) -> int:
 
     floor = timings[0].pct(95)
     headers = ["page", "server p50", "server p95", "client p50", "client p95", "vs healthz"]
-    headers += ["req/s", "errors", "KB raw", "KB gzip", "files"]
+    headers += ["CPU ms/req", "req/s", "errors", "KB raw", "KB gzip", "files"]
     rows: list[list[str]] = []
     failures: list[str] = []
     for t in timings:
@@ -449,6 +463,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{t.pct(50):.1f}",
                 f"{t.pct(95):.1f}",
                 f"{t.pct(95) / floor:.1f}x" if floor else "-",
+                f"{t.server_cpu_ms:.2f}",
                 f"{t.rate:.0f}",
                 str(t.errors),
                 kb(weight.raw_bytes) if weight else "-",
@@ -466,7 +481,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         "\nserver p50/p95: the server's own latency histogram (route template), interpolated"
         " inside its buckets (1, 2.5, 5, 10, 25, 50, 100 ms); client p50/p95: as the"
-        " benchmark's clients saw it, including their own queueing."
+        " benchmark's clients saw it, including their own queueing; CPU ms/req: the server"
+        " process's CPU time (all threads, /proc) over the measured requests, divided by their"
+        " number (includes the HTTP server's own work)."
     )
     if isinstance(weights, str):
         print(weights)

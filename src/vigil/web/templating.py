@@ -2,6 +2,11 @@
 
 Every page route is declared on a :func:`page_router`, which checks the CSRF token on every
 form POST before the handler runs, so protection is on by default and cannot be forgotten.
+
+Templates are read once per process (``auto_reload`` off: they ship with the code, which a
+restart replaces anyway), so a page view never stats the dozens of files its macros import.
+The GOV.UK components most pages use come from :mod:`vigil.web.components` as
+``govuk.Input`` and so on, each rendered once per shape, never keeping what a visitor typed.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
+from vigil.web.components import ComponentCache
 from vigil.web.problems import http_problem as problem_http_handler
 from vigil.web.runtime import Runtime, runtime
 from vigil.web.sessions import WebSession, load_session, save_session
@@ -81,7 +87,9 @@ env = Environment(
     extensions=["jinja2.ext.i18n"],
     trim_blocks=True,
     lstrip_blocks=True,
+    auto_reload=False,
 )
+components = ComponentCache(env)
 _catalogues: dict[str, NullTranslations] = {}
 
 
@@ -140,6 +148,7 @@ class Page:
             gettext=catalogue.gettext,
             ngettext=catalogue.ngettext,
             _=self._,
+            govuk=components.govuk,
             **context,
         )
         return self.finish(HTMLResponse(html, status_code=status))
