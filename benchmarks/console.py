@@ -211,12 +211,14 @@ def cases(owner: Owner, server: ConsoleServer, n: int, seed: int) -> list[Case]:
     surnames = [r[0] for r in owner.rows(
         "SELECT term FROM search_name_keys ORDER BY term")]  # fmt: skip
     names = rng.sample(surnames, min(40, len(surnames)))
-    queries = (
-        [w for w in WORDS]
+    # A word or phrase (a phrase in quotes), a name (name:), and both. The third group used
+    # to quote word and name together, as one three-word phrase that nothing matched.
+    phrase = [f'"{w}"' if " " in w else w for w in WORDS]
+    quoted = (
+        phrase
         + [f"name:{t}" for t in names[:20]]
-        + [f"{rng.choice(WORDS)} {t}" for t in names[20:]]
+        + [f"{rng.choice(phrase)} name:{t}" for t in names[20:]]
     )
-    quoted = [q if " " not in q or q.startswith("name:") else f'"{q}"' for q in queries]
     return [
         Case("GET /healthz (floor)", "floor", ["/healthz"]),
         Case("queue (default)", "queue", ["/console/queue"]),

@@ -18,12 +18,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, select, text
 from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.orm import Session
 
 from tests.conftest import engine_for, rolled_back
 from tests.factories import staff_token
 from tests.search import OTHER_FORCE, found, move_report, person, submit
 from vigil.access.models import User
-from vigil.db import ACTING, Database
+from vigil.access.services import staff_user
+from vigil.db import ACTING, Database, utcnow
+from vigil.search import hits
+from vigil.search.criteria import SearchCriteria, searchable_types
+from vigil.search.matching import candidates, matched
 from vigil.settings import Settings
 from vigil.web.app import create_app
 from vigil.web.runtime import Runtime
@@ -90,3 +95,30 @@ def test_the_database_shows_each_reader_only_the_index_of_what_they_may_see(
                 "VALUES ('report', 1, now(), 'forged', 'forged')"
             )
         )
+
+
+def test_the_batched_check_keeps_row_level_security_under_the_policy_filter(
+    pg_rt: Runtime,
+) -> None:
+    """A batch of candidates is checked by the policy filter and, inside the same join, by
+    the records' row-level security: built for one reader but run as another, it finds only
+    what both may see (here nothing), though both documents are candidates."""
+    with TestClient(create_app(rt=pg_rt)) as client:
+        hub = staff_token(pg_rt)
+        staff_token(pg_rt, "north@example.org", org=OTHER_FORCE, teams=("North",))
+        submit(client, "Drone over the reservoir.")
+        theirs = submit(client, "Drone over the quarry.")
+        move_report(pg_rt, theirs, OTHER_FORCE)
+        assert found(client, hub, "drone")["total"] == 1  # brings the index up to date
+    analyst, north = (user_id(pg_rt, e) for e in ("analyst@example.org", "north@example.org"))
+    criteria = SearchCriteria(q="drone")
+
+    def walk(session: Session, reader: int) -> tuple[int, int]:
+        user = staff_user(session, session.get_one(User, reader))
+        m = matched(session, user, criteria, searchable_types(user, criteria), {})
+        visible = hits.visible_hits(m, session, "facets", utcnow(), before=None, want=10)
+        return len(candidates(m, session, None, None, 10)), len(visible)
+
+    for acting, reader, expected in ((analyst, analyst, 1), (north, north, 1), (north, analyst, 0)):
+        with pg_rt.db.session(as_user=acting) as session:
+            assert walk(session, reader) == (2, expected), (acting, reader)

@@ -6,13 +6,9 @@ from __future__ import annotations
 import pytest
 
 from vigil.search import index, phonetic
-from vigil.search.query import (
-    SearchCriteria,
-    _fts5_expression,
-    marked_snippet,
-    parse,
-    plain_snippet,
-)
+from vigil.search.criteria import SearchCriteria, parse
+from vigil.search.matching import fts5_expression
+from vigil.search.snippets import marked_snippet, plain_snippet
 from vigil.web.problems import Problem
 
 
@@ -44,10 +40,10 @@ def test_too_many_words_are_refused() -> None:
 
 def test_reader_text_never_becomes_fts5_syntax() -> None:
     terms = parse('depot" OR "x NEAR(a b) col:val ab*').terms
-    expression = _fts5_expression(terms)
+    expression = fts5_expression(terms)
     # Every term is one FTS5 string; a quote the reader typed is doubled inside it.
     assert expression == '"depot""" AND "OR" AND "x NEAR(a b) col:val ab*"'
-    assert _fts5_expression(('say "hi"',)) == '"say ""hi"""'
+    assert fts5_expression(('say "hi"',)) == '"say ""hi"""'
 
 
 def test_criteria_check_category_priority_and_time_order() -> None:

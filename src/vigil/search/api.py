@@ -14,7 +14,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from vigil.access.api import client_address, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
-from vigil.search.query import SearchCriteria, search
+from vigil.search.criteria import SearchCriteria
+from vigil.search.query import search
 from vigil.search.schemas import RecordType, SearchPage
 from vigil.web.problems import PROBLEM_TYPE
 from vigil.web.runtime import Runtime, runtime

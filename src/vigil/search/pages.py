@@ -25,7 +25,8 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.db import utcnow
 from vigil.search.api import Q_MAX
-from vigil.search.query import PRIORITIES, TIME_BUCKETS, SearchCriteria, search
+from vigil.search.criteria import PRIORITIES, TIME_BUCKETS, SearchCriteria
+from vigil.search.query import search
 from vigil.search.schemas import FacetCount, RecordType, SearchPage
 from vigil.web.problems import Problem
 from vigil.web.templating import Page, page, page_router
