@@ -6,7 +6,7 @@ not see is neither returned nor counted, so the answer is the same as if it did 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from vigil.access.api import client_address, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
+from vigil.db import as_utc
 from vigil.search.criteria import SearchCriteria
 from vigil.search.query import search
 from vigil.search.schemas import RecordType, SearchPage
@@ -29,13 +30,6 @@ _PROBLEMS: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 router = APIRouter(prefix="/api/v1/search", tags=["search"], responses=_PROBLEMS)
-
-
-def _utc(value: datetime | None) -> datetime | None:
-    """A time without a zone is taken as UTC (the service's clock)."""
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
 
 
 @router.get(
@@ -66,7 +60,7 @@ def search_records(
         types=frozenset(type or ()),
         category=category,
         priorities=frozenset(priority or ()),
-        since=_utc(since),
-        until=_utc(until),
+        since=as_utc(since),
+        until=as_utc(until),
     )
     return search(rt, user, criteria, cursor=cursor, limit=limit, client=client_address(request))
