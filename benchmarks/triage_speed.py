@@ -14,9 +14,12 @@ Two parts, each beside a baseline measured in the same run:
    dropped again), it submits ``--reports`` synthetic reports through
    ``vigil.intake.services.submit_report`` (so each gets its ``triage_results`` row and its
    ``triage.report`` job exactly as intake makes them), then runs
-   ``Worker(rt, default_registry(), batch_size=64).run_until_idle()`` and measures wall time
-   and process CPU time (``time.process_time``: every thread, the writer's included).
-   Reports/s per core = reports ÷ CPU seconds. On PostgreSQL the CPU of the backends serving
+   a ``Worker(rt, registry, batch_size=64)`` until nothing is due and measures wall time
+   and process CPU time (``time.process_time``: every thread, the writer's included). The
+   registry holds only ``triage.report`` (``--jobs all``: every kind of
+   ``default_registry()``, so the linkage jobs triage queues run too and are in the CPU).
+   Reports/s per core = reports ÷ CPU seconds; the rescoring jobs of earlier cluster members
+   count in the CPU, not as reports. On PostgreSQL the CPU of the backends serving
    the scratch database is read from /proc as well, and a second figure counts both.
    *Baseline*: the same number of jobs through the same Worker with a no-op handler, i.e.
    the queue's own claim/finish overhead. A breakdown then times the content-only stages
@@ -103,25 +106,36 @@ class WorkerRun:
     timed_out: bool = False
     db_cpu_s: float | None = None  # PostgreSQL backends' CPU meanwhile (not in cpu_s)
     statements: int = 0  # SQL statements sent (an executemany counts once)
+    # What the run is measured per: the reports triaged (rescoring jobs for earlier cluster
+    # members are part of a report's cost, not extra output); 0 means per job.
+    reports: int = 0
+
+    @property
+    def units(self) -> int:
+        return self.reports or self.jobs
 
     @property
     def per_cpu_s(self) -> float:
-        return self.jobs / self.cpu_s if self.cpu_s else 0.0
+        return self.units / self.cpu_s if self.cpu_s else 0.0
 
     @property
     def per_cpu_s_with_db(self) -> float | None:
         if self.db_cpu_s is None:
             return None
         total = self.cpu_s + self.db_cpu_s
-        return self.jobs / total if total else 0.0
+        return self.units / total if total else 0.0
 
     @property
     def per_wall_s(self) -> float:
-        return self.jobs / self.wall_s if self.wall_s else 0.0
+        return self.units / self.wall_s if self.wall_s else 0.0
 
     @property
     def cpu_ms_per_job(self) -> float:
-        return 1000 * self.cpu_s / self.jobs if self.jobs else 0.0
+        return 1000 * self.cpu_s / self.units if self.units else 0.0
+
+    @property
+    def statements_each(self) -> float:
+        return self.statements / self.units if self.units else 0.0
 
 
 @dataclass
@@ -177,7 +191,14 @@ async def _submit_all(rt: Any, docs: Sequence[dict[str, object]]) -> None:
 
 
 def _timed_worker(
-    rt: Any, registry: Any, label: str, batch_size: int, max_s: float, expected: int
+    rt: Any,
+    registry: Any,
+    label: str,
+    batch_size: int,
+    max_s: float,
+    expected: int,
+    *,
+    reports: int = 0,
 ) -> WorkerRun:
     """Run ``registry``'s due jobs to the end (or ``max_s``), timing wall and process CPU."""
     from sqlalchemy import event
@@ -206,10 +227,11 @@ def _timed_worker(
         event.remove(rt.db.engine, "before_cursor_execute", count)
     run = WorkerRun(label, worker.processed, wall, cpu, worker.errors, timed_out)
     run.statements = sent[0]
+    run.reports = reports
     if backends0 is not None:
         backends1 = _backend_cpu(rt) or {}
         run.db_cpu_s = sum(t - backends0.get(pid, 0.0) for pid, t in backends1.items())
-    if run.jobs != expected and not timed_out:
+    if run.jobs < expected and not timed_out:
         print(f"  WARNING: {label} ran {run.jobs} jobs, expected {expected}", flush=True)
     return run
 
@@ -240,6 +262,17 @@ def _noop_registry() -> Any:
 
     registry = Registry()
     registry.register(NOOP_KIND, lambda _rt, _payloads: None)
+    return registry
+
+
+def _triage_only(full: Any) -> Any:
+    """Only the triage pipeline's own kind: the linkage jobs it queues for each report are
+    left queued, so the figure is triage's cost (``--jobs all`` runs them too)."""
+    from vigil.jobs.registry import Registry
+    from vigil.triage.tasks import TRIAGE_REPORT
+
+    registry = Registry()
+    registry.register(TRIAGE_REPORT, full.handler(TRIAGE_REPORT))
     return registry
 
 
@@ -376,6 +409,8 @@ def throughput(args: argparse.Namespace, docs: Sequence[dict[str, object]]) -> T
 
     configure_logging("error")  # failed jobs are summarised below, not logged one by one
     registry = default_registry()  # imports the pipeline (fails here if it cannot)
+    if args.jobs == "triage":
+        registry = _triage_only(registry)
     _warm_content_stages(docs)
     server = BenchServer(args.engine, workdir=args.workdir)
     try:
@@ -400,7 +435,9 @@ def throughput(args: argparse.Namespace, docs: Sequence[dict[str, object]]) -> T
             print_worker(baseline)
 
             def run_pipeline() -> WorkerRun:
-                return _timed_worker(rt, registry, "pipeline", args.batch_size, args.max_seconds, n)
+                return _timed_worker(
+                    rt, registry, "pipeline", args.batch_size, args.max_seconds, n, reports=n
+                )
 
             profile_text = ""
             if args.profile:
@@ -426,10 +463,12 @@ def throughput(args: argparse.Namespace, docs: Sequence[dict[str, object]]) -> T
 
 def print_worker(run: WorkerRun) -> None:
     print(
-        f"  {run.label:<8} {run.jobs:>6,} jobs  wall {run.wall_s:6.2f} s  CPU {run.cpu_s:6.2f} s"
-        f"  → {run.per_cpu_s:8,.0f} jobs/s per core, {run.per_wall_s:8,.0f}/s wall"
-        f"  ({run.cpu_ms_per_job:.2f} ms CPU, {run.statements / max(run.jobs, 1):.1f} SQL "
-        "statements each)"
+        f"  {run.label:<8} {run.jobs:>6,} jobs"
+        + (f" for {run.reports:,} reports" if run.reports else "")
+        + f"  wall {run.wall_s:6.2f} s  CPU {run.cpu_s:6.2f} s"
+        f"  → {run.per_cpu_s:8,.0f} {'reports' if run.reports else 'jobs'}/s per core, "
+        f"{run.per_wall_s:8,.0f}/s wall  ({run.cpu_ms_per_job:.2f} ms CPU, "
+        f"{run.statements_each:.1f} SQL statements each)"
         + (
             f"; + PostgreSQL backends {run.db_cpu_s:.2f} s → "
             f"{run.per_cpu_s_with_db:,.0f}/s per core counting both"
@@ -684,12 +723,15 @@ def breakdown(tp: Throughput) -> list[tuple[str, float]]:
     analysed = ms["extract"] + ms["categorise"] + ms["text signature"]
     prepare = tp.prepare.ms_each
     return [
-        ("_prepare: load report, fields, follow-ups (ORM)", prepare - analysed),
+        ("_prepare: read the batch (and what the stages timed alone miss)", prepare - analysed),
         ("_prepare: extract", ms["extract"]),
         ("_prepare: categorise", ms["categorise"]),
         ("_prepare: text signature", ms["text signature"]),
         ("_store: prioritise", ms["prioritise"]),
-        ("_store: clustering, writes, ORM (the rest)", total - prepare - ms["prioritise"] - queue),
+        (
+            "_store: clustering lookups and writes (the rest)",
+            total - prepare - ms["prioritise"] - queue,
+        ),
         ("queue claim/finish (no-op baseline)", queue),
     ]
 
@@ -742,8 +784,8 @@ def summary_lines(res: Results) -> list[str]:
             parts = "; ".join(f"{name} {value:.2f}" for name, value in rows)
             lines.append(f"Per report, ms CPU (of {p.cpu_ms_per_job:.2f}): {parts}.")
         lines.append(
-            f"SQL statements per report: {p.statements / max(p.jobs, 1):.1f} "
-            f"(the no-op queue alone: {b.statements / max(b.jobs, 1):.2f})."
+            f"SQL statements per report: {p.statements_each:.1f} "
+            f"(the no-op queue alone, per job: {b.statements_each:.2f})."
         )
         lines.append(f"{tp.done:,}/{tp.reports:,} reports triaged; {tp.clusters:,} clusters of 2+.")
     if res.on is not None and res.off is not None:
@@ -786,8 +828,8 @@ def markdown(res: Results) -> str:
         out += [
             f"Throughput ({tp.reports:,} reports, batch {a.batch_size}):",
             "",
-            "| run | jobs | wall s | CPU s | jobs/s per core | jobs/s wall | ms CPU each "
-            "| PostgreSQL CPU s | jobs/s per core, app + PostgreSQL |",
+            "| run | jobs | wall s | CPU s | reports (no-op: jobs)/s per core | per s wall "
+            "| ms CPU each | PostgreSQL CPU s | per core, app + PostgreSQL |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
         for w in (p, b):
@@ -804,8 +846,8 @@ def markdown(res: Results) -> str:
         out += ["", f"Pipeline ÷ no-op queue baseline (per core): {ratio:.3f}."]
         out += [
             "",
-            f"SQL statements per report: {p.statements / max(p.jobs, 1):.1f} "
-            f"(no-op queue: {b.statements / max(b.jobs, 1):.2f}).",
+            f"SQL statements per report: {p.statements_each:.1f} "
+            f"(no-op queue, per job: {b.statements_each:.2f}).",
         ]
         if rows := breakdown(tp):
             out += ["", "| per report | ms CPU | share |", "|---|---:|---:|"]
@@ -852,6 +894,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=None, help="load seconds (20)")
     parser.add_argument("--concurrency", type=int, default=16, help="client connections")
     parser.add_argument("--batch-size", type=int, default=64, help="worker batch size")
+    parser.add_argument(
+        "--jobs",
+        choices=("triage", "all"),
+        default="triage",
+        help="throughput part: run only triage jobs, or also the linkage jobs triage queues",
+    )
     parser.add_argument(
         "--worker",
         choices=("inprocess", "process"),

@@ -12,7 +12,15 @@ import pytest
 from sqlalchemy import select
 
 from tests.jobs import Clock
-from vigil.jobs import Failure, Job, NewJob, Registry, Worker, enqueue_many
+from vigil.jobs import (
+    Failure,
+    Job,
+    NewJob,
+    PartialFailure,
+    Registry,
+    Worker,
+    enqueue_many,
+)
 from vigil.jobs.worker import describe_error
 from vigil.web.runtime import Runtime
 
@@ -166,6 +174,56 @@ def test_a_poison_job_does_not_fail_its_batch_neighbours(rt: Runtime) -> None:
     }
     assert jobs["report:3"].last_error == "ValueError: report 3 has no description"
     assert (worker.succeeded, worker.errors) == (4, 1)
+
+
+def test_a_handler_naming_its_failed_payloads_has_only_those_retried(rt: Runtime) -> None:
+    calls: list[list[int]] = []
+
+    def handle(rt: Runtime, payloads: Payloads) -> None:
+        calls.append([p["report_id"] for p in payloads])
+        if len(payloads) > 1:  # it committed the others, and knows which one failed
+            raise PartialFailure({1: ValueError("report 2 has no description")})
+
+    add_jobs(rt, "report", range(1, 4))
+    worker = Worker(rt, registry_of(report=handle))
+    assert worker.run_once() == 3
+    assert calls == [[1, 2, 3]]  # nothing already committed is run again
+    jobs = stored(rt)
+    assert {k: j.status for k, j in jobs.items()} == {
+        "report:1": "done",
+        "report:2": "queued",
+        "report:3": "done",
+    }
+    assert jobs["report:2"].last_error == "ValueError: report 2 has no description"
+    assert (worker.succeeded, worker.errors) == (2, 1)
+
+
+def test_a_batch_comes_in_the_order_its_jobs_fell_due(rt: Runtime) -> None:
+    """As a worker taking one job at a time would run them (a batch handler may rely on
+    it), not in the order the jobs were first created."""
+    clock = Clock()
+    add_jobs(rt, "report", [1], run_after=clock.now + timedelta(seconds=1))
+    add_jobs(rt, "report", [2, 3])  # due now (a second before the clock)
+    add_jobs(rt, "report", [4], run_after=clock.now - timedelta(seconds=5))
+    handler = Recorder()
+    Worker(
+        rt, registry_of(report=handler), clock=lambda: clock.now + timedelta(seconds=2)
+    ).run_once()
+    assert handler.calls == [[4, 2, 3, 1]]
+
+
+def test_urgent_jobs_go_first_and_the_others_keep_a_share_of_each_batch(rt: Runtime) -> None:
+    """Linkage waits for triage, never the other way round, but is never stalled."""
+    add_jobs(rt, "linkage", range(1, 6))  # older
+    add_jobs(rt, "triage", range(1, 21))
+    linkage, triage = Recorder(), Recorder()
+    registry = registry_of(linkage=linkage)
+    registry.register("triage", triage, urgent=True)
+    worker = Worker(rt, registry, batch_size=16)
+    assert worker.run_once() == 17
+    assert (triage.calls, linkage.calls) == ([list(range(1, 17))], [[1]])
+    assert worker.run_once() == 4 + 4  # the rest of triage; linkage fills the batch
+    assert (triage.calls[-1], linkage.calls[-1]) == ([17, 18, 19, 20], [2, 3, 4, 5])
 
 
 def test_an_expired_lease_is_reclaimed_and_the_late_worker_cannot_overwrite(rt: Runtime) -> None:

@@ -41,7 +41,7 @@ from vigil.jobs.queue import (
     renew,
     requeue,
 )
-from vigil.jobs.registry import Handler, Registry
+from vigil.jobs.registry import Handler, PartialFailure, Registry
 from vigil.jobs.worker import Worker
 
 __all__ = [
@@ -51,6 +51,7 @@ __all__ = [
     "Job",
     "JobStatus",
     "NewJob",
+    "PartialFailure",
     "Registry",
     "Worker",
     "claim",

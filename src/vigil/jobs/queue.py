@@ -159,13 +159,13 @@ def _due(kinds: Sequence[str], limit: int, now: datetime) -> tuple[Select[Any], 
             Job.attempts < Job.max_attempts,
             Job.kind.in_(kinds),
         )
-        .order_by(Job.lease_until)
+        .order_by(Job.lease_until, Job.id)
         .limit(limit)
     )
     queued = (
         select(Job.id)
         .where(Job.status == QUEUED, Job.run_after <= now, Job.kind.in_(kinds))
-        .order_by(Job.run_after)
+        .order_by(Job.run_after, Job.id)
         .limit(limit)
     )
     return expired, queued
@@ -182,6 +182,10 @@ def claim(
 ) -> list[Claimed]:
     """Take up to ``limit`` due jobs of ``kinds`` for ``worker_id``; counts an attempt each.
 
+    The jobs come back in the order they fell due (jobs whose worker was lost first), which
+    is the order a worker taking one job at a time would run them: a handler that acts on
+    the batch as if its jobs ran one after another (triage) relies on it.
+
     The attempt is counted when a job is taken, not when it fails, so a job that kills its
     worker every time runs out of attempts (and is failed here, once its last lease has
     expired) instead of crashing workers forever.
@@ -191,7 +195,7 @@ def claim(
     """
     if not kinds or limit <= 0:
         return []
-    taken = (Job.id, Job.kind, Job.key, Job.payload, Job.attempts, Job.max_attempts)
+    taken = (Job.id, Job.kind, Job.key, Job.payload, Job.attempts, Job.max_attempts, Job.run_after)
     values = {
         "status": RUNNING,
         "locked_by": worker_id,
@@ -214,8 +218,9 @@ def claim(
         else:
             where = Job.id.in_(query.scalar_subquery())
         stmt = update(Job).where(where).values(**values).returning(*taken)
-        rows += session.execute(stmt.execution_options(synchronize_session=False)).all()
-    return sorted((Claimed(*row) for row in rows), key=lambda c: c.id)
+        found = session.execute(stmt.execution_options(synchronize_session=False)).all()
+        rows += sorted(found, key=lambda row: (row.run_after, row.id))  # RETURNING has no order
+    return [Claimed(*row[:-1]) for row in rows]
 
 
 def _give_up_on_lost(session: Session, kinds: Sequence[str], now: datetime) -> None:

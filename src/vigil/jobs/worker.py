@@ -6,8 +6,10 @@ work), which is what lets triage keep pace with intake. Delivery is at least onc
 * A worker that dies mid-batch loses nothing. Its jobs stay ``running`` with a lease, and any
   worker takes them again once the lease has passed.
 * A failing batch is retried one job at a time, so one poison job fails alone and its
-  neighbours are done. A failed job waits an exponential back-off, and after
-  ``max_attempts`` it is ``failed`` and stays for an operator (``requeue``).
+  neighbours are done (a handler that already knows which of its payloads failed says so
+  with :class:`~vigil.jobs.registry.PartialFailure`, and only those fail). A failed job
+  waits an exponential back-off, and after ``max_attempts`` it is ``failed`` and stays for
+  an operator (``requeue``).
 * Finishing only touches jobs this worker still holds, so a worker that comes back after its
   lease was taken over cannot overwrite the newer outcome.
 
@@ -32,7 +34,7 @@ from sqlalchemy.orm import Session
 from vigil.db import utcnow
 from vigil.jobs.models import ERROR_MAX
 from vigil.jobs.queue import Claimed, Failure, claim, mark_done, mark_failed, renew
-from vigil.jobs.registry import Registry
+from vigil.jobs.registry import PartialFailure, Registry
 
 if TYPE_CHECKING:
     from vigil.web.runtime import Runtime
@@ -168,20 +170,30 @@ class Worker:
         return len(jobs)
 
     def claim(self, kinds: Sequence[str] | None = None) -> list[Claimed]:
-        """Take up to ``batch_size`` due jobs for this worker (one write transaction)."""
+        """Take a batch of due jobs for this worker (one write transaction).
+
+        Urgent kinds (:class:`~vigil.jobs.registry.Registry`) go first, up to
+        ``batch_size``, in the order they fell due; the other kinds fill what is left of the
+        batch, and take ``batch_size // 16`` (at least one) more when urgent jobs fill it, so
+        a backlog of urgent work delays them but cannot stall them for good.
+        """
         now = self.clock()
         wanted = tuple(kinds if kinds is not None else self.registry.kinds)
+        urgent = tuple(kind for kind in wanted if self.registry.is_urgent(kind))
+        rest = tuple(kind for kind in wanted if kind not in urgent)
+        share = max(1, self.batch_size // 16)
         self._lease_set_at = time.monotonic()
 
         def work(session: Session) -> list[Claimed]:
-            return claim(
-                session,
-                self.worker_id,
-                wanted,
-                self.batch_size,
-                now=now,
-                lease_until=now + self.lease,
-            )
+            def take(of: tuple[str, ...], limit: int) -> list[Claimed]:
+                return claim(
+                    session, self.worker_id, of, limit, now=now, lease_until=now + self.lease
+                )
+
+            taken = take(urgent, self.batch_size) if urgent else []
+            if rest:
+                taken += take(rest, max(self.batch_size - len(taken), share if urgent else 0))
+            return taken
 
         return self.rt.db.write_sync(work)
 
@@ -210,6 +222,12 @@ class Worker:
         started = time.monotonic()
         try:
             handler(self.rt, [dict(job.payload) for job in jobs])
+        except PartialFailure as partial:
+            failed = {n: exc for n, exc in partial.failures.items() if 0 <= n < len(jobs)}
+            return (
+                [job.id for n, job in enumerate(jobs) if n not in failed],
+                [self._failure(jobs[n], exc) for n, exc in sorted(failed.items())],
+            )
         except Exception as exc:
             if len(jobs) == 1:
                 return [], [self._failure(jobs[0], exc)]

@@ -2,42 +2,69 @@
 
 Everything that needs only the report's own content (extraction, categories, text and
 image hashes) runs outside the single writer; only the lookups that must see other reports
-(clusters) and the writes run inside it, in one transaction for the whole batch. Re-running
-is safe: the pipeline replaces its own output and keeps everything a person decided
-(rejected or corrected items, category corrections, claims and outcomes).
+(clusters) and the writes run inside it, a chunk of reports per transaction. Inside, each
+chunk costs a fixed few set-based statements however many reports it holds: the clustering
+lookups are read once for the chunk (:mod:`vigil.triage.cluster_round` lets the chunk's
+reports see each other exactly as if they had been triaged one at a time, in the order the
+queue handed them over), and items, bands, links, cluster ids, results and history are each
+written with one statement.
+
+Re-running is safe: the pipeline replaces its own output and keeps everything a person
+decided (rejected or corrected items, category corrections, claims and outcomes). A report
+that comes twice in one batch (its job and a re-scoring job) is triaged twice, in order,
+as it would be one job at a time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import BindParameter, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from vigil.db import utcnow
-from vigil.intake.models import Attachment, Followup, Report
+from vigil.intake.models import (
+    Attachment,
+    Followup,
+    Report,
+    ReportOnline,
+    ReportPerson,
+    ReportVehicle,
+)
 from vigil.intake.storage import display_key, original_key
+from vigil.jobs.queue import NewJob, enqueue_many
+from vigil.jobs.registry import PartialFailure
 from vigil.linkage.alerts import live_alert_reports
 from vigil.linkage.tasks import link_reports
-from vigil.triage import clusters, similarity
+from vigil.triage import similarity
 from vigil.triage.categories import CategoryAssignment, categorise
-from vigil.triage.config import due_at
+from vigil.triage.cluster_candidates import Probe
+from vigil.triage.cluster_round import LinkFinder
+from vigil.triage.clusters import ClusterBook, index_reports
+from vigil.triage.config import TriageConfigModel, due_at, load_default_config
 from vigil.triage.extraction import StructuredFields, extract, merge_structured
-from vigil.triage.items import Extracted, ItemSource
-from vigil.triage.models import TriageDecision, TriageItem, TriageResult
+from vigil.triage.items import Extracted
+from vigil.triage.models import TriageConfig, TriageDecision, TriageResult
+from vigil.triage.pipeline_items import ItemPlan
 from vigil.triage.priority import prioritise
 from vigil.triage.services import category_codes
-from vigil.triage.tasks import enter_queue, retriage
+from vigil.triage.tasks import enter_queue, retriage_job
 from vigil.triage.weights import config_in_force
 from vigil.web.runtime import Runtime
 
 log = structlog.get_logger(__name__)
 PIPELINE_VERSION = 1
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/heic"})
+
+# Reports stored per writer transaction: short enough that intake commits waiting behind a
+# pipeline write are not held up for long (a chunk holds the writer for some tens of
+# milliseconds), long enough that the chunk's fixed twenty or so statements and its commit
+# are shared by many reports (64 cost more CPU per report than 32 in the benchmark).
+STORE_CHUNK = 32
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,54 +92,130 @@ class Prepared:
     images: list[tuple[int, int]]  # (attachment id, perceptual hash)
 
 
-# Reports stored per writer transaction: short enough that intake commits waiting behind a
-# pipeline write are not held up for long, long enough to share the commit's fsync.
-STORE_CHUNK = 16
-
-
 def triage_reports(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
-    """Job handler for ``triage.report``: read the batch once, analyse it outside the
-    writer, then store it in short writer transactions."""
-    ids = sorted({int(p["report_id"]) for p in payloads})
-    prepared = _prepare(rt, ids)
-    for at in range(0, len(prepared), STORE_CHUNK):
-        chunk = prepared[at : at + STORE_CHUNK]
-        rt.db.write_sync(lambda session, chunk=chunk: _store(session, chunk))  # type: ignore[misc]
+    """Job handler for ``triage.report``, in chunks of ``STORE_CHUNK`` in the order the jobs
+    came: each chunk is read and analysed outside the writer, then stored in one writer
+    transaction, so the first reports of a large batch are in the queue early.
+
+    A chunk that fails is done again one report at a time, and only the reports that fail
+    alone fail (:class:`~vigil.jobs.registry.PartialFailure`): the chunks and reports
+    already committed are not run again."""
+    order = [int(p["report_id"]) for p in payloads]
+    failures: dict[int, Exception] = {}
+    for at in range(0, len(order), STORE_CHUNK):
+        chunk = order[at : at + STORE_CHUNK]
+        try:
+            _triage(rt, chunk)
+        except Exception as exc:
+            log.warning("triage.chunk_failed", size=len(chunk), error=type(exc).__name__)
+            for n, report_id in enumerate(chunk, start=at):
+                try:
+                    _triage(rt, [report_id])
+                except Exception as alone:
+                    failures[n] = alone
+    if failures:
+        raise PartialFailure(failures)
+
+
+def _triage(rt: Runtime, order: Sequence[int]) -> None:
+    prepared = {p.facts.id: p for p in _prepare(rt, sorted(set(order)))}
+    chunk = [prepared[rid] for rid in order if rid in prepared]  # erased reports: nothing
+    if chunk:
+        rt.db.write_sync(lambda session: _store(session, chunk))
+
+
+# --- reading and analysing, outside the writer ------------------------------------------
+
+_IDS: BindParameter[Any] = bindparam("ids", expanding=True)
+_REPORTS = select(
+    Report.id,
+    Report.received_at,
+    Report.kind,
+    Report.description,
+    Report.when_start,
+    Report.when_end,
+    Report.where_lat,
+    Report.where_lon,
+    Report.where_postcode,
+).where(Report.id.in_(_IDS))
+_PEOPLE = (
+    select(ReportPerson.report_id, ReportPerson.name)
+    .where(ReportPerson.report_id.in_(_IDS))
+    .order_by(ReportPerson.report_id, ReportPerson.position)
+)
+_VEHICLES = (
+    select(ReportVehicle.report_id, ReportVehicle.registration)
+    .where(ReportVehicle.report_id.in_(_IDS))
+    .order_by(ReportVehicle.report_id, ReportVehicle.position)
+)
+_ONLINE = (
+    select(ReportOnline.report_id, ReportOnline.url)
+    .where(ReportOnline.report_id.in_(_IDS))
+    .order_by(ReportOnline.report_id, ReportOnline.position)
+)
+_PICTURES = (
+    select(Attachment.report_id, Attachment.id, Attachment.sha256)
+    .where(Attachment.report_id.in_(_IDS), Attachment.media_type.in_(sorted(IMAGE_TYPES)))
+    .order_by(Attachment.id)
+)
+_FOLLOWUPS = (
+    select(Followup.report_id, Followup.id, Followup.text)
+    .where(Followup.report_id.in_(_IDS), Followup.author == "reporter")
+    .order_by(Followup.id)
+)
 
 
 def _prepare(rt: Runtime, ids: Sequence[int]) -> list[Prepared]:
+    """One statement each for the batch's reports, their people, vehicles, online items,
+    pictures and follow-ups (plain rows: building ORM objects cost more than reading)."""
     with rt.db.session() as session:
-        # One query for the reports; their people, vehicles, online items and attachments
-        # come with one query each for the whole batch (selectin relationships).
-        reports = session.scalars(select(Report).where(Report.id.in_(ids))).all()
-        followups: dict[int, list[tuple[int, str]]] = {}
-        for rid, fid, text in session.execute(
-            select(Followup.report_id, Followup.id, Followup.text)
-            .where(Followup.report_id.in_(ids), Followup.author == "reporter")
-            .order_by(Followup.id)
+        conn = session.connection()
+        params = {"ids": list(ids)}
+        reports = conn.execute(_REPORTS, params).all()
+        extra: dict[str, dict[int, list[Any]]] = {}
+        for name, query in (
+            ("people", _PEOPLE),
+            ("vehicles", _VEHICLES),
+            ("online", _ONLINE),
+            ("pictures", _PICTURES),
+            ("followups", _FOLLOWUPS),
         ):
-            if text:
-                followups.setdefault(rid, []).append((fid, text))
-        return [_analyse(rt, r, followups.get(r.id, [])) for r in reports]
+            found: dict[int, list[Any]] = {}
+            for rid, *rest in conn.execute(query, params):
+                found.setdefault(rid, []).append(rest[0] if len(rest) == 1 else tuple(rest))
+            extra[name] = found
+    return [
+        _analyse(rt, row, {name: found.get(row.id, []) for name, found in extra.items()})
+        for row in reports
+    ]
 
 
-def _analyse(rt: Runtime, report: Report, followups: list[tuple[int, str]]) -> Prepared:
+def _analyse(rt: Runtime, report: Any, extra: dict[str, list[Any]]) -> Prepared:
+    fields = StructuredFields(
+        people=[name for name in extra["people"] if name],
+        vehicles=[registration for registration in extra["vehicles"] if registration],
+        urls=list(extra["online"]),
+        postcode=report.where_postcode,
+        phones=[],
+        emails=[],
+    )
     items: list[tuple[int | None, Extracted]] = [
         (None, i)
         for i in merge_structured(
-            extract(report.description, reported_at=report.received_at), _fields(report)
+            extract(report.description, reported_at=report.received_at), fields
         )
     ]
     texts = [report.description]
-    for fid, text in followups:
-        texts.append(text)
-        items += [(fid, i) for i in extract(text, reported_at=report.received_at)]
+    for fid, text in extra["followups"]:
+        if text:
+            texts.append(text)
+            items += [(fid, i) for i in extract(text, reported_at=report.received_at)]
     text = "\n".join(texts)
     categories = categorise(text, [i for _, i in items], report_kind=report.kind)
     images = [
-        (a.id, h)
-        for a in report.attachments
-        if a.media_type in IMAGE_TYPES and (h := _image_hash(rt, a)) is not None
+        (attachment_id, h)
+        for attachment_id, sha256 in extra["pictures"]
+        if (h := _image_hash(rt, attachment_id, sha256)) is not None
     ]
     return Prepared(
         facts=Facts(
@@ -132,37 +235,29 @@ def _analyse(rt: Runtime, report: Report, followups: list[tuple[int, str]]) -> P
     )
 
 
-def _image_hash(rt: Runtime, attachment: Attachment) -> int | None:
+def _image_hash(rt: Runtime, attachment_id: int, sha256: str) -> int | None:
     """Hash the display copy when there is one (small, already decoded once), else the
     original; a picture that cannot be read simply does not cluster."""
-    for key in (display_key(attachment.sha256), original_key(attachment.sha256)):
+    for key in (display_key(sha256), original_key(sha256)):
         path = rt.store.path_for(key)
         if path.exists():
             try:
                 return similarity.image_phash(path)
             except Exception:  # a damaged picture must not stop the report's triage
-                log.warning("triage.image_hash_failed", attachment_id=attachment.id)
+                log.warning("triage.image_hash_failed", attachment_id=attachment_id)
                 return None
     return None
 
 
-def _fields(report: Report) -> StructuredFields:
-    return StructuredFields(
-        people=[p.name for p in report.people if p.name],
-        vehicles=[v.registration for v in report.vehicles if v.registration],
-        urls=[o.url for o in report.online],
-        postcode=report.where_postcode,
-        phones=[],
-        emails=[],
-    )
+# --- storing, inside the writer -------------------------------------------------------
 
-
+_results = cast(Table, TriageResult.__table__)
 _UPDATE_RESULT = (
-    update(TriageResult)
-    .where(TriageResult.report_id == bindparam("rid"))
+    update(_results)
+    .where(_results.c.report_id == bindparam("rid"))
     .values(
         {
-            name: bindparam(name)
+            name: bindparam(name, type_=_results.c[name].type)
             for name in (
                 "categories",
                 "category_codes",
@@ -179,47 +274,97 @@ _UPDATE_RESULT = (
         }
     )
 )
+_INSERT_HISTORY = insert(cast(Table, TriageDecision.__table__))
+_RESULTS = select(_results.c.report_id, _results.c.categories, _results.c.status).where(
+    _results.c.report_id.in_(_IDS)
+)
+_NEWEST_CONFIG = select(TriageConfig.version).order_by(TriageConfig.version.desc()).limit(1)
+# A version of the weights is never edited in place (a change is a new version), so each is
+# parsed once per process rather than once per chunk.
+_CONFIGS: dict[int, TriageConfigModel] = {}
+
+
+def _config(session: Session) -> tuple[int | None, TriageConfigModel]:
+    version = session.connection().scalar(_NEWEST_CONFIG)
+    if version is None:
+        return None, load_default_config()
+    if version not in _CONFIGS:
+        version, config = config_in_force(session)
+        if version is None:  # removed meanwhile (they never are)
+            return None, config
+        _CONFIGS[version] = config
+    return version, _CONFIGS[version]
+
+
+def _rounds(batch: Sequence[Prepared]) -> Iterator[list[Prepared]]:
+    """The chunk in runs of distinct reports: a report's second run in the chunk starts a
+    new round, which reads what the first one stored."""
+    current: list[Prepared] = []
+    seen: set[int] = set()
+    for prep in batch:
+        if prep.facts.id in seen:
+            yield current
+            current, seen = [], set()
+        current.append(prep)
+        seen.add(prep.facts.id)
+    if current:
+        yield current
 
 
 def _store(session: Session, batch: Sequence[Prepared]) -> None:
-    """Items for the whole chunk first (clustering looks them up), then each report's
-    cluster and priority, then every result and history row in one statement each."""
-    version, config = config_in_force(session)
+    version, config = _config(session)
+    for one_round in _rounds(batch):
+        _store_round(session, one_round, version, config)
+
+
+def _store_round(
+    session: Session,
+    batch: Sequence[Prepared],
+    version: int | None,
+    config: TriageConfigModel,
+) -> None:
+    """Read what clustering needs for the round, work out every report's links, cluster
+    and priority in turn (in memory), then write the round with one statement per table."""
+    conn = session.connection()
     now = utcnow()
     ids = [p.facts.id for p in batch]
     existing: dict[int, list[dict[str, Any]]] = {}
-    first_run: set[int] = set()
-    for rid, categories, status in session.execute(
-        select(TriageResult.report_id, TriageResult.categories, TriageResult.status).where(
-            TriageResult.report_id.in_(ids)
-        )
-    ):
-        existing[int(rid)] = list(categories or [])
+    fresh: set[int] = set()
+    for rid, categories, status in conn.execute(_RESULTS, {"ids": ids}):
+        existing[rid] = list(categories or [])
         if status == "pending":
-            first_run.add(int(rid))
+            fresh.add(rid)
     for prep in batch:
         if prep.facts.id not in existing:  # reports accepted before triage existed
             enter_queue(session, prep.facts.id, prep.facts.received_at, job=False)
             existing[prep.facts.id] = []
-            first_run.add(prep.facts.id)
-    _replace_items(session, batch)
+            fresh.add(prep.facts.id)
+    plan = ItemPlan.read(conn, [(p.facts.id, p.items) for p in batch])
     alerted = live_alert_reports(session, ids)
+
+    probes = [
+        Probe(p.facts, p.signature, tuple(p.images), plan.identifiers[p.facts.id]) for p in batch
+    ]
+    finder = LinkFinder(conn, probes, held=plan.held, reruns=len(batch) - len(fresh))
+    links = {}
+    for probe in probes:
+        links[probe.id] = finder.links(probe)
+        finder.stored(probe, plan.new_identifiers[probe.id], plan.removed[probe.id])
+    book = ClusterBook.read(conn, links)
+
     updates: list[dict[str, Any]] = []
     history: list[dict[str, Any]] = []
+    again: list[NewJob] = []
+    sizes = config.cluster_sizes
     for prep in batch:
         rid = prep.facts.id
-        fresh = rid in first_run
-        clusters.index_report(session, rid, prep.signature, prep.images, fresh=fresh)
-        links = clusters.find_links(session, prep.facts, prep.signature, prep.images)
-        cluster_id = clusters.assign_cluster(session, rid, links, fresh=fresh)
-        members = clusters.cluster_members(session, cluster_id) if cluster_id else [rid]
+        cluster_id = book.assign(rid, links[rid])
+        members = book.members(cluster_id) if cluster_id else [rid]
         size = len(members)
-        if fresh and size in (config.cluster_sizes.several, config.cluster_sizes.many):
+        if rid in fresh and size in (sizes.several, sizes.many):
             # A new report made "several independent reports" true for the earlier members
             # too: score them again (once per threshold crossed; re-runs trigger nothing).
-            for other in members:
-                if other != rid:
-                    retriage(session, other, f"cluster{size}")
+            again += [retriage_job(other, f"cluster{size}") for other in members if other != rid]
         scored = prioritise(
             prep.text,
             [i for _, i in prep.items],
@@ -259,67 +404,18 @@ def _store(session: Session, batch: Sequence[Prepared]) -> None:
                 "made_at": now,
             }
         )
-    connection = session.connection()
-    connection.execute(_UPDATE_RESULT, updates)
-    connection.execute(insert(TriageDecision.__table__), history)  # type: ignore[arg-type]
+
+    replaced = [rid for rid in ids if rid not in fresh]
+    index_reports(conn, [(p.facts.id, p.signature, p.images) for p in batch], replaced=replaced)
+    plan.write(conn)
+    book.write(conn, replaced=replaced, now=now)
+    conn.execute(_UPDATE_RESULT, updates)
+    conn.execute(_INSERT_HISTORY, history)
+    if again:
+        enqueue_many(session, again)
     # Linkage follows triage: the report's entities (with the items just stored) are matched
     # against everything known, in a job of its own so triage latency does not pay for it.
     link_reports(session, ids)
-
-
-def _replace_items(session: Session, batch: Sequence[Prepared]) -> None:
-    """Swap the pipeline's previous items for the new ones; what people rejected stays
-    rejected (and is not re-added), what they added or corrected stays."""
-    ids = [p.facts.id for p in batch]
-    keep = {
-        tuple(k)
-        for k in session.execute(
-            select(
-                TriageItem.report_id,
-                TriageItem.kind,
-                TriageItem.value,
-                TriageItem.start,
-                TriageItem.followup_id,
-            ).where(
-                TriageItem.report_id.in_(ids),
-                (TriageItem.status == "rejected") | (TriageItem.source == ItemSource.analyst.value),
-            )
-        )
-    }
-    corrected = select(TriageItem.corrects_item_id).where(
-        TriageItem.report_id.in_(ids), TriageItem.corrects_item_id.is_not(None)
-    )
-    session.execute(
-        delete(TriageItem).where(
-            TriageItem.report_id.in_(ids),
-            TriageItem.status == "active",
-            TriageItem.source != ItemSource.analyst.value,
-            TriageItem.id.not_in(corrected),
-        )
-    )
-    rows = [
-        {
-            "report_id": p.facts.id,
-            "followup_id": fid,
-            "kind": i.kind.value,
-            "value": i.value[:500],
-            "text": i.text[:2000],
-            "start": i.start,
-            "end": i.end,
-            "confidence": i.confidence,
-            "source": i.source.value,
-            "detail": i.detail,
-            "status": "active",
-            "corrects_item_id": None,
-        }
-        for p in batch
-        for fid, i in p.items
-        if (p.facts.id, i.kind.value, i.value, i.start, fid) not in keep
-    ]
-    if rows:
-        # The table, not the ORM bulk path: every row has the same columns, so this is one
-        # executemany statement however many items the chunk holds.
-        session.connection().execute(insert(TriageItem.__table__), rows)  # type: ignore[arg-type]
 
 
 def _merge_categories(

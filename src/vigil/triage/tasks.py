@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from vigil.jobs.queue import enqueue
+from vigil.jobs.queue import NewJob, enqueue, enqueue_many
 from vigil.jobs.registry import Registry
 from vigil.triage.models import TriageResult
 
@@ -43,9 +43,13 @@ def enter_queue(
 
 def retriage(session: Session, report_id: int, cause: str) -> None:
     """Something new arrived for a report (a follow-up, a file): run its pipeline again."""
-    enqueue(
-        session, TRIAGE_REPORT, f"{TRIAGE_REPORT}:{report_id}:{cause}", {"report_id": report_id}
-    )
+    enqueue_many(session, [retriage_job(report_id, cause)])
+
+
+def retriage_job(report_id: int, cause: str) -> NewJob:
+    """The job that runs a report's pipeline again because of ``cause`` (enqueue many at
+    once with :func:`vigil.jobs.queue.enqueue_many`)."""
+    return NewJob(TRIAGE_REPORT, f"{TRIAGE_REPORT}:{report_id}:{cause}", {"report_id": report_id})
 
 
 def default_registry() -> Registry:
@@ -55,7 +59,7 @@ def default_registry() -> Registry:
     from vigil.triage.pipeline import triage_reports
 
     registry = Registry()
-    registry.register(TRIAGE_REPORT, triage_reports)
+    registry.register(TRIAGE_REPORT, triage_reports, urgent=True)  # analysts wait for it
     linkage_tasks.register(registry)
     search_tasks.register(registry)
     return registry
