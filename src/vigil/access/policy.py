@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Protocol
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, or_, select
 
@@ -29,23 +29,23 @@ def may(user: StaffUser, permission: Permission) -> bool:
     return permission in user.permissions
 
 
-class _Marked(Protocol):
-    @property
-    def org_id(self) -> int: ...
-    @property
-    def team_ids(self) -> frozenset[int]: ...
-    @property
-    def clearance(self) -> Classification: ...
+@dataclass(frozen=True)
+class _Reader:
+    """The parts of a reader that decide visibility (what the filter cache is keyed by)."""
+
+    org_id: int
+    team_ids: frozenset[int]
+    clearance: Classification
 
 
-def cleared_for(user: _Marked) -> list[str]:
-    return [c.value for c in Classification if c.rank <= user.clearance.rank]
+def cleared_for(reader: _Reader) -> list[str]:
+    return [c.value for c in Classification if c.rank <= reader.clearance.rank]
 
 
-def shared_with(user: _Marked, record_type: str, record_id: Any) -> ColumnElement[bool]:
-    audience = [RecordShare.org_id == user.org_id]
-    if user.team_ids:
-        audience.append(RecordShare.team_id.in_(sorted(user.team_ids)))
+def shared_with(reader: _Reader, record_type: str, record_id: Any) -> ColumnElement[bool]:
+    audience = [RecordShare.org_id == reader.org_id]
+    if reader.team_ids:
+        audience.append(RecordShare.team_id.in_(sorted(reader.team_ids)))
     return exists(
         select(RecordShare.id).where(
             RecordShare.record_type == record_type,
@@ -59,34 +59,23 @@ def shared_with(user: _Marked, record_type: str, record_id: Any) -> ColumnElemen
 def visible(user: StaffUser, model: Any, record_type: str) -> ColumnElement[bool]:
     """The filter for any marked record (a model with owning_org_id, owning_team_id,
     classification and id)."""
-    return _visible(user.org_id, tuple(sorted(user.team_ids)), user.clearance, model, record_type)
+    return _visible(_Reader(user.org_id, user.team_ids, user.clearance), model, record_type)
 
 
 @lru_cache(maxsize=4096)
-def _visible(
-    org_id: int, team_ids: tuple[int, ...], clearance: Classification, model: Any, record_type: str
-) -> ColumnElement[bool]:
+def _visible(reader: _Reader, model: Any, record_type: str) -> ColumnElement[bool]:
     """Built once per reader's organisation, teams and clearance, and record type: a page
     applies the filter to dozens of statements, and building the expression costs more
     Python time than SQLite takes to run most of them. SQL expressions are immutable, so one
     may serve every statement and thread; whether a share is live is still read from the
     database by each statement, so revoking one takes effect on the very next query."""
-    reader = _Reader(org_id, frozenset(team_ids), clearance)
-    owned = model.owning_team_id.in_(team_ids) if team_ids else false()
-    org_wide = and_(model.owning_team_id.is_(None), model.owning_org_id == org_id)
+    teams = sorted(reader.team_ids)
+    owned = model.owning_team_id.in_(teams) if teams else false()
+    org_wide = and_(model.owning_team_id.is_(None), model.owning_org_id == reader.org_id)
     return and_(
         model.classification.in_(cleared_for(reader)),
         or_(owned, org_wide, shared_with(reader, record_type, model.id)),
     )
-
-
-@dataclass(frozen=True)
-class _Reader:
-    """The parts of a reader that decide visibility (what the cache is keyed by)."""
-
-    org_id: int
-    team_ids: frozenset[int]
-    clearance: Classification
 
 
 def reports(user: StaffUser) -> ColumnElement[bool]:
