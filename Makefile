@@ -79,12 +79,18 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy --strict src
 
+# One pytest worker per core: each worker is its own test session with its own databases.
+TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+
 pytest: install postgres browser
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 
+# The intake benchmark loads the server with wrk (C, two threads): a Python load generator
+# would take most of the second core and measure itself.
 bench: install postgres browser
+	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(VENV)/bin/python benchmarks/intake.py
 	$(VENV)/bin/python benchmarks/pages.py
 	$(VENV)/bin/python benchmarks/policy.py

@@ -13,7 +13,7 @@ import os
 import time
 from collections import Counter
 
-from benchmarks._server import HOST
+from benchmarks._server import HOST, process_tree
 
 NOISY_OTHER_PCT = 15.0  # other processes' CPU (% of one core) above which we warn
 
@@ -23,6 +23,17 @@ def proc_cpu_s(pid: int) -> float:
     with open(f"/proc/{pid}/stat") as stat:
         fields = stat.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and the processes under it (alive now)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            total += proc_cpu_s(member)
+        except OSError:
+            continue
+    return total
 
 
 def machine_busy_s() -> float:

@@ -85,6 +85,21 @@ def source_version(repo: Path | None = None) -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process under it (``vigil serve --processes N`` runs N children)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    todo.extend(int(child) for child in children.read().split())
+        except OSError:
+            continue
+    return found
+
+
 def rss_kib(pid: int) -> int | None:
     """Resident set size of ``pid`` in KiB (VmRSS), or None when it is gone."""
     try:
@@ -101,11 +116,17 @@ class BenchServer:
     """A migrated scratch database and ``vigil serve`` on a free loopback port."""
 
     def __init__(
-        self, engine: str = "sqlite", *, workdir: Path | None = None, log_level: str = "warning"
+        self,
+        engine: str = "sqlite",
+        *,
+        workdir: Path | None = None,
+        log_level: str = "warning",
+        processes: int = 1,
     ) -> None:
         if engine not in {"sqlite", "postgresql"}:
             raise ValueError("engine is sqlite or postgresql")
         self.engine = engine
+        self.processes = processes
         self.tmp = Path(tempfile.mkdtemp(prefix="vigil-bench-", dir=workdir))
         self.data_dir = self.tmp / "data"
         self.db_path = self.tmp / "vigil.db"
@@ -126,6 +147,7 @@ class BenchServer:
             "VIGIL_LOG_LEVEL": log_level,
             "VIGIL_HOST": HOST,
             "VIGIL_PORT": str(self.port),
+            "VIGIL_WEB_PROCESSES": str(processes),
         }
 
     # lifecycle -------------------------------------------------------------------------
@@ -212,7 +234,10 @@ class BenchServer:
         return self.proc is not None and self.proc.poll() is None
 
     def rss_kib(self) -> int | None:
-        return rss_kib(self.pid)
+        """Resident memory of the server and its web processes, together."""
+        sizes = [rss_kib(pid) for pid in process_tree(self.pid)]
+        known = [size for size in sizes if size is not None]
+        return sum(known) if known else None
 
     def count_reports(self) -> int:
         """Rows in ``reports``, read directly from the database (not through the server)."""

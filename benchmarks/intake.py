@@ -48,8 +48,8 @@ from benchmarks._measure import (
     closed_loop,
     machine_busy_s,
     percentile,
-    proc_cpu_s,
     target_table,
+    tree_cpu_s,
     wait_for_quiet,
 )
 from benchmarks._server import HOST, BenchServer, filesystem_of, source_version
@@ -279,13 +279,13 @@ class Loader:
         duration_s: float,
     ) -> Run:
         rows_before = self.server.count_reports() if method == "POST" else None
-        cpu_before = proc_cpu_s(self.server.pid)
+        cpu_before = tree_cpu_s(self.server.pid)
         machine_before = machine_busy_s()
         if self.client == "wrk":
             run = self._wrk(label, method, path, body, expected, concurrency, duration_s)
         else:
             run = self._python(label, method, path, body, expected, concurrency, duration_s)
-        run.server_cpu_s = proc_cpu_s(self.server.pid) - cpu_before
+        run.server_cpu_s = tree_cpu_s(self.server.pid) - cpu_before
         machine = machine_busy_s() - machine_before
         run.other_cpu_s = max(0.0, machine - run.server_cpu_s - run.client_cpu_s)
         if not self.server.alive():
@@ -687,6 +687,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--soak", type=float, default=60.0, help="memory soak seconds at the top level (0 skips)"
     )
     parser.add_argument("--engine", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="web processes (`vigil serve --processes N`; server CPU and RSS are summed)",
+    )
     parser.add_argument("--quick", action="store_true", help="short smoke run (~30 s)")
     parser.add_argument(
         "--raw-seconds", type=float, default=5.0, help="seconds for the raw SQLite ceiling"
@@ -734,7 +740,8 @@ def main(argv: list[str] | None = None) -> int:
     busy = wait_for_quiet(args.wait_idle)
     print(f"Vigil intake benchmark, {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC")
     print(
-        f"  code {version}; engine {args.engine}; {os.cpu_count()} cores; "
+        f"  code {version}; engine {args.engine}; {args.processes} web process(es); "
+        f"{os.cpu_count()} cores; "
         f"Python {platform.python_version()}; "
         f"client {client}"
         + (" (figures are client-bound)" if client == "python" else f" -t{args.wrk_threads}")
@@ -743,7 +750,7 @@ def main(argv: list[str] | None = None) -> int:
     if busy > NOISY_OTHER_PCT:
         print(f"  WARNING: the machine is busy before we start ({busy:.0f}% of a core)")
 
-    with BenchServer(args.engine, workdir=args.workdir) as server:
+    with BenchServer(args.engine, workdir=args.workdir, processes=args.processes) as server:
         fs = filesystem_of(server.tmp)
         print(f"  server pid {server.pid} on {server.base_url}; scratch in {server.tmp} ({fs})")
         if fs in {"tmpfs", "ramfs"}:

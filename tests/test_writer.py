@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import Column, Connection, Integer, MetaData, String, Table, func, insert, select
@@ -63,6 +64,56 @@ def test_a_failing_submission_does_not_undo_the_others(database: Database) -> No
     assert [f.result(5) for f in good] == [f"ok{i}" for i in range(5)]
     with pytest.raises(Exception, match="UNIQUE"):
         bad.result(5)
+    assert count(database) == 5
+
+
+class Note:
+    """A work the writer may commit together with its neighbours in one statement."""
+
+    calls: ClassVar[list[int]] = []  # sizes of the groups written together
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __call__(self, session: Session) -> str:
+        return Note.together(session, [self])[0]
+
+    @staticmethod
+    def together(session: Session, works: list[Note]) -> list[str]:
+        Note.calls.append(len(works))
+        session.execute(insert(notes), [{"text": w.text} for w in works])
+        return [w.text for w in works]
+
+
+def test_neighbouring_works_of_one_kind_are_written_together(database: Database) -> None:
+    Note.calls = []
+    block = threading.Event()
+    database.writer.submit(lambda s: block.wait(5))
+    first = [database.writer.submit(Note(f"a{i}")) for i in range(10)]
+    plain = database.writer.submit(add("between"))  # not groupable: splits the run
+    second = [database.writer.submit(Note(f"b{i}")) for i in range(5)]
+    block.set()
+    assert [f.result(5) for f in first + second] == [f"a{i}" for i in range(10)] + [
+        f"b{i}" for i in range(5)
+    ]
+    assert plain.result(5) == "between"
+    assert Note.calls == [10, 5]
+    assert count(database) == 16
+
+
+def test_a_failing_group_is_redone_one_work_at_a_time(database: Database) -> None:
+    Note.calls = []
+    database.write_sync(add("taken"))
+    block = threading.Event()
+    database.writer.submit(lambda s: block.wait(5))
+    good = [database.writer.submit(Note(f"g{i}")) for i in range(4)]
+    bad = database.writer.submit(Note("taken"))  # violates the unique constraint
+    block.set()
+    assert [f.result(5) for f in good] == [f"g{i}" for i in range(4)]
+    with pytest.raises(Exception, match="UNIQUE"):
+        bad.result(5)
+    assert Note.calls[0] == 5  # tried together, then each on its own
+    assert Note.calls[1:] == [1, 1, 1, 1, 1]
     assert count(database) == 5
 
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -65,22 +66,37 @@ def _runtime() -> Runtime:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (default VIGIL_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (default VIGIL_PORT)")] = None,
+    processes: Annotated[
+        int | None,
+        typer.Option(min=1, max=64, help="Web processes (default VIGIL_WEB_PROCESSES)"),
+    ] = None,
 ) -> None:
-    """Serve Vigil over HTTP (uvicorn, one process: SQLite has one writer)."""
+    """Serve Vigil over HTTP with uvicorn: one process by default, or one per core.
+
+    Each process commits through its own writer thread; on SQLite the processes take turns
+    for the database's one write lock, each still committing its waiting work together.
+    """
     import uvicorn
 
     from vigil.web.app import create_app
 
     settings = get_settings()
-    uvicorn.run(
-        create_app(settings),
-        host=host or settings.host,
-        port=port or settings.port,
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        proxy_headers=settings.trust_forwarded_for,
-    )
+    count = processes or settings.web_processes
+    options: dict[str, Any] = {
+        "host": host or settings.host,
+        "port": port or settings.port,
+        "access_log": False,
+        "log_config": None,
+        "server_header": False,
+        "proxy_headers": settings.trust_forwarded_for,
+    }
+    if count == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each process builds its own app from the environment; the count travels with it, so
+    # every process shares its rate limits out correctly.
+    os.environ["VIGIL_WEB_PROCESSES"] = str(count)
+    uvicorn.run("vigil.web.app:create_app", factory=True, workers=count, **options)
 
 
 @db_app.command("upgrade")

@@ -11,12 +11,15 @@ saves round trips.
 from __future__ import annotations
 
 import asyncio
+import fcntl
+import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 import structlog
@@ -137,6 +140,7 @@ class Database:
         else:
             self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self.writer = Writer(self, batch_max=batch_max)
+        self._process_lock = WriterFileLock.for_engine(engine)
 
     @property
     def dialect(self) -> str:
@@ -168,7 +172,7 @@ class Database:
                 yield session
             return
         session = self._sessions(bind=self.engine.execution_options(sqlite_begin="IMMEDIATE"))
-        with session:
+        with self._process_lock, session:
             yield session
 
     def write_sync(self, work: Callable[[Session], T], as_user: int | None = None) -> T:
@@ -182,6 +186,40 @@ class Database:
     def close(self) -> None:
         self.writer.stop()
         self.engine.dispose()
+        self._process_lock.close()
+
+
+class WriterFileLock:
+    """Several processes writing one SQLite file take turns through an OS file lock.
+
+    SQLite's own wait for its write lock polls with sleeps of up to 100 ms, so two web
+    processes committing side by side would keep each other waiting for whole sleeps; a
+    blocking ``flock`` hands over the moment the other commits. Writers that do not take it
+    (another tool) are still safe: SQLite's lock decides, only more slowly.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path is not None else None
+
+    @classmethod
+    def for_engine(cls, engine: Engine) -> WriterFileLock:
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        if not database or database == ":memory:" or database.startswith("file:"):
+            return cls(None)
+        return cls(Path(f"{database}-writer.lock"))
+
+    def __enter__(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)  # waits without holding the interpreter
+
+    def __exit__(self, *exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 _STOP = object()
@@ -274,10 +312,14 @@ class Writer:
     def _commit_together(self, live: list[_Item]) -> list[tuple[bool, Any]]:
         with self._db.write_session() as session:
             results: list[tuple[bool, Any]] = []
-            for work, _fut, as_user in live:
+            for group, as_user in _runs(live):
                 try:
                     self._db.act_as(session, as_user)
-                    results.append((True, work(session)))
+                    if len(group) == 1:
+                        results.append((True, group[0](session)))
+                    else:  # works of one kind, written with a statement per table
+                        values = group[0].together(session, group)  # type: ignore[attr-defined]
+                        results.extend((True, value) for value in values)
                 except Exception as exc:
                     session.rollback()
                     raise _ItemFailed from exc
@@ -301,3 +343,24 @@ class Writer:
 
 class _ItemFailed(Exception):
     pass
+
+
+def _runs(live: list[_Item]) -> Iterator[tuple[list[Callable[[Session], Any]], int | None]]:
+    """The batch in order, with neighbouring works that share a ``together`` function (and
+    the acting user) grouped: a work offering ``together(session, works) -> results`` writes
+    many of its kind in one statement per table instead of one each. If a group fails, the
+    batch is redone one by one, each work on its own, so one bad work never sinks the rest."""
+    index = 0
+    while index < len(live):
+        work, _fut, as_user = live[index]
+        together = getattr(work, "together", None)
+        end = index + 1
+        while (
+            together is not None
+            and end < len(live)
+            and getattr(live[end][0], "together", None) is together
+            and live[end][2] == as_user
+        ):
+            end += 1
+        yield [item[0] for item in live[index:end]], as_user
+        index = end

@@ -76,6 +76,13 @@ class Settings(BaseSettings):
     )
     host: str = Field("127.0.0.1", description="Address `vigil serve` binds")
     port: int = Field(8000, ge=1, le=65535, description="Port `vigil serve` binds")
+    web_processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Web processes `vigil serve` runs (one per core uses them all; each "
+        "in-memory rate limit is shared out between them)",
+    )
     log_level: str = Field("info", description="debug, info, warning or error")
 
     public_rate_limit: int = Field(
@@ -144,7 +151,11 @@ class Settings(BaseSettings):
     followup_hash_time_cost: int = Field(
         1, ge=1, description="argon2id passes (codes carry 100 bits)"
     )
-    followup_hash_memory_kib: int = Field(1024, ge=8, description="argon2id memory in KiB")
+    followup_hash_memory_kib: int = Field(
+        64,
+        ge=8,
+        description="argon2id memory in KiB (100 random bits, not the hash's cost, stop guessing)",
+    )
     form_idle_timeout_s: int = Field(
         7200, ge=60, description="Public answers in progress expire after this idle time (seconds)"
     )

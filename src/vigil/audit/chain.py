@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,7 +18,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
@@ -77,6 +77,26 @@ def append(session: Session, event: AuditEvent) -> AuditEvent:
     head.seq, head.hash = event.seq, event.hash
     session.add(event)
     return event
+
+
+_EVENT_COLUMNS = tuple(c.key for c in AuditEvent.__table__.columns if c.key != "id")
+_INSERT_EVENTS = insert(AuditEvent)
+
+
+def append_many(session: Session, events: Sequence[AuditEvent]) -> None:
+    """Link several events in order and insert them with one statement (Core, no unit of
+    work): a writer batch of public reports writes one event each without an ORM flush."""
+    head = _locked_head(session)
+    rows = []
+    for event in events:
+        event.occurred_at = event.occurred_at or utcnow()
+        event.seq = head.seq + 1
+        event.prev_hash = head.hash
+        event.hash = event_digest(head.hash, event)
+        head.seq, head.hash = event.seq, event.hash
+        rows.append({key: getattr(event, key) for key in _EVENT_COLUMNS})
+    if rows:
+        session.connection().execute(_INSERT_EVENTS, rows)
 
 
 class Signer:

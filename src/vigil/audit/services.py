@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -10,7 +10,7 @@ import orjson
 from sqlalchemy import Select, String, cast, select
 from sqlalchemy.orm import Session
 
-from vigil.audit.chain import Signer, append, verify
+from vigil.audit.chain import Signer, append, append_many, verify
 from vigil.audit.models import AuditEvent
 from vigil.audit.schemas import AuditEventOut, AuditFilter, AuditPage, ChainVerdict
 from vigil.db import utcnow
@@ -44,7 +44,33 @@ def record_event(
     outcome: str = "success",
     purpose: str | None = None,
 ) -> AuditEvent:
-    event = AuditEvent(
+    return append(session, _event(actor, action, record_type, record_ids, outcome, purpose))
+
+
+def record_each(
+    session: Session,
+    items: Sequence[tuple[Actor, str | int]],
+    action: str,
+    *,
+    record_type: str,
+) -> None:
+    """One event per (actor, record), linked in order and written in one statement: what a
+    writer batch of separate acts (public reports committed together) records."""
+    append_many(
+        session,
+        [_event(actor, action, record_type, [record], "success", None) for actor, record in items],
+    )
+
+
+def _event(
+    actor: Actor,
+    action: str,
+    record_type: str | None,
+    record_ids: Iterable[str | int],
+    outcome: str,
+    purpose: str | None,
+) -> AuditEvent:
+    return AuditEvent(
         occurred_at=utcnow(),
         actor_user_id=actor.user_id,
         actor_org_id=actor.org_id,
@@ -56,7 +82,6 @@ def record_event(
         purpose=purpose,
         client_address=actor.client_address,
     )
-    return append(session, event)
 
 
 def event_query(criteria: AuditFilter) -> Select[AuditEvent]:

@@ -63,7 +63,11 @@ def suspect_limiter(rt: Runtime) -> RateLimiter:
     """The global limit on suspect submissions: one per Runtime, made on first use."""
     limiter = _suspect_limiters.get(id(rt))
     if limiter is None:
-        limiter = RateLimiter(rt.settings.global_suspect_rate_limit, name="web-suspect")
+        limiter = RateLimiter(
+            rt.settings.global_suspect_rate_limit,
+            name="web-suspect",
+            processes=rt.settings.web_processes,
+        )
         _suspect_limiters[id(rt)] = limiter
         weakref.finalize(rt, _suspect_limiters.pop, id(rt), None)
         weakref.finalize(rt, _last_warning.pop, id(rt), None)

@@ -16,11 +16,12 @@ from typing import Any
 import anyio
 import orjson
 from sqlalchemy import Table, delete
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from vigil.access.permissions import OrganisationKind
 from vigil.access.services import ensure_organisation, ensure_team
-from vigil.audit.services import Actor, record_event
+from vigil.audit.services import Actor, record_each
 from vigil.db import utcnow
 from vigil.intake import attachments as files
 from vigil.intake.codes import new_followup_code, new_reference
@@ -37,7 +38,7 @@ from vigil.intake.models import (
 from vigil.intake.schemas import ReportAccepted, ReportIn
 from vigil.intake.storage import StagedFile, display_key, original_key
 from vigil.sealing import Sealed
-from vigil.triage.tasks import enter_queue
+from vigil.triage.tasks import enter_queue_many
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
 
@@ -141,8 +142,14 @@ def receiving_unit(session: Session, rt: Runtime) -> tuple[int, int]:
 
 
 def ensure_receiving_org(rt: Runtime) -> tuple[int, int]:
-    """Create the receiving organisation and team on first start; remember them for intake."""
-    rt.receiving_unit = rt.db.write_sync(lambda session: receiving_unit(session, rt))
+    """Create the receiving organisation and team on first start; remember them for intake.
+
+    Several web processes may start at once: one that loses the race to create them finds
+    the winner's rows on its second try."""
+    try:
+        rt.receiving_unit = rt.db.write_sync(lambda session: receiving_unit(session, rt))
+    except IntegrityError:
+        rt.receiving_unit = rt.db.write_sync(lambda session: receiving_unit(session, rt))
     return rt.receiving_unit
 
 
@@ -166,9 +173,6 @@ async def submit_report(
     accepted = ReportAccepted(reference=reference, followup_code=code, received_at=received_at)
     idem = _idempotency(rt, idempotency_key, content, kept, accepted)
 
-    def unit(session: Session) -> tuple[int, int]:
-        return rt.receiving_unit or receiving_unit(session, rt)
-
     rows = _report_rows(
         report,
         reference,
@@ -181,22 +185,48 @@ async def submit_report(
         idem,
         rt.settings.report_classification,
     )
+    submission = _Submission(rt, actor, rows, received_at, accepted)
+    if idem is None:
+        answer = await rt.db.write(submission)
+    else:
 
-    def work(session: Session) -> ReportAccepted:
-        if idem is not None:
-            earlier = _earlier_answer(rt, session, idem)
-            if earlier is not None:
-                return earlier
-        report_id = _insert_report(session, rows, rt.receiving_unit or receiving_unit(session, rt))
-        enter_queue(session, report_id, received_at)
-        record_event(
-            session, actor, "report.collected", record_type="report", record_ids=[reference]
-        )
-        return accepted
+        def first_or_earlier(session: Session) -> ReportAccepted:
+            return _earlier_answer(rt, session, idem) or submission(session)
 
-    answer = await rt.db.write(work)
+        answer = await rt.db.write(first_or_earlier)
     rt.wake_worker()
     return answer
+
+
+@dataclass(eq=False)
+class _Submission:
+    """One accepted report's writes. The writer commits neighbouring submissions
+    :meth:`together`, with one statement per table for the whole batch."""
+
+    rt: Runtime
+    actor: Actor
+    rows: _ReportRows
+    received_at: datetime
+    accepted: ReportAccepted
+
+    def __call__(self, session: Session) -> ReportAccepted:
+        return _Submission.together(session, [self])[0]
+
+    @staticmethod
+    def together(session: Session, batch: Sequence[_Submission]) -> list[ReportAccepted]:
+        rt = batch[0].rt
+        unit = rt.receiving_unit or receiving_unit(session, rt)
+        ids = _insert_reports(session, [sub.rows for sub in batch], unit)
+        enter_queue_many(
+            session, [(id_, sub.received_at) for id_, sub in zip(ids, batch, strict=True)]
+        )
+        record_each(
+            session,
+            [(sub.actor, sub.accepted.reference) for sub in batch],
+            "report.collected",
+            record_type="report",
+        )
+        return [sub.accepted for sub in batch]
 
 
 def _seal_identity(rt: Runtime, report: ReportIn, reference: str) -> Sealed | None:
@@ -364,7 +394,11 @@ def _table(model: Any) -> Table:
     return table
 
 
-_INSERT_REPORT = _table(Report).insert().returning(_table(Report).c.id)
+# Core statements, built once (cached compile, no ORM unit of work); reports with RETURNING
+# in the order given, so each batch's ids line up with its submissions.
+_INSERT_REPORTS = (
+    _table(Report).insert().returning(_table(Report).c.id, sort_by_parameter_order=True)
+)
 _INSERTS = {
     model: _table(model).insert()
     for model in (
@@ -379,18 +413,22 @@ _INSERTS = {
 }
 
 
-def _insert_report(session: Session, rows: _ReportRows, unit: tuple[int, int]) -> int:
+def _insert_reports(
+    session: Session, batch: Sequence[_ReportRows], unit: tuple[int, int]
+) -> list[int]:
+    """Insert reports and their rows: one statement per table, whatever the batch's size."""
     org_id, team_id = unit
-    # Core statements on the connection, built once: no ORM autoflush and a cached compile.
     connection = session.connection()
-    params = {"owning_org_id": org_id, "owning_team_id": team_id, **rows.report}
-    report_id = int(connection.execute(_INSERT_REPORT, params).scalar_one())
-    for model, items in rows.children:
+    params = [{"owning_org_id": org_id, "owning_team_id": team_id, **rows.report} for rows in batch]
+    ids = [int(report_id) for report_id in connection.execute(_INSERT_REPORTS, params).scalars()]
+    children: dict[Any, list[dict[str, Any]]] = {}
+    for report_id, rows in zip(ids, batch, strict=True):
+        for model, items in rows.children:
+            children.setdefault(model, []).extend({"report_id": report_id, **i} for i in items)
+    for model, items in children.items():
         if items:
-            connection.execute(
-                _INSERTS[model], [{"report_id": report_id, **item} for item in items]
-            )
-    return report_id
+            connection.execute(_INSERTS[model], items)
+    return ids
 
 
 def purge_expired_idempotency(rt: Runtime) -> int:

@@ -15,10 +15,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any, NamedTuple, cast
 
 import structlog
-from sqlalchemy import Select, Table, and_, bindparam, delete, func, select, update
+from sqlalchemy import Insert, Select, Table, and_, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -103,10 +104,19 @@ def enqueue_many(session: Session, rows: Iterable[NewJob]) -> None:
     ]
     if not params:
         return
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    connection = session.connection()
+    # Core on the transaction's connection: no autoflush of the caller's pending objects
+    # (intake enqueues once per report; a flush each time cost a unit of work per report).
+    connection.execute(_upsert(connection.dialect.name), params)
+
+
+@cache
+def _upsert(dialect: str) -> Insert:
+    """The enqueue statement, built once per dialect so its compiled form is cached."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     stmt = insert(_table)
     excluded = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[_table.c.key],
         set_={
             "kind": excluded.kind,
@@ -123,7 +133,6 @@ def enqueue_many(session: Session, rows: Iterable[NewJob]) -> None:
         },
         where=_table.c.status == DONE,
     )
-    session.execute(stmt, params)
 
 
 def requeue(session: Session, key: str, *, now: datetime | None = None) -> bool:

@@ -6,12 +6,13 @@ always in the queue (pending) and always has its pipeline job, whatever crashes 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from vigil.jobs.queue import NewJob, enqueue, enqueue_many
+from vigil.jobs.queue import NewJob, enqueue_many
 from vigil.jobs.registry import Registry
 from vigil.triage.models import TriageResult
 
@@ -23,22 +24,38 @@ def enter_queue(
     session: Session, report_id: int, received_at: datetime, *, job: bool = True
 ) -> None:
     """A new report: workable in the queue at once, its pipeline queued."""
+    enter_queue_many(session, [(report_id, received_at)], job=job)
+
+
+def enter_queue_many(
+    session: Session, reports: Sequence[tuple[int, datetime]], *, job: bool = True
+) -> None:
+    """New reports (id, received) in one statement per table: intake commits many together."""
     session.connection().execute(
         _ENTER,
-        {
-            "report_id": report_id,
-            "received_at": received_at,
-            "status": "pending",
-            "pipeline_version": 0,
-            "priority_rank": 5,
-            "factors": [],
-            "categories": [],
-            "category_codes": ",",
-            "state": "new",
-        },
+        [
+            {
+                "report_id": report_id,
+                "received_at": received_at,
+                "status": "pending",
+                "pipeline_version": 0,
+                "priority_rank": 5,
+                "factors": [],
+                "categories": [],
+                "category_codes": ",",
+                "state": "new",
+            }
+            for report_id, received_at in reports
+        ],
     )
     if job:
-        enqueue(session, TRIAGE_REPORT, f"{TRIAGE_REPORT}:{report_id}", {"report_id": report_id})
+        enqueue_many(
+            session,
+            [
+                NewJob(TRIAGE_REPORT, f"{TRIAGE_REPORT}:{report_id}", {"report_id": report_id})
+                for report_id, _received in reports
+            ],
+        )
 
 
 def retriage(session: Session, report_id: int, cause: str) -> None:

@@ -19,8 +19,10 @@ class RateLimiter:
     their bucket is full again.
     """
 
-    def __init__(self, per_minute: int, *, name: str) -> None:
-        self.per_minute = per_minute
+    def __init__(self, per_minute: int, *, name: str, processes: int = 1) -> None:
+        # Each of ``processes`` web processes keeps its own buckets: each allows its share,
+        # so a client spread over all of them still gets about ``per_minute`` in all.
+        self.per_minute = math.ceil(per_minute / processes) if per_minute > 0 else 0
         self.name = name
         self._buckets: dict[bytes, tuple[float, float]] = {}
         self._lock = threading.Lock()

@@ -32,10 +32,13 @@ class Runtime:
     followup_failure_limiter: RateLimiter = field(init=False)
 
     def __post_init__(self) -> None:
-        self.public_limiter = RateLimiter(self.settings.public_rate_limit, name="public")
+        processes = self.settings.web_processes
+        self.public_limiter = RateLimiter(
+            self.settings.public_rate_limit, name="public", processes=processes
+        )
         # Wrong follow-up codes from one client, across all references (stops enumeration).
         self.followup_failure_limiter = RateLimiter(
-            self.settings.followup_max_failures * 2, name="followup-failures"
+            self.settings.followup_max_failures * 2, name="followup-failures", processes=processes
         )
 
     def wake_worker(self) -> None:

@@ -65,7 +65,11 @@ def upgrade() -> None:
     op.execute(f"""
         DO $do$ BEGIN
           IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') THEN
-            CREATE ROLE {APP_ROLE} LOGIN NOINHERIT;
+            -- roles belong to the cluster: another database's migration may create it first
+            BEGIN
+              CREATE ROLE {APP_ROLE} LOGIN NOINHERIT;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END;
           END IF;
         END $do$;
     """)

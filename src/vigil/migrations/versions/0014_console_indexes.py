@@ -119,7 +119,18 @@ def upgrade() -> None:
         note = (NOTE + qual).replace("'", "''")
         op.execute(f"ALTER POLICY {name} ON {table} USING ({expanded(table, qual)})")
         op.execute(f"COMMENT ON POLICY {name} ON {table} IS '{note}'")
-    op.execute(f"ALTER ROLE {APP_ROLE} SET jit = off")
+    # The role's settings are one row for the whole cluster: written only when missing, so
+    # migrations of several databases at once (parallel test workers) never update it together.
+    op.execute(f"""
+        DO $do$ BEGIN
+          IF NOT EXISTS (
+            SELECT FROM pg_db_role_setting s JOIN pg_roles r ON r.oid = s.setrole
+            WHERE r.rolname = '{APP_ROLE}' AND s.setdatabase = 0 AND 'jit=off' = ANY(s.setconfig)
+          ) THEN
+            ALTER ROLE {APP_ROLE} SET jit = off;
+          END IF;
+        END $do$;
+    """)
 
 
 def downgrade() -> None:
