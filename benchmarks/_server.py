@@ -186,7 +186,7 @@ class BenchServer:
             tail = "\n".join(done.stderr.decode(errors="replace").splitlines()[-30:])
             raise RuntimeError(f"`vigil db upgrade` failed ({done.returncode}):\n{tail}")
 
-    def start(self, timeout_s: float = 30.0, argv: list[str] | None = None) -> None:
+    def start(self, timeout_s: float = 120.0, argv: list[str] | None = None) -> None:
         """Start ``vigil serve`` (or ``argv``, e.g. a profiling wrapper) and wait for /readyz."""
         log = open(self.log_path, "wb")  # noqa: SIM115 - handed to the child process
         self.proc = subprocess.Popen(

@@ -51,7 +51,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import HOST, BenchServer, source_version, vigil_executable
+from _server import HOST, BenchServer, process_tree, source_version, vigil_executable
 
 TARGET_P95_MS = 30.0
 TARGET_PAGE_KB = 200.0
@@ -401,6 +401,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--requests", type=int, default=150, help="GETs per client per page")
     parser.add_argument("--warmup", type=int, default=5, help="unmeasured GETs per client")
     parser.add_argument("--quick", action="store_true", help="short smoke run")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="web processes (`vigil serve --processes N`)"
+    )
     parser.add_argument("--no-weights", action="store_true", help="skip the browser part")
     args = parser.parse_args(argv)
     if args.quick:
@@ -415,18 +418,27 @@ def cpu_seconds(pid: int | None = None) -> float:
         with open("/proc/stat") as stat:
             fields = [int(x) for x in stat.readline().split()[1:]]
         return (sum(fields) - fields[3] - fields[4]) / ticks  # minus idle and iowait
-    with open(f"/proc/{pid}/stat") as stat:
-        parts = stat.read().rsplit(")", 1)[1].split()
-    return (int(parts[11]) + int(parts[12])) / ticks
+    total = 0.0
+    for member in process_tree(pid):  # the server and its web processes
+        try:
+            with open(f"/proc/{member}/stat") as stat:
+                parts = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(parts[11]) + int(parts[12])) / ticks
+    return total
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    server = BenchServer("sqlite")
+    server = BenchServer("sqlite", processes=args.processes)
     server.env["VIGIL_FORM_MIN_FILL_S"] = "0"
     server.env["VIGIL_PUBLIC_RATE_LIMIT"] = "0"
     with server:
-        print(f"vigil {source_version()} on {platform.node()}: {os.cpu_count()} CPUs, SQLite")
+        print(
+            f"vigil {source_version()} on {platform.node()}: {os.cpu_count()} CPUs, SQLite, "
+            f"{args.processes} web process(es)"
+        )
         print(f"server {server.base_url} (pid {server.pid}); clients: {args.threads} threads")
         cases = prepare_cases(server)
         print(f"{len(cases)} pages; {args.threads} x {args.requests} GETs each, keep-alive\n")
