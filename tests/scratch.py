@@ -109,6 +109,18 @@ def fresh_database(engine_name: str, tmp_path: Path, label: str) -> Iterator[str
         admin.engine.dispose()
 
 
+def app_url(owner_url: str) -> str:
+    """The URL the application uses for a scratch database: on PostgreSQL the ``vigil_app``
+    role (row-level security on, as in production); on SQLite the same file."""
+    if owner_url.startswith("sqlite"):
+        return owner_url
+    return (
+        make_url(owner_url)
+        .set(username="vigil_app", password=None)
+        .render_as_string(hide_password=False)
+    )
+
+
 def flat(text_: str) -> str:
     """Rich wraps long lines for the terminal; compare messages with whitespace collapsed."""
     return " ".join(text_.split())

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
+from tests import scratch
 from tests.factories import minimal_report, report_payload
 from tests.scratch import fresh_database
 from vigil import migrate
@@ -86,13 +86,7 @@ def test_reports_committed_together_keep_each_reporters_content(
 ) -> None:
     with fresh_database(engine_name, tmp_path, "group") as owner_url:
         migrate.upgrade(owner_url)
-        app_url = (
-            owner_url
-            if engine_name == "sqlite"
-            else make_url(owner_url)
-            .set(username="vigil_app", password=None)
-            .render_as_string(hide_password=False)
-        )
+        app_url = scratch.app_url(owner_url)
         settings = Settings(
             environment="test", database_url=app_url, data_dir=tmp_path / "var", log_level="warning"
         )

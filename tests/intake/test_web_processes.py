@@ -16,9 +16,9 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from tests import scratch
 from tests.factories import minimal_report
 from tests.scratch import fresh_database
 from tests.serving import server_env, start_server
@@ -48,13 +48,7 @@ def test_two_web_processes_store_every_report_once_in_one_audit_chain(
 ) -> None:
     with fresh_database(engine_name, tmp_path, "processes") as owner_url:
         migrate.upgrade(owner_url)
-        app_url = (
-            owner_url
-            if engine_name == "sqlite"
-            else make_url(owner_url)
-            .set(username="vigil_app", password=None)
-            .render_as_string(hide_password=False)
-        )
+        app_url = scratch.app_url(owner_url)
         env = server_env(
             database_url=app_url,
             data_dir=str(tmp_path / "var"),

@@ -12,9 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
-
-from tests.scratch import fresh_database
+from tests.scratch import app_url, fresh_database
 from vigil import migrate
 from vigil.db import utcnow
 from vigil.settings import Settings
@@ -40,14 +38,7 @@ def scratch_database(engine_name: str, tmp_path: Path) -> Iterator[str]:
     ``vigil_app`` role, so the jobs table's grants are proven too)."""
     with fresh_database(engine_name, tmp_path, "jobs") as owner_url:
         migrate.upgrade(owner_url)
-        if engine_name == "sqlite":
-            yield owner_url
-        else:
-            yield (
-                make_url(owner_url)
-                .set(username="vigil_app", password=None)
-                .render_as_string(hide_password=False)
-            )
+        yield app_url(owner_url)
 
 
 def settings_for(url: str, tmp_path: Path) -> Settings:
