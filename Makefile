@@ -79,8 +79,9 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy --strict src
 
-# One pytest worker per core: each worker is its own test session with its own databases.
-TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+# One pytest worker per core (at most 4): each worker is its own test session with its own
+# databases, so they never share rows.
+TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 pytest: install postgres browser
 	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
