@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse
@@ -26,10 +28,13 @@ from vigil.intake.schemas import (
     ReportOut,
     ReportPage,
 )
+from vigil.intake.storage import StagedFile
 from vigil.intake.uploads import read_submission
 from vigil.web.problems import PROBLEM_TYPE, Problem, validation_problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime, runtime
+
+Doc = TypeVar("Doc", bound=BaseModel)
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -78,6 +83,31 @@ def _content_length(request: Request) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+@asynccontextmanager
+async def _received(
+    request: Request, rt: Runtime, schema: type[Doc], json_part: str
+) -> AsyncIterator[tuple[Doc, list[StagedFile]]]:
+    """The validated document and staged files of a public submission; the staged files are
+    discarded if anything inside fails, so a refused submission leaves nothing on disk."""
+    body = await read_submission(
+        request.headers.get("content-type"),
+        _content_length(request),
+        request.stream(),
+        rt.settings,
+        rt.store,
+        json_part=json_part,
+    )
+    try:
+        try:
+            document = schema.model_validate(body.document)
+        except ValidationError as exc:
+            raise validation_problem(exc) from exc
+        yield document, body.files
+    except BaseException:
+        body.discard(rt.store)
+        raise
+
+
 @router.post(
     "",
     status_code=201,
@@ -93,25 +123,10 @@ async def submit_report(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> ReportAccepted:
     rt.public_limiter.check(client_key(request, rt.settings.trust_forwarded_for))
-    body = await read_submission(
-        request.headers.get("content-type"),
-        _content_length(request),
-        request.stream(),
-        rt.settings,
-        rt.store,
-        json_part="report",
-    )
-    try:
-        try:
-            report = ReportIn.model_validate(body.document)
-        except ValidationError as exc:
-            raise validation_problem(exc) from exc
+    async with _received(request, rt, ReportIn, "report") as (report, files):
         accepted = await services.submit_report(
-            rt, PUBLIC, report, body.files, channel="api", idempotency_key=idempotency_key
+            rt, PUBLIC, report, files, channel="api", idempotency_key=idempotency_key
         )
-    except BaseException:
-        body.discard(rt.store)
-        raise
     RECEIVED.labels("api").inc()
     return accepted
 
@@ -132,25 +147,10 @@ async def submit_followup(
 ) -> FollowupAccepted:
     client = client_key(request, rt.settings.trust_forwarded_for)
     rt.public_limiter.check(client)
-    body = await read_submission(
-        request.headers.get("content-type"),
-        _content_length(request),
-        request.stream(),
-        rt.settings,
-        rt.store,
-        json_part="followup",
-    )
-    try:
-        try:
-            followup = FollowupIn.model_validate(body.document)
-        except ValidationError as exc:
-            raise validation_problem(exc) from exc
+    async with _received(request, rt, FollowupIn, "followup") as (followup, files):
         accepted = await thread.add_followup(
-            rt, client, reference, followup.code, followup.text, body.files, channel="api"
+            rt, client, reference, followup.code, followup.text, files, channel="api"
         )
-    except BaseException:
-        body.discard(rt.store)
-        raise
     FOLLOWUPS.labels("api").inc()
     return accepted
 
