@@ -93,7 +93,9 @@ test: lint typecheck pytest
 bench: install postgres browser
 	@command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 	$(VENV)/bin/python benchmarks/intake.py
+	$(VENV)/bin/python benchmarks/intake.py --processes 2
 	$(VENV)/bin/python benchmarks/pages.py
+	$(VENV)/bin/python benchmarks/pages.py --processes 2 --no-weights
 	$(VENV)/bin/python benchmarks/policy.py
 	$(VENV)/bin/python benchmarks/triage_quality.py
 	$(VENV)/bin/python benchmarks/triage_quality.py --split test
