@@ -25,7 +25,13 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from vigil.triage.items import Extracted, ItemKind
-from vigil.triage.rules_engine import CategoryRulesError, Gate, compile_fragments, fold
+from vigil.triage.rules_engine import (
+    CategoryRulesError,
+    Gate,
+    compile_fragments,
+    fold,
+    fold_once,
+)
 
 __all__ = [
     "CATEGORY_CODES",
@@ -225,7 +231,7 @@ class CategoryRules:
     def is_negated(self, text: str, start: int, window: int | None = None) -> bool:
         """True when a negation cue sits within ``window`` words before ``start`` in the
         same clause ("there were no weapons", "he wasn't taking photos")."""
-        prefix = fold(text[max(0, start - _LOOKBACK_CHARS) : start])
+        prefix = fold_once(text[max(0, start - _LOOKBACK_CHARS) : start])
         reach = (window or self.negation_window) + _PSEUDO_MAX_WORDS
         if not self._has_cue(_TOKEN.findall(prefix)[-reach:]):
             return False  # the usual case: no cue near enough for anything below to matter

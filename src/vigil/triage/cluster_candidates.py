@@ -98,9 +98,9 @@ class Snapshot:
 
     first_id: dict[int, int] = field(default_factory=dict)  # report -> first id in its window
     # (band, hash, first id) -> report ids holding that band from the first id on
-    bands: dict[tuple[int, int, int], list[int]] = field(default_factory=dict)
-    identifiers: dict[Pair, list[Row]] = field(default_factory=dict)
-    places: dict[int, list[tuple[Any, ...]]] = field(default_factory=dict)  # report -> rows
+    bands: dict[tuple[int, int, int], Sequence[int]] = field(default_factory=dict)
+    identifiers: dict[Pair, Sequence[Row]] = field(default_factory=dict)
+    places: dict[int, Sequence[tuple[Any, ...]]] = field(default_factory=dict)  # report -> rows
     candidates: dict[int, Candidate] = field(default_factory=dict)
 
 
@@ -159,7 +159,7 @@ def _bands(
     first_id: Mapping[int, int],
     settings: ClusterSettings,
     hidden: int,
-) -> dict[tuple[int, int, int], list[int]]:
+) -> dict[tuple[int, int, int], Sequence[int]]:
     """Each band lookup reads ``hidden`` rows more than ``band_cap``: a report has one row
     per band, and the overlay may hide the rows of that many of the round's reports."""
     keys = sorted(
@@ -180,7 +180,7 @@ def _identifiers(
     probes: Sequence[Probe],
     settings: ClusterSettings,
     held: Mapping[Pair, int],
-) -> dict[Pair, list[Row]]:
+) -> dict[Pair, Sequence[Row]]:
     keys = sorted({pair for p in probes for pair in p.wanted(settings)})
     caps = [settings.max_candidates + held.get(key, 0) for key in keys]
     return dict(zip(keys, identifier_rows(conn, keys, caps), strict=True))
@@ -188,7 +188,7 @@ def _identifiers(
 
 def _places(
     conn: Connection, probes: Sequence[Probe], settings: ClusterSettings
-) -> dict[int, list[tuple[Any, ...]]]:
+) -> dict[int, Sequence[tuple[Any, ...]]]:
     asked = [(p.id, params) for p in probes if (params := place_params(p.facts, settings))]
     rows = place_rows(conn, [params for _, params in asked], settings.time_place_candidates)
     return {report_id: found for (report_id, _), found in zip(asked, rows, strict=True)}

@@ -71,7 +71,9 @@ def first_ids(conn: Connection, los: Sequence[datetime]) -> list[int | None]:
     return ids
 
 
-def band_rows(conn: Connection, keys: Sequence[tuple[int, int, int]], cap: int) -> list[list[int]]:
+def band_rows(
+    conn: Connection, keys: Sequence[tuple[int, int, int]], cap: int
+) -> list[Sequence[int]]:
     """Report ids holding each (band, hash) from a first report id on, at most ``cap``."""
     if _postgresql(conn):
         params = {
@@ -82,16 +84,12 @@ def band_rows(conn: Connection, keys: Sequence[tuple[int, int, int]], cap: int) 
         }
         return _per_key(len(keys), _BANDS_PG.rows(conn, params) if keys else ())
 
-    def bind(n: int, key: tuple[int, int, int] | None) -> dict[str, Any]:
-        band, value, first = key if key is not None else (-1, 0, 0)
-        return {f"b{n}": band, f"h{n}": value, f"f{n}": first}
-
-    return _union_rows(conn, _bands_statement, keys, {"cap": cap}, bind)
+    return _union_rows(conn, _bands_statement, keys, {"cap": cap}, ("b", "h", "f"), (-1, 0, 0))
 
 
 def identifier_rows(
     conn: Connection, keys: Sequence[tuple[str, str]], caps: Sequence[int]
-) -> list[list[tuple[int, int]]]:
+) -> list[Sequence[tuple[int, int]]]:
     """(item id, report id) of active items naming each (kind, value), at most its cap."""
     if _postgresql(conn):
         params = {
@@ -101,16 +99,13 @@ def identifier_rows(
         }
         return _per_key(len(keys), _IDENTIFIERS_PG.rows(conn, params) if keys else ())
 
-    def bind(n: int, key: tuple[int, tuple[str, str]] | None) -> dict[str, Any]:
-        cap, (kind, value) = key if key is not None else (0, ("", ""))
-        return {f"k{n}": kind, f"v{n}": value, f"c{n}": cap}
-
-    return _union_rows(conn, _identifiers_statement, list(zip(caps, keys, strict=True)), {}, bind)
+    asks = [(kind, value, cap) for (kind, value), cap in zip(keys, caps, strict=True)]
+    return _union_rows(conn, _identifiers_statement, asks, {}, ("k", "v", "c"), ("", "", 0))
 
 
 def place_rows(
     conn: Connection, asks: Sequence[Mapping[str, Any]], cap: int
-) -> list[list[tuple[Any, ...]]]:
+) -> list[Sequence[tuple[Any, ...]]]:
     """Reports close in time and place to each ask (its ``PLACE_PARAMS``), the most recently
     received first, at most ``cap``: (id, when_start, when_end, lat, lon, postcode)."""
     if _postgresql(conn):
@@ -118,11 +113,9 @@ def place_rows(
         params["cap"] = cap
         return _per_key(len(asks), _PLACES_PG.rows(conn, params) if asks else ())
 
-    def bind(n: int, ask: Mapping[str, Any] | None) -> dict[str, Any]:
-        given = ask if ask is not None else _NOWHERE_PLACE
-        return {f"{name}{n}": given[name] for name in PLACE_PARAMS}
-
-    return _union_rows(conn, _places_statement, asks, {"cap": cap}, bind)
+    values = [tuple(ask[name] for name in PLACE_PARAMS) for ask in asks]
+    padding = tuple(_NOWHERE_PLACE[name] for name in PLACE_PARAMS)
+    return _union_rows(conn, _places_statement, values, {"cap": cap}, PLACE_PARAMS, padding)
 
 
 _NOWHERE_PLACE: dict[str, Any] = dict.fromkeys(PLACE_PARAMS) | {
@@ -138,12 +131,14 @@ def _postgresql(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
-def _per_key(count: int, rows: Iterable[Sequence[Any]]) -> list[list[Any]]:
-    """Rows of a statement whose first column is the key's position, grouped by key."""
-    found: list[list[Any]] = [[] for _ in range(count)]
+def _per_key(count: int, rows: Iterable[Sequence[Any]]) -> list[Sequence[Any]]:
+    """Rows of a statement whose first column is the key's position, grouped by key. Most
+    keys find nothing (a band shared with no other report): they share one empty tuple
+    rather than each holding a list of its own for the round."""
+    found: dict[int, list[Any]] = {}
     for row in rows:
-        found[row[0]].append(row[1] if len(row) == 2 else tuple(row[1:]))
-    return found
+        found.setdefault(row[0], []).append(row[1] if len(row) == 2 else tuple(row[1:]))
+    return [found.get(n, ()) for n in range(count)]
 
 
 def _size(n: int) -> int:
@@ -157,19 +152,29 @@ def _chunks(items: Sequence[Any]) -> Iterable[tuple[int, Sequence[Any]]]:
         yield _size(len(part)), part
 
 
+@cache
+def _param_names(prefixes: tuple[str, ...], size: int) -> tuple[tuple[str, ...], ...]:
+    """Each subquery's parameter names, ``prefix + its number``, made once per shape."""
+    return tuple(tuple(f"{prefix}{n}" for prefix in prefixes) for n in range(size))
+
+
 def _union_rows(
     conn: Connection,
     statement: Callable[[int], Compiled],
-    keys: Sequence[Any],
+    keys: Sequence[Sequence[Any]],
     shared: dict[str, Any],
-    bind: Callable[[int, Any], dict[str, Any]],
-) -> list[list[Any]]:
-    """Run a padded ``UNION ALL`` statement over ``keys`` in chunks."""
-    found: list[list[Any]] = []
+    prefixes: tuple[str, ...],
+    padding: Sequence[Any],
+) -> list[Sequence[Any]]:
+    """Run a padded ``UNION ALL`` statement over ``keys`` in chunks: each key's values go to
+    its subquery's parameters, in ``prefixes`` order; unused subqueries get ``padding``."""
+    found: list[Sequence[Any]] = []
     for size, part in _chunks(keys):
         params = dict(shared)
-        for n in range(size):
-            params.update(bind(n, part[n] if n < len(part) else None))
+        for names, values in zip(_param_names(prefixes, size), part, strict=False):
+            params.update(zip(names, values, strict=True))
+        for names in _param_names(prefixes, size)[len(part) :]:
+            params.update(zip(names, padding, strict=True))
         found += _per_key(len(part), statement(size).rows(conn, params))
     return found
 

@@ -66,9 +66,9 @@ _results = cast(Table, TriageResult.__table__)
 
 _DELETE_BANDS = delete(TextBand).where(TextBand.report_id.in_(_IDS))
 _DELETE_CHUNKS = delete(ImageHash).where(ImageHash.report_id.in_(_IDS))
-_INSERT_BANDS = Compiled(
-    insert(TextBand).values({c: bindparam(c) for c in ("report_id", "band", "hash", "signature")})
-)
+_BAND_COLUMNS = ("report_id", "band", "hash", "signature")
+_INSERT_BANDS = Compiled(insert(TextBand).values({c: bindparam(c) for c in _BAND_COLUMNS}))
+
 _INSERT_CHUNKS = insert(ImageHash)
 
 
@@ -84,17 +84,14 @@ def index_reports(
     if replaced:
         conn.execute(_DELETE_BANDS, {"ids": sorted(replaced)})
         conn.execute(_DELETE_CHUNKS, {"ids": sorted(replaced)})
-    bands: list[dict[str, Any]] = [
-        {
-            "report_id": report_id,
-            "band": band,
-            "hash": value,
-            "signature": signature.hex if band == 0 else None,
-        }
-        for report_id, signature, _ in entries
-        for band, value in enumerate(signature.bands)
-    ]
-    _INSERT_BANDS.many(conn, bands)  # 25 rows a report: the pipeline's largest write
+    bands: list[tuple[Any, ...]] = []
+    for report_id, signature, _ in entries:
+        if signature.bands:
+            bands.append((report_id, 0, signature.bands[0], signature.hex))
+            rest = enumerate(signature.bands[1:], start=1)
+            bands += [(report_id, band, value, None) for band, value in rest]
+    # 25 rows a report, the pipeline's largest write: values by position, no mapping per row
+    _INSERT_BANDS.many_rows(conn, _BAND_COLUMNS, bands)
     chunks = [
         {
             "attachment_id": attachment_id,

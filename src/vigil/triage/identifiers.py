@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import urlsplit
 
 import phonenumbers
@@ -30,6 +30,7 @@ _PHONE_RUN = re.compile(
 _DIGIT_GROUP = re.compile(r"\d+")
 
 
+@lru_cache(maxsize=4096)  # the same numbers recur across reports; parsing one is dear
 def _phone_value(candidate: str) -> tuple[str, float] | None:
     digits = sum(c.isdigit() for c in candidate)
     international = candidate.lstrip("( \t").startswith(("+", "00"))
@@ -111,6 +112,8 @@ def normalise_email(value: str) -> str:
 
 
 def find_emails(text: str) -> list[Extracted]:
+    if "@" not in text and _AT_FORM.search(text) is None:
+        return []  # every address holds "@" or "[at]": most reports, without the long scan
     return [
         Extracted(ItemKind.email, normalise_email(m.group()), m.group(), m.start(), m.end(), 0.95)
         for m in _EMAIL.finditer(text)

@@ -16,11 +16,12 @@ import bisect
 import re
 import string
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, lru_cache, partial
+from operator import methodcaller
 from pathlib import Path
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 import yaml
 
@@ -57,17 +58,59 @@ def fold(word: str) -> str:
     return bare.replace("ł", "l").replace("Ł", "L").casefold()
 
 
-@lru_cache(maxsize=16)
+# Token(...) and Match.span() without a Python-level call per word.
+_new_token = cast(Callable[[tuple[int, int, str, str]], Token], partial(tuple.__new__, Token))
+_SPAN = methodcaller("span")
+
+
+# The extractors read one report after another, and all of them read it in turn: a cache
+# of the last two texts (a report and, when it is typed in capitals, its lower-case view)
+# is all they share. Holding more keeps hundreds of tokens a report alive long enough to
+# reach the garbage collector's oldest generation, whose full collections then come sooner.
+_TEXTS_SHARED = 2
+
+
+@lru_cache(maxsize=_TEXTS_SHARED)
 def tokenize(text: str) -> tuple[Token, ...]:
-    """The words of a text; cached, since several extractors read the same report."""
-    return tuple(
-        Token(m.start(), m.end(), word, fold(word))
-        for m in TOKEN_RE.finditer(text)
-        for word in (m.group(),)
-    )
+    """The words of a text; cached, since several extractors read the same report.
+
+    Most reports are plain ASCII, where folding a word is lower-casing it: the text is
+    lowered once and each key sliced from it, instead of folding word by word."""
+    if text.isascii():
+        lowered = text.lower()
+        tokens = [
+            _new_token((start, end, text[start:end], lowered[start:end]))
+            for start, end in map(_SPAN, TOKEN_RE.finditer(text))
+        ]
+    else:
+        tokens = [
+            _new_token((m.start(), m.end(), word, fold(word)))
+            for m in TOKEN_RE.finditer(text)
+            for word in (m.group(),)
+        ]
+    return tuple(tokens)
 
 
-@lru_cache(maxsize=16)
+def _word_starts(tokens: Sequence[Token]) -> dict[str, list[int]]:
+    starts: dict[str, list[int]] = {}
+    for i, token in enumerate(tokens):
+        starts.setdefault(token.key, []).append(i)
+    return starts
+
+
+@lru_cache(maxsize=_TEXTS_SHARED)
+def _cached_word_starts(text: str) -> dict[str, list[int]]:
+    return _word_starts(tokenize(text))
+
+
+def word_starts(text: str, tokens: Sequence[Token]) -> dict[str, list[int]]:
+    """Which of ``tokens`` (the text's) hold each folded word, so a scan for known words
+    visits only the tokens that hold one. Cached beside ``tokenize``: every phrase scan and
+    name rule of the report asks. Callers must not change the lists."""
+    return _cached_word_starts(text) if tokenize(text) is tokens else _word_starts(tokens)
+
+
+@lru_cache(maxsize=_TEXTS_SHARED)
 def mostly_upper(text: str) -> bool:
     """Whether a report is typed in capitals, where a capital letter says nothing about a
     name (ASCII letters decide: enough for English reports)."""
@@ -215,46 +258,55 @@ class PhraseIndex(Generic[T]):
                 variants += [(*key[:-1], form) for form in _plural_forms(key[-1])]
             for variant in variants:
                 by_first.setdefault(variant[0], {}).setdefault(variant, payload)
-        self._index = {
-            first: sorted(phrases.items(), key=lambda item: -len(item[0]))
-            for first, phrases in by_first.items()
-        }
+        # first word -> (phrase length, {phrase: payload}), longest first: a common first
+        # word ("the") starts dozens of phrases, and each length is then one dictionary
+        # look-up instead of a comparison per phrase.
+        self._index: dict[str, tuple[tuple[int, dict[tuple[str, ...], T]], ...]] = {}
+        for first, phrases in by_first.items():
+            sizes: dict[int, dict[tuple[str, ...], T]] = {}
+            for key, payload in phrases.items():
+                sizes.setdefault(len(key), {})[key] = payload
+            self._index[first] = tuple(sorted(sizes.items(), key=lambda item: -item[0]))
 
     def match_at(self, text: str, tokens: Sequence[Token], i: int) -> tuple[int, T] | None:
         """The longest known phrase starting at token i: (index after it, payload)."""
-        candidates = self._index.get(tokens[i].key)
-        if not candidates:
+        by_size = self._index.get(tokens[i].key)
+        if not by_size:
             return None
-        for key, payload in candidates:
-            end = i + len(key)
-            if end > len(tokens):
+        n = len(tokens)
+        for size, phrases in by_size:
+            end = i + size
+            if end > n:
                 continue
-            if all(tokens[i + k].key == key[k] for k in range(1, len(key))) and all(
+            key = tuple([token.key for token in tokens[i:end]])
+            if key not in phrases:
+                continue
+            if size == 1 or all(
                 _PHRASE_GAP.fullmatch(text, tokens[k].end, tokens[k + 1].start)
                 for k in range(i, end - 1)
             ):
-                return end, payload
+                return end, phrases[key]
         return None
 
     def scan(self, text: str, tokens: Sequence[Token]) -> list[tuple[int, int, T]]:
         """Non-overlapping matches, left to right, longest at each start: (i, j, payload)."""
         found: list[tuple[int, int, T]] = []
-        index = self._index
-        i, n = 0, len(tokens)
-        while i < n:
-            if tokens[i].key not in index:  # the common case, without a call
-                i += 1
-                continue
+        # Only tokens whose word starts a known phrase are tried, found from the report's
+        # word positions (one set intersection) rather than by walking every token.
+        starts = word_starts(text, tokens)
+        tried = sorted(i for word in self._index.keys() & starts.keys() for i in starts[word])
+        after = 0
+        for i in tried:
+            if i < after:
+                continue  # inside the phrase matched before
             hit = self.match_at(text, tokens, i)
-            if hit is None:
-                i += 1
-                continue
-            found.append((i, hit[0], hit[1]))
-            i = hit[0]
+            if hit is not None:
+                found.append((i, hit[0], hit[1]))
+                after = hit[0]
         return found
 
 
-@lru_cache(maxsize=16)
+@lru_cache(maxsize=_TEXTS_SHARED)
 def protected_flags(text: str) -> tuple[bool, ...]:
     """For each token of ``tokenize(text)``, whether it is part of a protected-
     characteristic phrase."""

@@ -179,10 +179,11 @@ def _named_groups(doc: _Text) -> list[Extracted]:
 def _runs(doc: _Text, taken: set[int]) -> list[tuple[int, int]]:
     """Maximal runs of capitalised words (with name particles inside) outside ``taken``."""
     runs: list[tuple[int, int]] = []
-    i, n = 0, len(doc.tokens)
-    while i < n:
-        if i in taken or not doc.cap(i) or (doc.protected[i] and not _first_name_use(doc, i)):
-            i += 1
+    n = len(doc.tokens)
+    after = 0  # a run ends where the next may start
+    # Only capitalised words start a run: visit those instead of every token.
+    for i in [k for k, capitalised in enumerate(doc.caps) if capitalised]:
+        if i < after or i in taken or (doc.protected[i] and not _first_name_use(doc, i)):
             continue
         j = i + 1
         while j < n and j not in taken and doc.joined(j) and not _protected_word(doc, j, i):
@@ -195,7 +196,7 @@ def _runs(doc: _Text, taken: set[int]) -> list[tuple[int, int]]:
             if _possessive(doc.tokens[j - 1]):
                 break
         runs.append((i, j))
-        i = j
+        after = j
     return runs
 
 
@@ -337,11 +338,18 @@ def _lower_case_people(doc: _Text, taken: set[int]) -> list[Extracted]:
     capitals = sum(doc.caps)
     lower_case_report = doc.shouting or capitals <= max(1, len(doc.tokens) // 40)
     found: list[Extracted] = []
-    i = 0
-    while i < len(doc.tokens):
+    # Only a given name, a word after a naming cue or a word after a title can start one:
+    # visit those tokens instead of every token of the report.
+    at = doc.at
+    visit = {k for word in names.intersection(at) for k in at[word]}
+    visit.update(doc.after_strong_cue)
+    visit.update(k + 1 for word in _LOWER_TITLES.intersection(at) for k in at[word])
+    after = 0  # a name ends where the next may start
+    for i in sorted(visit):
+        if i < after or i >= len(doc.tokens):
+            continue
         token = doc.tokens[i]
         if i in taken or doc.cap(i) or doc.protected[i] or not token.text.isalpha():
-            i += 1
             continue
         key = token.key
         titled = i > 0 and doc.tokens[i - 1].key in _LOWER_TITLES and doc.joined(i)
@@ -353,7 +361,6 @@ def _lower_case_people(doc: _Text, taken: set[int]) -> list[Extracted]:
         known = known and key not in vocabulary.ambiguous and len(key) > 2
         strong_ok = strong and key not in words and key not in vocabulary.not_names
         if not (strong_ok or known or paired):
-            i += 1
             continue
         j = i + 1
         # After a bare title the word is a surname ("mr popescu parks there"), unless it
@@ -375,7 +382,6 @@ def _lower_case_people(doc: _Text, taken: set[int]) -> list[Extracted]:
             confidence = 0.75 if known else 0.6
         elif not known:
             if j - i < 2 or doc.tokens[j - 1].key in place_words():
-                i += 1
                 continue
             confidence = 0.55
         elif j - i >= 2:
@@ -383,11 +389,11 @@ def _lower_case_people(doc: _Text, taken: set[int]) -> list[Extracted]:
         elif lower_case_report or _cue_before(doc, i) == "relation":
             confidence = 0.5
         else:
-            i = j
+            after = j
             continue
         found.append(_item(doc, ItemKind.person, i, j, confidence))
         taken.update(range(i, j))
-        i = j
+        after = j
     return found
 
 

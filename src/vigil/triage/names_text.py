@@ -25,6 +25,7 @@ from vigil.triage.lexicon import (
     protected_flags,
     title_name,
     tokenize,
+    word_starts,
 )
 
 
@@ -97,6 +98,7 @@ class _Text:
     after_strong_cue: dict[int, int]  # token after a strong cue -> where the cue starts
     shouting: bool
     caps: Sequence[bool]  # capitalised, in a report not typed in capitals
+    at: dict[str, list[int]]  # folded word -> the tokens holding it
 
     def cap(self, i: int) -> bool:
         return self.caps[i]
@@ -131,8 +133,12 @@ def _prepare(text: str) -> _Text:
     vocabulary = _vocabulary()
     after = {j: i for i, j, _ in vocabulary.strong.scan(text, tokens)}
     shouting = mostly_upper(text)
-    caps = [_capitalised(t.text, shouting) for t in tokens]
-    return _Text(text, tokens, protected_flags(text), after, shouting, caps)
+    if shouting:
+        caps = [_capitalised(t.text, shouting) for t in tokens]
+    else:  # _capitalised without a call per word, for the usual report
+        caps = [word[:1].isupper() and word[:1].isalpha() for _s, _e, word, _k in tokens]
+    at = word_starts(text, tokens)
+    return _Text(text, tokens, protected_flags(text), after, shouting, caps, at)
 
 
 def _item(doc: _Text, kind: ItemKind, i: int, j: int, confidence: float) -> Extracted:

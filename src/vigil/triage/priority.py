@@ -224,16 +224,22 @@ def _target(
     something about their religion, never about risk (principle 3), while a threat to or
     reconnaissance of a place of worship must still weigh."""
     details = factors.config.target_place_details
-    behaviour = {
-        _sentence_of(text, e.start) for c in categories for e in c.evidence if e.start >= 0
-    }
-    found = [
-        _item_evidence(item, item.detail or "")
-        for item in items
-        if item.kind == ItemKind.place
-        and item.detail in details
-        and (item.detail != "worship" or _sentence_of(text, item.start) in behaviour)
-    ]
+    behaviour: set[int] | None = None  # worked out only for a place of worship (rare)
+    found = []
+    for item in items:
+        if item.kind != ItemKind.place or item.detail not in details:
+            continue
+        if item.detail == "worship":
+            if behaviour is None:
+                behaviour = {
+                    _sentence_of(text, e.start)
+                    for c in categories
+                    for e in c.evidence
+                    if e.start >= 0
+                }
+            if _sentence_of(text, item.start) not in behaviour:
+                continue
+        found.append(_item_evidence(item, item.detail or ""))
     found += [
         ev for ev in rules.find("target_words", text) if not _overlaps(found, ev.start, ev.end)
     ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -24,15 +24,20 @@ class CategoryRulesError(ValueError):
     """The rules file cannot be used; the message names the entry at fault."""
 
 
-@lru_cache(maxsize=64)  # categorise and prioritise fold the same report many times
-def fold(text: str) -> str:
+def fold_once(text: str) -> str:
     """Lower-case ``text`` keeping every character at its offset, so spans found in the
     folded text point at the same words in the original (lower-case patterns on folded
-    text run about twice as fast as ``re.IGNORECASE``)."""
+    text run about twice as fast as ``re.IGNORECASE``). Uncached: for short pieces read
+    once (a negation's look-back), which would push whole reports out of ``fold``'s cache."""
     folded = text.lower()
     if len(folded) == len(text):
         return folded  # lowering never shortens a character, so equal length means aligned
     return "".join(c if len(c.lower()) != 1 else c.lower() for c in text)
+
+
+# categorise and prioritise fold the same reports many times, a chunk of reports apart
+# (the pipeline categorises a chunk, then prioritises it): the cache holds a chunk.
+fold = lru_cache(maxsize=64)(fold_once)
 
 
 def to_regex(fragment: str) -> str:
@@ -72,16 +77,18 @@ def compile_fragments(
 
 
 @lru_cache(maxsize=64)
-def word_starts(folded: str) -> tuple[frozenset[str], dict[str, list[int]]]:
+def word_starts(folded: str) -> tuple[frozenset[str], dict[str, tuple[int, ...]]]:
     """The words of a folded text and where each starts (cached: categorise and prioritise
-    both ask, for every rule)."""
+    both ask, for every rule). The positions are tuples: held by the cache for a chunk of
+    reports, lists would each be one more object for every full garbage collection to
+    visit, while tuples of numbers drop out of the collector's view."""
     starts: dict[str, list[int]] = {}
     at = 0
     for gap, word in zip(*[iter(_SPLIT.split(folded))] * 2, strict=False):  # gap, word, gap…
         at += len(gap)
         starts.setdefault(word, []).append(at)
         at += len(word)
-    return frozenset(starts), starts
+    return frozenset(starts), {word: tuple(where) for word, where in starts.items()}
 
 
 class Gate:
@@ -110,22 +117,28 @@ class Gate:
         self.prefixes = tuple(sorted({word for word, complete in done if not complete}))
         self.open = False
 
-    def matches(self, regex: re.Pattern[str], folded: str) -> Iterator[re.Match[str]]:
-        """What ``regex.finditer(folded)`` finds, trying only where a first word starts."""
+    def matches(self, regex: re.Pattern[str], folded: str) -> list[re.Match[str]]:
+        """What ``regex.finditer(folded)`` finds, trying only where a first word starts.
+
+        A list rather than a generator: most rules find no first word in a report, and
+        answering those with an empty list costs no generator per rule and report."""
         if self.open:
-            yield from regex.finditer(folded)
-            return
+            return list(regex.finditer(folded))
         words, index = word_starts(folded)
-        starts = [at for word in self.words & words for at in index[word]]
+        hit = self.words & words
         prefixes = tuple(prefix for prefix in self.prefixes if prefix in folded)
+        if not hit and not prefixes:
+            return []
+        starts = [at for word in hit for at in index[word]]
         if prefixes:
-            begun = [word for word in index if word.startswith(prefixes)]
-            starts += [at for word in begun for at in index[word]]
+            starts += [at for word in index if word.startswith(prefixes) for at in index[word]]
+        found: list[re.Match[str]] = []
         end = -1
         for start in sorted(starts):
             if start >= end and (match := regex.match(folded, start)):
                 end = match.end()
-                yield match
+                found.append(match)
+        return found
 
     def _characters(self, members: list[Any]) -> tuple[set[str] | None, bool]:
         """The word characters a set offers, and whether it offers a non-word one (which

@@ -122,6 +122,20 @@ class Compiled:
             typed.append(values)
         return typed
 
+    def many_rows(
+        self, conn: Connection, columns: tuple[str, ...], rows: list[tuple[Any, ...]]
+    ) -> None:
+        """:meth:`many` with each row's values in ``columns`` order. A driver taking values
+        by position, in that order and without type processing (SQLite, for plain
+        columns), is handed the rows as they are: no mapping built and unpicked per row."""
+        if not rows:
+            return
+        form = self._form(conn.dialect)
+        if form.positional and form.names == columns and not (form.processors or form.defaults):
+            conn.exec_driver_sql(form.sql, rows)
+            return
+        self.many(conn, [dict(zip(columns, row, strict=True)) for row in rows])
+
     def many(self, conn: Connection, params: Sequence[Mapping[str, Any]]) -> None:
         """Run it once per mapping in ``params``, as one ``executemany``."""
         if not params:

@@ -27,13 +27,13 @@ budget is 5 ms a report) and it resolves "14:30" and "at 9" differently from the
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from vigil.triage.items import Extracted, ItemKind
-from vigil.triage.lexicon import tokenize
+from vigil.triage.lexicon import Token, tokenize
 from vigil.triage.when_words import (
     ABBREVIATED_DAYS,
     AP,
@@ -298,12 +298,47 @@ _STARTERS = frozenset(
 )
 
 
+_UNIT_WORD = re.compile(UNIT)
+_COUNT_WORDS = frozenset(("a", "an", "couple", "half", *(w for w in NUMBER_WORDS if " " not in w)))
+# Frequent starters that begin only one or two kinds of expression, each needing a certain
+# next word ("the" only "the day before …" or "the 3rd"; "a" only "a day ago" or "a couple
+# of"; "to" only "to-day"; "in" only "in 2 hours"; the cue words only "at 3"): where the
+# next word cannot be one, the pattern would fail there, so it is not tried.
+_CUES = "at around about approx approximately roughly by from until till gone after before"
+_NEXT_NEEDED = {
+    "the": ("digit", "day"),
+    "to": ("day",),
+    "in": ("digit", "count"),
+    "a": ("unit", "couple"),
+    "an": ("unit", "couple"),
+    "between": ("digit",),
+} | {cue: ("digit",) for cue in _CUES.split()}
+
+
+def _may_start(tokens: Sequence[Token], n: int) -> bool:
+    needed = _NEXT_NEEDED.get(tokens[n].key)
+    if needed is None:
+        return True
+    if n + 1 >= len(tokens):
+        return False
+    after = tokens[n + 1]
+    return (
+        ("digit" in needed and after.text[0].isdigit())
+        or ("day" in needed and after.key == "day")
+        or ("count" in needed and after.key in _COUNT_WORDS)
+        or ("couple" in needed and after.key == "couple")
+        or ("unit" in needed and _UNIT_WORD.fullmatch(after.key) is not None)
+    )
+
+
 def _matches(text: str) -> Iterator[re.Match[str]]:
     """``_ATOMS.finditer(text)``, trying only where an expression can start."""
     starts: list[int] = []
-    for token in tokenize(text):
+    tokens = tokenize(text)
+    for n, token in enumerate(tokens):
         if "'" not in token.key:
-            if token.key in _STARTERS or token.key[0].isdigit():
+            starter = token.key in _STARTERS or token.key[0].isdigit()
+            if starter and _may_start(tokens, n):
                 starts.append(token.start)
             continue
         offset = token.start  # "o'clock", "900123'yesterday": each part may start one
