@@ -7,6 +7,7 @@ other's locked rows); on SQLite they would only take turns at the single writer.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import signal
 import threading
@@ -123,6 +124,10 @@ def work_command(
         raise typer.Exit(1)
     rt = Runtime.build(settings)
     worker = Worker(rt, registry, batch_size=batch_size, lease_s=lease, poll_s=poll)
+    # What is loaded now lives as long as the worker: keep full collections from walking it
+    # for every batch (as the web process does after start-up).
+    gc.collect()
+    gc.freeze()
     try:
         if until_idle:
             ran = worker.run_until_idle(max_rounds=None)
