@@ -16,7 +16,7 @@ from tests.search import single_statement
 from tests.search.mixed_world import MixedWorld, build
 from vigil.access.services import StaffUser
 from vigil.db import utcnow
-from vigil.search import hits, query
+from vigil.search import hits, matching, query
 from vigil.search.criteria import SearchCriteria, searchable_types
 from vigil.search.matching import Matched, candidates, matched
 from vigil.search.schemas import RecordType, SearchPage
@@ -116,6 +116,20 @@ def test_every_page_total_and_facet_equals_the_single_statement_in_small_batches
     monkeypatch.setattr(hits, "MIN_BATCH", 4)
     monkeypatch.setattr(hits, "MAX_BATCH", 9)
     monkeypatch.setattr(hits, "FIRST_DENSITY", 1)
+    assert_same_everywhere(rt, world, monkeypatch, limit=6, count_limit=25, max_pages=3)
+
+
+def test_names_read_ahead_or_by_subquery_give_the_single_statements_pages(
+    rt: Runtime, world: MixedWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL a name's documents in a window are read ahead as a list of ids, or,
+    above ``NAME_IDS_MAX`` of them, looked up by a subquery as SQLite always does: with a
+    limit of two, small windows take both ways, and every page, total and facet is still
+    the single statement's."""
+    monkeypatch.setattr(hits, "MIN_BATCH", 4)
+    monkeypatch.setattr(hits, "MAX_BATCH", 9)
+    monkeypatch.setattr(hits, "FIRST_DENSITY", 1)
+    monkeypatch.setattr(matching, "NAME_IDS_MAX", 2)
     assert_same_everywhere(rt, world, monkeypatch, limit=6, count_limit=25, max_pages=3)
 
 

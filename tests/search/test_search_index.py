@@ -132,3 +132,27 @@ def test_the_migration_queues_records_that_already_exist_oldest_first(
         text("SELECT record_type, record_id FROM search_pending ORDER BY id")
     ).all()
     assert [tuple(r) for r in queued] == [("report", 992), ("report", 991)]
+
+
+def test_a_search_takes_the_writer_to_catch_up_only_when_something_waits(
+    client: TestClient, rt: Runtime
+) -> None:
+    """With nothing waiting to be indexed a search writes once (its audit event) and never
+    queues for the writer before reading; with a change waiting it catches up first, so the
+    change is found at once."""
+    analyst = staff_token(rt)
+    ref = submit(client, "Grey hatchback circling the barracks.")
+    assert ids(found(client, analyst, "hatchback")) == [ref]  # caught up
+    assert count(rt, SearchPending) == 0
+    writes = rt.db.writer.batches
+    assert ids(found(client, analyst, "hatchback")) == [ref]
+    assert rt.db.writer.batches == writes + 1
+
+    rt.db.write_sync(
+        lambda s: s.execute(
+            update(Report).where(Report.reference == ref).values(description="Grey estate car.")
+        )
+    )
+    writes = rt.db.writer.batches
+    assert ids(found(client, analyst, "estate")) == [ref]
+    assert rt.db.writer.batches == writes + 2  # the catch-up, then the audit event

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -25,7 +26,7 @@ from vigil.triage.views import triage_out
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime
 
-_NO_REPORT = Problem(404, "Not found", "No report with that reference.", kind="not-found")
+NO_REPORT = Problem(404, "Not found", "No report with that reference.", kind="not-found")
 
 
 def get_report(
@@ -45,15 +46,33 @@ def read_report(
     session: Session, user: StaffUser, row: Report, client: str | None = None
 ) -> ReportOut:
     """A visible report as this user's role is shown it; the viewing is audited in
-    ``session``'s transaction (for pages that read more in the same one)."""
-    followups = session.scalar(select(func.count()).where(Followup.report_id == row.id)) or 0
+    ``session``'s transaction."""
+    followups = followup_count(session, row.id)
+    record_report_viewed(session, user, row.reference, client)
+    return report_as_shown(session, user, row, followups)
+
+
+def followup_count(session: Session, report_id: int) -> int:
+    return session.scalar(select(func.count()).where(Followup.report_id == report_id)) or 0
+
+
+def record_report_viewed(
+    session: Session, user: StaffUser, reference: str, client: str | None
+) -> None:
+    """The audit event of one report's viewing (on its own for a page that reads in a
+    reading session and records all its readings in one write before it answers)."""
     record_event(
         session,
         user.actor(client),
         "report.viewed",
         record_type="report",
-        record_ids=[row.reference],
+        record_ids=[reference],
     )
+
+
+def report_as_shown(session: Session, user: StaffUser, row: Report, followups: int) -> ReportOut:
+    """A visible report as this user's role is shown it, unaudited: the caller records the
+    viewing (:func:`record_report_viewed`) before anything read here reaches the reader."""
     out = report_out(row, followups)
     if "triage" in report_fields(user.role):
         out.triage = triage_out(session, user, row)
@@ -120,15 +139,26 @@ def iter_reports(
 
 def visible_report(session: Session, user: StaffUser, reference_text: str) -> Report:
     """The report if this user may see it; otherwise the same 404 as for no report at all."""
+    report: Report = visible_report_with(session, user, reference_text)[0]
+    return report
+
+
+def visible_report_with(
+    session: Session, user: StaffUser, reference_text: str, *joined: Any
+) -> tuple[Any, ...]:
+    """:func:`visible_report` with the rows of ``joined`` (models keyed by ``report_id``)
+    read in the same statement, each None when the report has none (or the reader may not
+    see it): one lookup instead of one per table for a page that shows them all."""
     reference = normalise_reference(reference_text)
-    row = None
+    found = None
     if reference is not None:
-        row = session.scalar(
-            select(Report).where(Report.reference == reference, policy.reports(user))
-        )
-    if row is None:
-        raise _NO_REPORT
-    return row
+        query = select(Report, *joined).where(Report.reference == reference, policy.reports(user))
+        for model in joined:
+            query = query.outerjoin(model, model.report_id == Report.id)
+        found = session.execute(query).first()
+    if found is None:
+        raise NO_REPORT
+    return tuple(found)
 
 
 def share_report(

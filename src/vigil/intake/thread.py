@@ -267,7 +267,7 @@ def reporter_thread(rt: Runtime, reference: str) -> ReporterThread | None:
         if found is None:
             return None
         report_id, received_at = found
-        return ReporterThread(reference, received_at, _messages(session, report_id))
+        return ReporterThread(reference, received_at, thread_messages(session, report_id))
 
 
 def reporter_verified(rt: Runtime, reference: str) -> Verified | None:
@@ -296,15 +296,22 @@ def read_messages(
     session: Session, user: StaffUser, report: Report, client: str | None = None
 ) -> list[MessageOut]:
     """A visible report's thread; the reading is audited in ``session``'s transaction."""
-    messages = _messages(session, report.id)
+    messages = thread_messages(session, report.id)
+    record_thread_viewed(session, user, report.reference, client)
+    return messages
+
+
+def record_thread_viewed(
+    session: Session, user: StaffUser, reference: str, client: str | None
+) -> None:
+    """The audit event of one reading of a report's thread."""
     record_event(
         session,
         user.actor(client),
         "report.thread_viewed",
         record_type="report",
-        record_ids=[report.reference],
+        record_ids=[reference],
     )
-    return messages
 
 
 async def ask_question(
@@ -348,7 +355,10 @@ async def ask_question(
 # --- reading the thread -------------------------------------------------------------------
 
 
-def _messages(session: Session, report_id: int) -> list[MessageOut]:
+def thread_messages(session: Session, report_id: int) -> list[MessageOut]:
+    """A report's thread, in time order, unaudited: a staff reader's caller records the
+    reading (:func:`record_thread_viewed`) before the messages reach them (the reporter's
+    own reading of their thread is not a staff access)."""
     rows = list(
         session.scalars(
             select(Followup)
