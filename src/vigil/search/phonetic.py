@@ -102,6 +102,13 @@ def _transliteration_groups() -> dict[str, frozenset[str]]:
 
 
 @lru_cache(maxsize=4096)
+def load_name_lists() -> None:
+    """Load the nickname and transliteration lists now (about a second of CPU), so the
+    first name search after start-up does not pay for it."""
+    _nicknamer()
+    _transliteration_groups()
+
+
 def variants(word: str) -> frozenset[str]:
     """The word, its nicknames and canonical forms, and its other transliterations."""
     namer = _nicknamer()

@@ -42,6 +42,7 @@ from vigil.linkage import pages as linkage_pages
 from vigil.logging import configure_logging
 from vigil.search import api as search_api
 from vigil.search import pages as search_pages
+from vigil.search.phonetic import load_name_lists
 from vigil.settings import Environment, Settings, get_settings
 from vigil.stats import api as stats_api
 from vigil.stats import pages as stats_pages
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
                 poll_s=settings.jobs_poll_s,
             )
             runtime.worker.start()
+        await asyncio.to_thread(load_name_lists)
         # Everything imported and built so far lives as long as the process: move it out of
         # the collector's sight, so full collections stop pausing requests for ~100 ms.
         gc.collect()
