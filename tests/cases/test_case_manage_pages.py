@@ -332,3 +332,31 @@ def test_every_case_page_renders_in_welsh(web: TestClient, rt: Runtime) -> None:
         assert '<html lang="cy"' in shown, path
     welsh = page(web, analyst, f"{CASES}/{ref}/pack.pdf")
     assert welsh.status_code == 200 and welsh.content.startswith(b"%PDF-")
+
+
+def test_a_case_can_be_shared_with_another_team_of_the_managing_organisation(
+    web: TestClient, rt: Runtime
+) -> None:
+    world, analyst = world_and_analyst(web, rt)
+    prevent = staff(rt, "prevent@example.org", org=rt.settings.receiving_org, teams=("Prevent",))
+    ref = world.open_case()["reference"]
+    path = f"{CASES}/{ref}/sharing"
+    assert page(web, prevent, f"{CASES}/{ref}").status_code == 404  # not their team's case
+    shown = html(web, analyst, path)
+    assert "Or a team of your organisation" in shown and 'value="Prevent"' in shown
+
+    both = post_form(
+        web, analyst, path, path, {"organisation": HEALTH, "team": "Prevent", "purpose": "Joint"}
+    )
+    assert both.status_code == 400 and 'href="#team"' in both.text
+    forged = post_form(web, analyst, path, path, {"team": "No such team", "purpose": "Joint"})
+    assert forged.status_code == 400 and 'href="#team"' in forged.text
+
+    made = post_form(web, analyst, path, path, {"team": "Prevent", "purpose": "Prevent referral"})
+    assert (made.status_code, made.headers["location"]) == (303, f"{path}#shares")
+    (share,) = world.get(f"/{ref}/shares", world.analyst).json()
+    assert (share["organisation"], share["team"]) == (rt.settings.receiving_org, "Prevent")
+    assert 'value="Prevent"' not in html(web, analyst, path)  # offered once
+    assert page(web, prevent, f"{CASES}/{ref}").status_code == 200
+    post_form(web, analyst, path, f"{path}/{share['id']}/revoke", {})
+    assert page(web, prevent, f"{CASES}/{ref}").status_code == 404

@@ -349,6 +349,15 @@ def _partners(session: Session, case: Case) -> list[str]:
     return list(session.scalars(query.order_by(Organisation.name)))
 
 
+def _other_teams(session: Session, case: Case) -> list[str]:
+    """Teams of the managing organisation other than the one that owns the case: they see it
+    only when it is shared with them (need to know inside an organisation too)."""
+    query = select(Team.name).where(Team.organisation_id == case.owning_org_id)
+    if case.owning_team_id is not None:
+        query = query.where(Team.id != case.owning_team_id)
+    return list(session.scalars(query.order_by(Team.name)))
+
+
 def case_sharing(rt: Runtime, user: StaffUser, reference: str, client: str | None) -> CaseSharing:
     """The sharing controls' data: current and past shares, and the partners the agreements
     allow that the case is not shared with yet. Managing organisation and lead only."""
@@ -360,12 +369,14 @@ def case_sharing(rt: Runtime, user: StaffUser, reference: str, client: str | Non
             )
         shares = _shares(session, case)
         live = {s.organisation for s in shares if s.revoked_at is None and s.team is None}
+        live_teams = {s.team for s in shares if s.revoked_at is None and s.team is not None}
         return CaseSharing(
             case=views.summaries(session, [case])[0],
             handling_code=case.handling_code,
             handling_conditions=case.handling_conditions,
             shares=shares,
             partners=[name for name in _partners(session, case) if name not in live],
+            teams=[name for name in _other_teams(session, case) if name not in live_teams],
             may_share=views.manages(user, case) and Permission.record_share in user.permissions,
         )
 

@@ -196,7 +196,7 @@ def link_records(
 
 # --- sharing ------------------------------------------------------------------------------
 
-SHARE_FIELDS = ("organisation", "purpose", "conditions_accepted")
+SHARE_FIELDS = ("organisation", "team", "purpose", "conditions_accepted")
 
 
 def _sharing_page(
@@ -208,6 +208,9 @@ def _sharing_page(
     status: int = 200,
 ) -> Response:
     found = visible(lambda: actions.case_sharing(p.rt, user, reference, client_address(p.request)))
+    errors = dict(errors or {})
+    if "organisation" in errors and not found.partners:  # only teams are offered: say it there
+        errors["team"] = errors.pop("organisation")
     return render_staff(
         p,
         "cases/sharing.html",
@@ -216,8 +219,8 @@ def _sharing_page(
         case=found.case,
         path=SHARING.format(reference=found.case.reference),
         values=dict(values or {}),
-        errors=dict(errors or {}),
-        error_list=error_list(errors or {}),
+        errors=errors,
+        error_list=error_list(errors),
     )
 
 
@@ -235,12 +238,17 @@ def share_case(
     form: FormData = p.request.state.form
     values = {name: text(form, name) for name in SHARE_FIELDS}
     try:
-        if not values["organisation"]:
+        if not values["organisation"] and not values["team"]:
             raise services.invalid(
                 ("organisation", p._("choose the organisation to share the case with"))
             )
+        if values["organisation"] and values["team"]:
+            raise services.invalid(
+                ("team", p._("choose a partner organisation or a team of yours, not both"))
+            )
         data = {
-            "organisation": values["organisation"],
+            "organisation": values["organisation"] or None,  # none: the managing organisation
+            "team": values["team"] or None,
             "purpose": values["purpose"],
             "conditions_accepted": values["conditions_accepted"] == "yes",
         }

@@ -261,4 +261,5 @@ class CaseSharing(BaseModel):
     handling_conditions: str | None
     shares: list[ShareOut]  # live and revoked, oldest first
     partners: list[str]  # organisations an agreement covers this case for, not yet shared with
+    teams: list[str] = []  # the managing organisation's other teams, not yet shared with
     may_share: bool  # the reader may share and revoke (manages the case, may share records)
