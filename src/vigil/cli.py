@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from datetime import datetime
 from typing import Annotated, Any
@@ -96,6 +97,12 @@ def serve(
     # Each process builds its own app from the environment; the count travels with it, so
     # every process shares its rate limits out correctly.
     os.environ["VIGIL_WEB_PROCESSES"] = str(count)
+    # Each process counts into files of one folder and /metrics adds them up, whichever
+    # process answers (prometheus_client's multi-process mode; emptied at every start).
+    metrics_dir = settings.data_dir / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     uvicorn.run("vigil.web.app:create_app", factory=True, workers=count, **options)
 
 

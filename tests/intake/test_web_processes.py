@@ -3,8 +3,8 @@
 Each process has its own writer; on SQLite they take turns for the file's write lock. The
 test submits reports from many clients at once to a two-process server and proves that
 every acknowledged report is stored once, that the audit chain is one unbroken chain (each
-process appended to the same head, never to a stale copy), and that rate limits are shared
-out between the processes.
+process appended to the same head, never to a stale copy), that /metrics counts every
+process's reports, and that rate limits are shared out between the processes.
 """
 
 from __future__ import annotations
@@ -73,6 +73,12 @@ def test_two_web_processes_store_every_report_once_in_one_audit_chain(
 
             with ThreadPoolExecutor(CLIENTS) as pool:
                 acknowledged = [ref for refs in pool.map(submit, range(CLIENTS)) for ref in refs]
+            with httpx.Client(base_url=server.base_url, timeout=30) as client:
+                for _ in range(4):  # whichever process answers, it counts all of them
+                    exposed = client.get("/metrics").text
+                    assert f'vigil_reports_received_total{{channel="api"}} {CLIENTS * EACH}.0' in (
+                        exposed
+                    ), exposed[:2000]
         finally:
             server.stop()
 

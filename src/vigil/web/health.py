@@ -6,7 +6,7 @@ import os
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
 from sqlalchemy import text
 
 from vigil.access.api import public
@@ -40,4 +40,8 @@ def readyz(
 
 @router.get("/metrics", response_class=PlainTextResponse, summary="Prometheus metrics")
 def metrics(_: None = Depends(public(Permission.system_health))) -> PlainTextResponse:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # `vigil serve --processes N`: all of them
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return PlainTextResponse(generate_latest(registry).decode(), media_type=CONTENT_TYPE_LATEST)
     return PlainTextResponse(generate_latest().decode(), media_type=CONTENT_TYPE_LATEST)
