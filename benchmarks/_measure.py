@@ -13,27 +13,9 @@ import os
 import time
 from collections import Counter
 
-from benchmarks._server import HOST, process_tree
+from benchmarks._server import HOST
 
 NOISY_OTHER_PCT = 15.0  # other processes' CPU (% of one core) above which we warn
-
-
-def proc_cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) process ``pid`` has used so far."""
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_s(pid: int) -> float:
-    """CPU seconds used so far by ``pid`` and the processes under it (alive now)."""
-    total = 0.0
-    for member in process_tree(pid):
-        try:
-            total += proc_cpu_s(member)
-        except OSError:
-            continue
-    return total
 
 
 def machine_busy_s() -> float:

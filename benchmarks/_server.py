@@ -100,6 +100,24 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def proc_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) process ``pid`` has used so far."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and the processes under it (alive now)."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            total += proc_cpu_s(member)
+        except OSError:  # gone meanwhile
+            continue
+    return total
+
+
 def rss_kib(pid: int) -> int | None:
     """Resident set size of ``pid`` in KiB (VmRSS), or None when it is gone."""
     try:

@@ -54,8 +54,14 @@ import contextlib
 
 from benchmarks import _console_build as build
 from benchmarks import _console_data as data
-from benchmarks._measure import percentile, proc_cpu_s
-from benchmarks._server import PG_BENCH_DB, BenchServer, source_version, vigil_executable
+from benchmarks._measure import percentile
+from benchmarks._server import (
+    PG_BENCH_DB,
+    BenchServer,
+    proc_cpu_s,
+    source_version,
+    vigil_executable,
+)
 from benchmarks.pages import server_buckets, server_pct
 
 TARGETS_MS = {"queue": 100.0, "report": 100.0, "search": 200.0, "graph": 300.0}

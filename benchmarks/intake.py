@@ -49,10 +49,9 @@ from benchmarks._measure import (
     machine_busy_s,
     percentile,
     target_table,
-    tree_cpu_s,
     wait_for_quiet,
 )
-from benchmarks._server import HOST, BenchServer, filesystem_of, source_version
+from benchmarks._server import HOST, BenchServer, filesystem_of, source_version, tree_cpu_s
 
 REPORTS_PATH = "/api/v1/reports"
 BODY_BYTES = 2048

@@ -51,7 +51,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _server import HOST, BenchServer, process_tree, source_version, vigil_executable
+from _server import HOST, BenchServer, source_version, tree_cpu_s, vigil_executable
 
 TARGET_P95_MS = 30.0
 TARGET_PAGE_KB = 200.0
@@ -418,15 +418,7 @@ def cpu_seconds(pid: int | None = None) -> float:
         with open("/proc/stat") as stat:
             fields = [int(x) for x in stat.readline().split()[1:]]
         return (sum(fields) - fields[3] - fields[4]) / ticks  # minus idle and iowait
-    total = 0.0
-    for member in process_tree(pid):  # the server and its web processes
-        try:
-            with open(f"/proc/{member}/stat") as stat:
-                parts = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(parts[11]) + int(parts[12])) / ticks
-    return total
+    return tree_cpu_s(pid)  # the server and its web processes
 
 
 def main(argv: list[str] | None = None) -> int:

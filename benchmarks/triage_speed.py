@@ -71,11 +71,16 @@ from benchmarks._measure import (
     NOISY_OTHER_PCT,
     machine_busy_s,
     percentile,
-    proc_cpu_s,
     target_table,
     wait_for_quiet,
 )
-from benchmarks._server import BenchServer, filesystem_of, source_version, vigil_executable
+from benchmarks._server import (
+    BenchServer,
+    filesystem_of,
+    proc_cpu_s,
+    source_version,
+    vigil_executable,
+)
 from benchmarks._triage_load import (
     LoadResult,
     make_reports,

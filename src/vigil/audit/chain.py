@@ -69,14 +69,18 @@ def _locked_head(session: Session) -> AuditChainHead:
 
 def append(session: Session, event: AuditEvent) -> AuditEvent:
     """Link ``event`` to the chain inside the caller's transaction (the head row is locked)."""
-    head = _locked_head(session)
+    _link(_locked_head(session), event)
+    session.add(event)
+    return event
+
+
+def _link(head: AuditChainHead, event: AuditEvent) -> None:
+    """Give ``event`` the next position after ``head`` and move the head onto it."""
     event.occurred_at = event.occurred_at or utcnow()
     event.seq = head.seq + 1
     event.prev_hash = head.hash
     event.hash = event_digest(head.hash, event)
     head.seq, head.hash = event.seq, event.hash
-    session.add(event)
-    return event
 
 
 _EVENT_COLUMNS = tuple(c.key for c in AuditEvent.__table__.columns if c.key != "id")
@@ -89,11 +93,7 @@ def append_many(session: Session, events: Sequence[AuditEvent]) -> None:
     head = _locked_head(session)
     rows = []
     for event in events:
-        event.occurred_at = event.occurred_at or utcnow()
-        event.seq = head.seq + 1
-        event.prev_hash = head.hash
-        event.hash = event_digest(head.hash, event)
-        head.seq, head.hash = event.seq, event.hash
+        _link(head, event)
         rows.append({key: getattr(event, key) for key in _EVENT_COLUMNS})
     if rows:
         session.connection().execute(_INSERT_EVENTS, rows)

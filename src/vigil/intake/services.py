@@ -146,10 +146,14 @@ def ensure_receiving_org(rt: Runtime) -> tuple[int, int]:
 
     Several web processes may start at once: one that loses the race to create them finds
     the winner's rows on its second try."""
+
+    def work(session: Session) -> tuple[int, int]:
+        return receiving_unit(session, rt)
+
     try:
-        rt.receiving_unit = rt.db.write_sync(lambda session: receiving_unit(session, rt))
+        rt.receiving_unit = rt.db.write_sync(work)
     except IntegrityError:
-        rt.receiving_unit = rt.db.write_sync(lambda session: receiving_unit(session, rt))
+        rt.receiving_unit = rt.db.write_sync(work)
     return rt.receiving_unit
 
 
