@@ -18,10 +18,10 @@ from vigil.linkage.matching.normalise import (
     normalise_email,
     normalise_phone,
     parse_date_of_birth,
-    prepare_people,
     prepare_person,
     split_postcode,
 )
+from vigil.linkage.matching.tables import prepare_people
 from vigil.linkage.records import PROTECTED_PROPERTIES, PersonRecord
 from vigil.linkage.synthetic import generate_population
 

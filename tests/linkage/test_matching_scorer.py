@@ -17,13 +17,14 @@ from splink import DuckDBAPI, Linker
 from splink.internals.realtime import compare_records
 
 from vigil.linkage.matching.model import PersonModel
-from vigil.linkage.matching.normalise import PREPARED_SCHEMA, prepare_people, prepare_person
+from vigil.linkage.matching.normalise import prepare_person
 from vigil.linkage.matching.scorer import (
     PersonScorer,
     jaro_winkler,
     jaro_winkler_at_least,
     probability_from_weight,
 )
+from vigil.linkage.matching.tables import PREPARED_SCHEMA, prepare_people
 from vigil.linkage.records import PersonRecord
 from vigil.linkage.synthetic import generate_population
 

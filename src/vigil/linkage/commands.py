@@ -18,7 +18,11 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.text import Text
 
-from vigil.linkage.matching import batch
+from vigil.linkage.matching.batch_terms import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_MIN_PROBABILITY,
+    InputError,
+)
 from vigil.linkage.matching.model import DEFAULT_THRESHOLD, ModelError, PersonModel
 
 link_app = typer.Typer(
@@ -108,8 +112,8 @@ def dedupe(
     save_model: SaveModelOption = None,
     engine: EngineOption = EngineChoice.duckdb,
     threshold: ThresholdOption = None,
-    min_probability: FloorOption = batch.DEFAULT_MIN_PROBABILITY,
-    memory_limit: MemoryOption = batch.DEFAULT_MEMORY_LIMIT,
+    min_probability: FloorOption = DEFAULT_MIN_PROBABILITY,
+    memory_limit: MemoryOption = DEFAULT_MEMORY_LIMIT,
     quiet: QuietOption = False,
 ) -> None:
     """Find pairs of rows in one person CSV that are probably the same person.
@@ -117,6 +121,8 @@ def dedupe(
     Writes every candidate pair scored at or above --min-probability, sorted by id_l and
     id_r; is_match marks those at or above the threshold.
     """
+    from vigil.linkage.matching import batch  # Splink, DuckDB and Arrow: for these commands only
+
     try:
         with _progress(quiet) as progress:
             result = batch.dedupe(
@@ -124,7 +130,7 @@ def dedupe(
                 threshold=threshold, min_probability=min_probability,
                 save_model=save_model, memory_limit=memory_limit, progress=progress,
             )  # fmt: skip
-    except (batch.InputError, ModelError) as exc:
+    except (InputError, ModelError) as exc:
         _fail(str(exc))
         return
     typer.echo(
@@ -169,11 +175,13 @@ def match(
     save_model: SaveModelOption = None,
     engine: EngineOption = EngineChoice.duckdb,
     threshold: ThresholdOption = None,
-    min_probability: FloorOption = batch.DEFAULT_MIN_PROBABILITY,
-    memory_limit: MemoryOption = batch.DEFAULT_MEMORY_LIMIT,
+    min_probability: FloorOption = DEFAULT_MIN_PROBABILITY,
+    memory_limit: MemoryOption = DEFAULT_MEMORY_LIMIT,
     quiet: QuietOption = False,
 ) -> None:
     """Match each new person against the known people: their best candidates."""
+    from vigil.linkage.matching import batch  # Splink, DuckDB and Arrow: for these commands only
+
     try:
         with _progress(quiet) as progress:
             result = batch.match(
@@ -181,7 +189,7 @@ def match(
                 threshold=threshold, min_probability=min_probability,
                 save_model=save_model, memory_limit=memory_limit, progress=progress,
             )  # fmt: skip
-    except (batch.InputError, ModelError) as exc:
+    except (InputError, ModelError) as exc:
         _fail(str(exc))
         return
     typer.echo(
@@ -203,17 +211,19 @@ def train(
     ],
     engine: EngineOption = EngineChoice.duckdb,
     threshold: ThresholdOption = None,
-    memory_limit: MemoryOption = batch.DEFAULT_MEMORY_LIMIT,
+    memory_limit: MemoryOption = DEFAULT_MEMORY_LIMIT,
     quiet: QuietOption = False,
 ) -> None:
     """Train a person model on a CSV (unsupervised: no labels needed) and save it."""
+    from vigil.linkage.matching import batch
+
     try:
         with _progress(quiet) as progress:
             trained = batch.train(
                 persons, out, engine=engine.value, threshold=threshold,
                 memory_limit=memory_limit, progress=progress,
             )  # fmt: skip
-    except (batch.InputError, ModelError) as exc:
+    except (InputError, ModelError) as exc:
         _fail(str(exc))
         return
     typer.echo(
@@ -231,4 +241,6 @@ class _NoProgress:
 
 
 def _progress(quiet: bool) -> _NoProgress | Progress:
-    return _NoProgress() if quiet else batch.progress_bar()
+    from vigil.linkage.matching.batch import progress_bar
+
+    return _NoProgress() if quiet else progress_bar()

@@ -29,6 +29,11 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from splink import DuckDBAPI, Linker
 from splink.internals.splink_dataframe import SplinkDataFrame
 
+from vigil.linkage.matching.batch_terms import (
+    DEFAULT_MEMORY_LIMIT,
+    DEFAULT_MIN_PROBABILITY,
+    InputError,
+)
 from vigil.linkage.matching.model import (
     Dialect,
     LinkType,
@@ -37,7 +42,7 @@ from vigil.linkage.matching.model import (
     settings_creator,
     train_on_linker,
 )
-from vigil.linkage.matching.normalise import PREPARED_SCHEMA, RAW_SCHEMA, prepare_table
+from vigil.linkage.matching.tables import PREPARED_SCHEMA, RAW_SCHEMA, prepare_table
 from vigil.linkage.records import PERSON_COLUMNS
 
 if TYPE_CHECKING:
@@ -46,17 +51,8 @@ if TYPE_CHECKING:
 Engine = Literal["duckdb", "spark"]
 DEDUPE_HEADER = ("id_l", "id_r", "match_probability", "match_weight", "is_match")
 MATCH_HEADER = ("new_id", "known_id", "match_probability", "match_weight", "is_match")
-DEFAULT_MEMORY_LIMIT = "3GB"
-"""DuckDB's working memory (it spills to a temp directory beyond it): with Python, Arrow
-and the output this keeps a million-person dedupe well under 6 GB."""
-DEFAULT_MIN_PROBABILITY = 0.01
-"""Pairs scored below this are not written: the file holds candidates, not every pair."""
 _BLOCK_BYTES = 16 << 20
 _SCORED = ("id_l", "id_r", "match_probability", "match_weight")
-
-
-class InputError(ValueError):
-    """Input a person cannot fix by retrying: wrong file, missing columns, duplicate ids."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from splink import block_on
-from splink.internals.blocking_rule_creator import BlockingRuleCreator
+if TYPE_CHECKING:  # Splink is imported where rules are made for it: the web app never is
+    from splink.internals.blocking_rule_creator import BlockingRuleCreator
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +52,8 @@ class BlockingRule:
         return self.name + ":" + "\x1f".join(texts)
 
     def splink_rules(self) -> list[BlockingRuleCreator | str]:
+        from splink import block_on
+
         rules: list[BlockingRuleCreator | str] = [block_on(*self.columns)]
         if self.either_order:
             first, second, *rest = self.columns

@@ -23,19 +23,19 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import splink.comparison_level_library as cll
-from splink import Linker, SettingsCreator, block_on
-from splink.comparison_library import CustomComparison
-from splink.internals.comparison_level_creator import ComparisonLevelCreator
-from splink.internals.dialects import SplinkDialect
+if TYPE_CHECKING:  # Splink is imported only where a model meets it: the web app scores without
+    from splink import Linker, SettingsCreator
+    from splink.comparison_library import CustomComparison
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 from vigil.linkage.matching.blocking import splink_rules
 
@@ -83,6 +83,8 @@ class Level:
     columns: tuple[str, ...] = ()
 
     def creator(self) -> ComparisonLevelCreator:
+        import splink.comparison_level_library as cll
+
         column = self.column or ""
         creator: ComparisonLevelCreator
         match self.kind:
@@ -93,7 +95,7 @@ class Level:
             case "reversed":
                 creator = cll.ColumnsReversedLevel(column, self.other or "", symmetrical=True)
             case "overlap" | "array_intersect" | "damerau_levenshtein":
-                creator = _DialectLevel(self)
+                creator = _dialect_level()(self)
             case "jaro_winkler":
                 creator = cll.JaroWinklerLevel(column, self.threshold or 0.0)
             case "day_month_swapped":
@@ -124,6 +126,8 @@ class Level:
         return creator
 
     def sql(self, dialect: str) -> str:
+        from splink.internals.dialects import SplinkDialect
+
         return self.creator().create_sql(SplinkDialect.from_string(dialect))
 
     def as_dict(self) -> dict[str, Any]:
@@ -147,34 +151,41 @@ _GUARDS = {
 }
 
 
-class _DialectLevel(ComparisonLevelCreator):
-    """Levels whose best SQL differs by engine (array overlap, guarded edit distance)."""
+@cache
+def _dialect_level() -> Callable[[Level], ComparisonLevelCreator]:
+    """Levels whose best SQL differs by engine (array overlap, guarded edit distance); the
+    class is made on first use, so that importing the model does not import Splink."""
+    from splink.internals.comparison_level_creator import ComparisonLevelCreator
+    from splink.internals.dialects import SplinkDialect
 
-    def __init__(self, level: Level) -> None:
-        self.level = level
+    class DialectLevel(ComparisonLevelCreator):
+        def __init__(self, level: Level) -> None:
+            self.level = level
 
-    def create_sql(self, sql_dialect: SplinkDialect) -> str:
-        level, c = self.level, self.level.column or ""
-        spark = sql_dialect.sql_dialect_str == "spark"
-        if level.kind == "overlap":
-            fn = "arrays_overlap" if spark else "list_has_any"
-            return f"{fn}({c}_l, {c}_r)"
-        if level.kind == "array_intersect":
-            overlap = "arrays_overlap" if spark else "list_has_any"
-            size = (
-                f"size(array_intersect({c}_l, {c}_r))"
-                if spark
-                else f"length(list_intersect({c}_l, {c}_r))"
-            )
-            return f"{overlap}({c}_l, {c}_r) AND {size} >= {level.size or 1}"
-        distance = sql_dialect.damerau_levenshtein_function_name
-        sql = f"{distance}({c}_l, {c}_r) <= {level.size or 1}"
-        if level.guard:
-            sql = _GUARDS[level.guard].format(c=c) + " AND " + sql
-        return sql
+        def create_sql(self, sql_dialect: SplinkDialect) -> str:
+            level, c = self.level, self.level.column or ""
+            spark = sql_dialect.sql_dialect_str == "spark"
+            if level.kind == "overlap":
+                fn = "arrays_overlap" if spark else "list_has_any"
+                return f"{fn}({c}_l, {c}_r)"
+            if level.kind == "array_intersect":
+                overlap = "arrays_overlap" if spark else "list_has_any"
+                size = (
+                    f"size(array_intersect({c}_l, {c}_r))"
+                    if spark
+                    else f"length(list_intersect({c}_l, {c}_r))"
+                )
+                return f"{overlap}({c}_l, {c}_r) AND {size} >= {level.size or 1}"
+            distance = sql_dialect.damerau_levenshtein_function_name
+            sql = f"{distance}({c}_l, {c}_r) <= {level.size or 1}"
+            if level.guard:
+                sql = _GUARDS[level.guard].format(c=c) + " AND " + sql
+            return sql
 
-    def create_label_for_charts(self) -> str:
-        return self.level.label or self.level.kind
+        def create_label_for_charts(self) -> str:
+            return self.level.label or self.level.kind
+
+    return DialectLevel
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +195,8 @@ class Comparison:
     levels: tuple[Level, ...] = field(default_factory=tuple)
 
     def splink(self) -> CustomComparison:
+        from splink.comparison_library import CustomComparison
+
         return CustomComparison(
             comparison_levels=[level.creator() for level in self.levels],
             output_column_name=self.name,
@@ -332,6 +345,8 @@ def settings_creator(
     link_type: LinkType, comparisons: Sequence[Comparison] = PERSON_COMPARISONS
 ) -> SettingsCreator:
     """Untrained Splink settings for the person model."""
+    from splink import SettingsCreator
+
     return SettingsCreator(
         link_type=link_type,
         unique_id_column_name="id",
@@ -537,6 +552,8 @@ def train_on_linker(
 ) -> PersonModel:
     """Estimate the model's parameters on the data registered with ``linker`` (made from
     ``settings_creator``) and return it as a saved-model object."""
+    from splink import block_on
+
     opts = options or TrainingOptions()
     training = linker.training
     training.estimate_probability_two_random_records_match(
