@@ -45,7 +45,7 @@ translations: $(CATALOGUES:.po=.mo)
 
 # For developers after changing text: extract every string and update both catalogues.
 messages: $(VENV)/.installed
-	$(VENV)/bin/pybabel extract -F babel.cfg --no-location --sort-output -o src/vigil/translations/messages.pot src/vigil
+	$(VENV)/bin/pybabel extract -F babel.cfg -k said --no-location --sort-output -o src/vigil/translations/messages.pot src/vigil
 	$(VENV)/bin/pybabel update --no-fuzzy-matching -i src/vigil/translations/messages.pot -d src/vigil/translations
 	$(VENV)/bin/python tools/fill_english_catalogue.py
 

@@ -506,6 +506,11 @@ def test_an_alert_on_a_record_the_team_may_not_see_says_only_whom_to_ask(
     assert "A record exists that you cannot see." in inbox
     assert rt.settings.receiving_org in inbox and reference not in inbox
     assert "Match " not in inbox  # no evidence from a record they may not see
+    ask = f"A record held by {rt.settings.receiving_org} matched; ask them to share it."
+    assert ask in inbox
+    welsh = web.get("/console/alerts?lang=cy").text  # whom to ask, said in Welsh
+    assert f"Mae cofnod sydd gan {rt.settings.receiving_org} yn cyfateb" in welsh
+    assert ask not in welsh
 
 
 def test_the_analyst_gets_no_alert_badge_for_another_agencys_subject(

@@ -14,11 +14,12 @@ from vigil.audit.services import record_event
 from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.said import said
 
 _UNAUTHORISED = Problem(
     401,
-    "Unauthorised",
-    "A valid bearer token is required.",
+    said("Unauthorised"),
+    said("A valid bearer token is required."),
     headers={"WWW-Authenticate": 'Bearer realm="vigil"'},
 )
 
@@ -56,7 +57,7 @@ def require(permission: Permission) -> Callable[..., Any]:
                     purpose=f"{request.method} {_route_path(request)} needs {permission.value}",
                 )
             )
-            raise Problem(403, "Forbidden", "Your role does not allow this.")
+            raise Problem(403, said("Forbidden"), said("Your role does not allow this."))
         return user
 
     guard.permission = permission  # type: ignore[attr-defined]

@@ -41,6 +41,7 @@ from vigil.intake.services import open_identity
 from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.said import said
 from vigil.web.templating import Page, page, page_router
 
 DISCLOSE = Permission.reporter_identity_disclose
@@ -203,6 +204,6 @@ def reporter_identity_api(
     _refused(rt, user, found, _client(request, rt), "reauthentication_required")
     raise Problem(
         403,
-        "Forbidden",
-        "re-authentication required: use the console to see a reporter's identity",
+        said("Forbidden"),
+        said("re-authentication required: use the console to see a reporter's identity"),
     )

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
+from vigil.web.said import said
+
 
 class Classification(StrEnum):
     official = "OFFICIAL"
@@ -46,17 +48,18 @@ class GradingScheme:
 GRADING_SCHEMES = {
     "3x5x2": GradingScheme(
         name="3x5x2",
-        source={"1": "Reliable", "2": "Untested", "3": "Not reliable"},
+        # Marked, so that a page can show each meaning in its own language.
+        source={"1": said("Reliable"), "2": said("Untested"), "3": said("Not reliable")},
         intelligence={
-            "A": "Known directly to the source",
-            "B": "Known indirectly to the source but corroborated",
-            "C": "Known indirectly to the source",
-            "D": "Not known",
-            "E": "Suspected to be false",
+            "A": said("Known directly to the source"),
+            "B": said("Known indirectly to the source but corroborated"),
+            "C": said("Known indirectly to the source"),
+            "D": said("Not known"),
+            "E": said("Suspected to be false"),
         },
         handling={
-            "P": "Lawful sharing permitted",
-            "C": "Lawful sharing permitted with conditions",
+            "P": said("Lawful sharing permitted"),
+            "C": said("Lawful sharing permitted with conditions"),
         },
         handling_needs_conditions=frozenset({"C"}),
     )
@@ -73,20 +76,26 @@ class Grading:
     scheme: str = DEFAULT_SCHEME
 
     def problems(self) -> list[tuple[str, str]]:
-        """Field-by-field reasons this grading is not valid in its scheme (empty when valid)."""
+        """Field-by-field reasons this grading is not valid in its scheme (empty when valid),
+        marked so that a page can say them in its language."""
         scheme = GRADING_SCHEMES.get(self.scheme)
         if scheme is None:
-            return [("scheme", f"unknown grading scheme {self.scheme!r}")]
-        found = []
+            return [("scheme", said("unknown grading scheme %(scheme)s", scheme=repr(self.scheme)))]
+        found: list[tuple[str, str]] = []
         if self.source not in scheme.source:
-            found.append(("source", f"must be one of {', '.join(scheme.source)}"))
+            found.append(
+                ("source", said("must be one of %(codes)s", codes=", ".join(scheme.source)))
+            )
         if self.intelligence not in scheme.intelligence:
-            found.append(("intelligence", f"must be one of {', '.join(scheme.intelligence)}"))
+            codes = ", ".join(scheme.intelligence)
+            found.append(("intelligence", said("must be one of %(codes)s", codes=codes)))
         if self.handling not in scheme.handling:
-            found.append(("handling", f"must be one of {', '.join(scheme.handling)}"))
+            found.append(
+                ("handling", said("must be one of %(codes)s", codes=", ".join(scheme.handling)))
+            )
         elif (
             self.handling in scheme.handling_needs_conditions
             and not (self.conditions or "").strip()
         ):
-            found.append(("conditions", "handling code C needs the conditions written down"))
+            found.append(("conditions", said("handling code C needs the conditions written down")))
         return found

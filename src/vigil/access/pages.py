@@ -30,6 +30,7 @@ from vigil.audit.services import record_event
 from vigil.web.problems import Problem, problem_response
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.said import said
 from vigil.web.sessions import load_session
 from vigil.web.templating import Page, page, page_router, translations
 
@@ -137,7 +138,7 @@ def staff_session(
         found, ended = signin.current(rt, token, client, touch=touch) if token else (None, False)
         if found is None:
             target = f"{SIGN_IN}?ended=ended" if ended else SIGN_IN
-            raise Problem(303, "See other", headers={"Location": target})
+            raise Problem(303, said("See other"), headers={"Location": target})
         request.state.staff = found
         if permission is not None and permission not in found.user.permissions:
             actor = found.user.actor(_client(request, rt))
@@ -150,7 +151,7 @@ def staff_session(
                     purpose=f"{request.method} {request.url.path} needs {permission.value}",
                 )
             )
-            raise Problem(403, "Forbidden", "Your role does not allow this.")
+            raise Problem(403, said("Forbidden"), said("Your role does not allow this."))
         return found.user
 
     if permission is not None:

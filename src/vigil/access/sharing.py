@@ -23,6 +23,7 @@ from vigil.access.services import StaffUser
 from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
 from vigil.web.problems import Problem, field_error
+from vigil.web.said import said
 
 
 class ShareOut(BaseModel):
@@ -78,6 +79,56 @@ def agreement_covering(
     return None
 
 
+def _conditions_apply(record_type: str, conditions: str | None) -> str:
+    """Whole sentences for each kind of record, so that each can be said in its own words."""
+    if record_type == "case":
+        return said(
+            "This case may only be shared on these conditions: %(conditions)s. "
+            "Confirm the recipients will follow them.",
+            conditions=conditions,
+        )
+    if record_type == "report":
+        return said(
+            "This report may only be shared on these conditions: %(conditions)s. "
+            "Confirm the recipients will follow them.",
+            conditions=conditions,
+        )
+    return said(
+        "This %(kind)s may only be shared on these conditions: %(conditions)s. "
+        "Confirm the recipients will follow them.",
+        kind=record_type,
+        conditions=conditions,
+    )
+
+
+def _no_agreement(record_type: str, owner: str, target: str, marking: str) -> str:
+    """As :func:`_conditions_apply`: one sentence for each kind of record."""
+    if record_type == "case":
+        return said(
+            "No data-sharing agreement between %(owner)s and %(target)s covers "
+            "a case marked %(marking)s.",
+            owner=owner,
+            target=target,
+            marking=marking,
+        )
+    if record_type == "report":
+        return said(
+            "No data-sharing agreement between %(owner)s and %(target)s covers "
+            "a report marked %(marking)s.",
+            owner=owner,
+            target=target,
+            marking=marking,
+        )
+    return said(
+        "No data-sharing agreement between %(owner)s and %(target)s covers "
+        "a %(kind)s marked %(marking)s.",
+        owner=owner,
+        target=target,
+        kind=record_type,
+        marking=marking,
+    )
+
+
 def share(
     session: Session,
     user: StaffUser,
@@ -99,18 +150,17 @@ def share(
     if getattr(record, "handling_code", None) == "C" and not conditions_accepted:
         raise Problem(
             422,
-            "Handling conditions apply",
-            f"This {record_type} may only be shared on these conditions: "
-            f"{record.handling_conditions}. Confirm the recipients will follow them.",
-            errors=[field_error("#/conditions_accepted", "must be true for handling code C")],
+            said("Handling conditions apply"),
+            _conditions_apply(record_type, record.handling_conditions),
+            errors=[field_error("#/conditions_accepted", said("must be true for handling code C"))],
             kind="handling-conditions",
         )
     if len(purpose) < 5:
         raise Problem(
             422,
-            "Invalid request",
-            "Say why you are sharing it.",
-            errors=[field_error("#/purpose", "at least 5 characters")],
+            said("Invalid request"),
+            said("Say why you are sharing it."),
+            errors=[field_error("#/purpose", said("at least 5 characters"))],
         )
     owner = session.get(Organisation, record.owning_org_id)
     target_org = (
@@ -121,9 +171,9 @@ def share(
     if target_org is None or owner is None:
         raise Problem(
             422,
-            "Invalid request",
-            "No organisation by that name.",
-            errors=[field_error("#/organisation", "unknown organisation")],
+            said("Invalid request"),
+            said("No organisation by that name."),
+            errors=[field_error("#/organisation", said("unknown organisation"))],
         )
     team = None
     if team_name:
@@ -133,9 +183,9 @@ def share(
         if team is None:
             raise Problem(
                 422,
-                "Invalid request",
-                "No team by that name in that organisation.",
-                errors=[field_error("#/team", "unknown team")],
+                said("Invalid request"),
+                said("No team by that name in that organisation."),
+                errors=[field_error("#/team", said("unknown team"))],
             )
     agreement = None
     if target_org.id != owner.id:
@@ -144,9 +194,8 @@ def share(
         if agreement is None:
             raise Problem(
                 403,
-                "No sharing agreement",
-                f"No data-sharing agreement between {owner.name} and {target_org.name} covers "
-                f"a {record_type} marked {marking.value}.",
+                said("No sharing agreement"),
+                _no_agreement(record_type, owner.name, target_org.name, marking.value),
                 kind="no-sharing-agreement",
             )
     row = RecordShare(
@@ -184,7 +233,9 @@ def revoke(
 ) -> ShareOut:
     row = session.get(RecordShare, share_id)
     if row is None or row.record_type != record_type or row.record_id != record.id:
-        raise Problem(404, "Not found", "No such share of this record.", kind="not-found")
+        raise Problem(
+            404, said("Not found"), said("No such share of this record."), kind="not-found"
+        )
     if row.revoked_at is None:
         row.revoked_at, row.revoked_by = utcnow(), user.id
         record_event(

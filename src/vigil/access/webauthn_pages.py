@@ -27,6 +27,7 @@ from vigil.access.services import StaffUser
 from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.said import said
 from vigil.web.sessions import load_session
 from vigil.web.templating import Page, page, page_router
 
@@ -66,12 +67,14 @@ async def json_call(request: Request, rt: Runtime = Depends(runtime)) -> JsonCal
     web = load_session(rt, request)
     token = request.headers.get(CSRF_HEADER)
     if not web.csrf_ok(token):
-        raise Problem(403, "Forbidden", "The page has expired. Reload it and try again.")
+        raise Problem(
+            403, said("Forbidden"), said("The page has expired. Reload it and try again.")
+        )
     body = b""
     async for chunk in request.stream():
         body += chunk
         if len(body) > keys.MAX_RESPONSE_BYTES:
-            raise Problem(413, "Payload too large", "The request is too large.")
+            raise Problem(413, said("Payload too large"), said("The request is too large."))
     try:
         data: dict[str, Any] | None = keys.parse_json(body) if body else {}
     except keys.KeyRefused:
@@ -86,7 +89,7 @@ def _rp(p: Page) -> keys.RelyingParty:
     try:
         return keys.relying_party(p.rt.settings, str(p.request.base_url))
     except keys.KeyRefused as exc:
-        raise Problem(503, "Unavailable", "Security keys are not configured.") from exc
+        raise Problem(503, said("Unavailable"), said("Security keys are not configured.")) from exc
 
 
 def _client(p: Page) -> str:

@@ -47,26 +47,26 @@ def _day(text: str) -> datetime | None:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
-def _criteria(values: dict[str, str]) -> tuple[AuditFilter | None, dict[str, str]]:
-    """The filter the form asks for, or the errors that stop it."""
+def _criteria(p: Page, values: dict[str, str]) -> tuple[AuditFilter | None, dict[str, str]]:
+    """The filter the form asks for, or the errors that stop it (in the page's language)."""
     errors: dict[str, str] = {}
     user_id = None
     if values["user"]:
         if values["user"].isascii() and values["user"].isdigit() and int(values["user"]) >= 1:
             user_id = int(values["user"])
         else:
-            errors["user"] = "Enter the user's number, for example 12"
+            errors["user"] = p._("Enter the user's number, for example 12")
     since = _day(values["since"]) if values["since"] else None
     if values["since"] and since is None:
-        errors["since"] = "Enter the start date as year-month-day, for example 2026-11-01"
+        errors["since"] = p._("Enter the start date as year-month-day, for example 2026-11-01")
     until = _day(values["until"]) if values["until"] else None
     if values["until"] and until is None:
-        errors["until"] = "Enter the end date as year-month-day, for example 2026-11-30"
+        errors["until"] = p._("Enter the end date as year-month-day, for example 2026-11-30")
     if since and until and since > until:
-        errors["until"] = "The end date must be the same as or after the start date"
+        errors["until"] = p._("The end date must be the same as or after the start date")
     for name, most in (("action", 60), ("record", 100)):
         if len(values[name]) > most:
-            errors[name] = f"Enter at most {most} characters"
+            errors[name] = p._("Enter at most %(num)s characters", num=most)
     if errors:
         return None, errors
     return (
@@ -89,7 +89,7 @@ def _cursor(text: str | None) -> int | None:
 def audit_log(user: StaffUser = Depends(_auditor), p: Page = Depends(page)) -> Response:
     query = p.request.query_params
     values = {name: query.get(name, "").strip() for name in FIELDS}
-    where, errors = _criteria(values)
+    where, errors = _criteria(p, values)
     found = None
     next_href = None
     if where is not None:

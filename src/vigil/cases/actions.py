@@ -51,8 +51,16 @@ from vigil.cases.services import (
 from vigil.db import utcnow
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
-_NO_ACTION = Problem(404, "Not found", "No such action on this case.", kind="not-found")
+_NO_ACTION = Problem(404, said("Not found"), said("No such action on this case."), kind="not-found")
+# Whole sentences, one a state, so that each can be said in a language with its own word order.
+_ALREADY = {
+    "open": said("the action is already open"),
+    "in_progress": said("the action is already in_progress"),
+    "done": said("the action is already done"),
+    "cancelled": said("the action is already cancelled"),
+}
 
 
 def link_records(
@@ -92,10 +100,13 @@ def _owner(session: Session, case: Case, body: ActionIn) -> tuple[Organisation, 
         else session.scalar(select(Organisation).where(Organisation.name == body.organisation))
     )
     if org is None:
-        raise invalid(("organisation", "no organisation by that name"))
+        raise invalid(("organisation", said("no organisation by that name")))
     if org.id != case.owning_org_id and not _shared_with_org(session, case, org.id):
         raise invalid(
-            ("organisation", "the case is not shared with that organisation; share it first")
+            (
+                "organisation",
+                said("the case is not shared with that organisation; share it first"),
+            )
         )
     team = None
     if body.team is not None:
@@ -103,7 +114,7 @@ def _owner(session: Session, case: Case, body: ActionIn) -> tuple[Organisation, 
             select(Team).where(Team.organisation_id == org.id, Team.name == body.team)
         )
         if team is None:
-            raise invalid(("team", "no team by that name in that organisation"))
+            raise invalid(("team", said("no team by that name in that organisation")))
     return org, team
 
 
@@ -165,13 +176,18 @@ def update_action(
             raise _NO_ACTION
         if not views.may_update_action(user, case, action):
             raise Problem(
-                403, "Forbidden", "You may update only your own agency's (or team's) actions."
+                403,
+                said("Forbidden"),
+                said("You may update only your own agency's (or team's) actions."),
             )
         if case.status != CaseStatus.open:
-            raise conflict("This case is closed; its actions can no longer change.")
+            raise conflict(said("This case is closed; its actions can no longer change."))
         new_state = body.state.value if body.state and body.state != action.state else None
         if new_state is None and body.text is None:
-            raise invalid(("state", f"the action is already {action.state}"))
+            already = _ALREADY.get(action.state)
+            raise invalid(
+                ("state", already or said("the action is already %(state)s", state=action.state))
+            )
         now = utcnow()
         session.add(
             CaseActionUpdate(
@@ -210,7 +226,7 @@ def record_meeting(
 ) -> MeetingOut:
     # A day's grace: the recorder's local date may be ahead of UTC.
     if body.held_on > views.today() + timedelta(days=1):
-        raise invalid(("held_on", "a meeting record is of a meeting already held"))
+        raise invalid(("held_on", said("a meeting record is of a meeting already held")))
 
     def change(session: Session, case: Case) -> MeetingOut:
         meeting = CaseMeeting(
@@ -319,7 +335,9 @@ def case_shares(rt: Runtime, user: StaffUser, reference: str, client: str | None
     def change(session: Session, case: Case) -> list[ShareOut]:
         if not views.is_insider(user, case):
             raise Problem(
-                403, "Forbidden", "Only the organisation managing this case sees its shares."
+                403,
+                said("Forbidden"),
+                said("Only the organisation managing this case sees its shares."),
             )
         return _shares(session, case)
 
@@ -365,7 +383,9 @@ def case_sharing(rt: Runtime, user: StaffUser, reference: str, client: str | Non
     def change(session: Session, case: Case) -> CaseSharing:
         if not views.is_insider(user, case):
             raise Problem(
-                403, "Forbidden", "Only the organisation managing this case sees its shares."
+                403,
+                said("Forbidden"),
+                said("Only the organisation managing this case sees its shares."),
             )
         shares = _shares(session, case)
         live = {s.organisation for s in shares if s.revoked_at is None and s.team is None}

@@ -1,5 +1,6 @@
 """What every case form of the console shares: reading fields, parsing them with the API's
-own input models, and turning a service's problem into GOV.UK error messages.
+own input models, and turning a service's problem into GOV.UK error messages in the page's
+language (the problem's words and the field labels in front of them).
 
 The console accepts exactly what the JSON API accepts (the same pydantic models and the same
 service functions), so a page can never let through what the API would refuse. A service's
@@ -15,35 +16,37 @@ from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 
-from vigil.web.problems import Problem, field_error, validation_problem
+from vigil.web.problems import Problem, field_error, told, validation_problem
+from vigil.web.said import Gettext, said, spoken
 
 T = TypeVar("T")
 
-# What each form's fields are called on the page, to start its error messages.
+# What each form's fields are called on the page, to start its error messages (said in the
+# page's language by the helpers below).
 LABELS: dict[str, str] = {
-    "title": "Title",
-    "summary": "Summary",
-    "level": "Management level",
-    "review_date": "Review date",
-    "reports": "Report references",
-    "entities": "Entity ids",
-    "subjects": "Subject references",
-    "lead": "Lead officer",
-    "team": "Team",
-    "classification": "Classification",
-    "detail": "Detail",
-    "due_date": "Due date",
-    "organisation": "Agency",
-    "state": "State",
-    "status": "Status",
-    "text": "Note",
-    "held_on": "Date of the meeting",
-    "attendees": "Attendees",
-    "minutes": "Minutes",
-    "decision": "Decision",
-    "reason": "Reason",
-    "purpose": "Purpose",
-    "conditions_accepted": "Handling conditions",
+    "title": said("Title"),
+    "summary": said("Summary"),
+    "level": said("Management level"),
+    "review_date": said("Review date"),
+    "reports": said("Report references"),
+    "entities": said("Entity ids"),
+    "subjects": said("Subject references"),
+    "lead": said("Lead officer"),
+    "team": said("Team"),
+    "classification": said("Classification"),
+    "detail": said("Detail"),
+    "due_date": said("Due date"),
+    "organisation": said("Agency"),
+    "state": said("State"),
+    "status": said("Status"),
+    "text": said("Note"),
+    "held_on": said("Date of the meeting"),
+    "attendees": said("Attendees"),
+    "minutes": said("Minutes"),
+    "decision": said("Decision"),
+    "reason": said("Reason"),
+    "purpose": said("Purpose"),
+    "conditions_accepted": said("Handling conditions"),
 }
 
 
@@ -68,16 +71,24 @@ def entity_ids(typed: list[str], message: str) -> list[int]:
     """Entity ids as numbers; anything else a 422 naming each line, as the API would."""
     bad = [field_error(f"#/entities/{i}", message) for i, t in enumerate(typed) if not t.isdigit()]
     if bad:
-        raise Problem(422, "Invalid request", "Check the highlighted fields.", errors=bad)
+        raise Problem(
+            422, said("Invalid request"), said("Check the highlighted fields."), errors=bad
+        )
     return [int(t) for t in typed]
 
 
 def link_errors(
-    problem: Problem, items: Mapping[str, list[str]], *, everything: bool = True
+    problem: Problem,
+    items: Mapping[str, list[str]],
+    gettext: Gettext,
+    *,
+    everything: bool = True,
 ) -> dict[str, str]:
     """Each refused record named by what the person typed, all of a field's in one message.
     A record that does not exist and one the reader may not see read alike. Without
-    ``everything``, errors about other fields are left to :func:`field_errors`."""
+    ``everything``, errors about other fields are left to :func:`field_errors`. Said in the
+    language of ``gettext`` (the page's)."""
+    problem = told(problem, gettext)
     found: dict[str, list[str]] = {}
     for error in problem.errors:
         parts = error["pointer"].removeprefix("#").strip("/").split("/")
@@ -91,18 +102,23 @@ def link_errors(
         )
     if not found and everything:
         found[LINK_FIELDS[0]] = [problem.detail or problem.title]
-    return {name: f"{LABELS[name]}: " + "; ".join(messages) for name, messages in found.items()}
+    return {
+        name: f"{spoken(gettext, LABELS[name])}: " + "; ".join(messages)
+        for name, messages in found.items()
+    }
 
 
-def field_errors(problem: Problem, fields: tuple[str, ...]) -> dict[str, str]:
-    """A 422 problem's errors as {field: message}, one per field, in a person's words.
-    Errors that name no field of the form go to its first field, so none is lost."""
+def field_errors(problem: Problem, fields: tuple[str, ...], gettext: Gettext) -> dict[str, str]:
+    """A 422 problem's errors as {field: message}, one per field, in a person's words and in
+    the language of ``gettext`` (the page's). Errors that name no field of the form go to its
+    first field, so none is lost."""
+    problem = told(problem, gettext)
     found: dict[str, str] = {}
     for error in problem.errors:
         parts = error["pointer"].removeprefix("#").strip("/").split("/")
         name = parts[0] if parts and parts[0] in fields else fields[0]
         detail = error["detail"]
-        label = LABELS.get(parts[0], "") if parts[0] in fields else ""
+        label = spoken(gettext, LABELS.get(parts[0], "")) if parts[0] in fields else ""
         found.setdefault(
             name, f"{label}: {detail[:1].lower()}{detail[1:]}" if label else sentence(detail)
         )

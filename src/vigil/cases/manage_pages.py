@@ -36,6 +36,7 @@ from vigil.cases.forms import (
 )
 from vigil.cases.schemas import CaseChangeIn, CaseOut, CaseShareIn, LinkIn
 from vigil.web.problems import Problem
+from vigil.web.said import said
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -53,8 +54,8 @@ def _managed(p: Page, user: StaffUser, reference: str) -> CaseOut:
     """The case for a form that changes it: a partner reading a shared case gets 403."""
     found = visible(lambda: services.get_case(p.rt, user, reference, client_address(p.request)))
     if not found.may_manage:
-        refusal = "Only the organisation managing this case, or its lead, may change it."
-        raise Problem(403, "Forbidden", refusal)
+        refusal = said("Only the organisation managing this case, or its lead, may change it.")
+        raise Problem(403, said("Forbidden"), refusal)
     return found
 
 
@@ -122,8 +123,8 @@ def change_case(
         if not set(data) - {"reason"}:
             raise Problem(
                 422,
-                "Invalid request",
-                p._(
+                said("Invalid request"),
+                said(
                     "Change the management level, lead officer, review date or status, "
                     "or go back to the case."
                 ),
@@ -136,7 +137,7 @@ def change_case(
         if problem.status not in (409, 422):
             raise
         found = _managed(p, user, reference)
-        errors = field_errors(problem, CHANGE_FIELDS)
+        errors = field_errors(problem, CHANGE_FIELDS, p._)
         return _change_page(p, found, values, errors, status=400)
     return p.redirect(CASE.format(reference=reference))
 
@@ -181,7 +182,10 @@ def link_records(
     values = {name: text(form, name) for name in LINK_FIELDS}
     items = {name: lines(values[name]) for name in LINK_FIELDS}
     try:
-        data = {**items, "entities": entity_ids(items["entities"], p._("an entity id is a number"))}
+        data = {
+            **items,
+            "entities": entity_ids(items["entities"], said("an entity id is a number")),
+        }
         body: LinkIn = parsed(LinkIn, data)
         visible(
             lambda: actions.link_records(p.rt, user, reference, body, client_address(p.request))
@@ -190,7 +194,7 @@ def link_records(
         if problem.status not in (409, 422):
             raise
         found = _managed(p, user, reference)
-        return _links_page(p, found, values, link_errors(problem, items), status=400)
+        return _links_page(p, found, values, link_errors(problem, items, p._), status=400)
     return p.redirect(CASE.format(reference=reference) + "#linked")
 
 
@@ -240,11 +244,11 @@ def share_case(
     try:
         if not values["organisation"] and not values["team"]:
             raise services.invalid(
-                ("organisation", p._("choose the organisation to share the case with"))
+                ("organisation", said("choose the organisation to share the case with"))
             )
         if values["organisation"] and values["team"]:
             raise services.invalid(
-                ("team", p._("choose a partner organisation or a team of yours, not both"))
+                ("team", said("choose a partner organisation or a team of yours, not both"))
             )
         data = {
             "organisation": values["organisation"] or None,  # none: the managing organisation
@@ -257,15 +261,15 @@ def share_case(
     except Problem as problem:
         if problem.kind == "no-sharing-agreement":  # a forged choice: say so on its field
             problem = services.invalid(
-                ("organisation", p._("no agreement in force lets this case be shared with it"))
+                ("organisation", said("no agreement in force lets this case be shared with it"))
             )
         elif problem.kind == "handling-conditions":
             problem = services.invalid(
-                ("conditions_accepted", p._("confirm the recipients will follow them"))
+                ("conditions_accepted", said("confirm the recipients will follow them"))
             )
         if problem.status != 422:
             raise
-        errors = field_errors(problem, SHARE_FIELDS)
+        errors = field_errors(problem, SHARE_FIELDS, p._)
         return _sharing_page(p, user, reference, values, errors, status=400)
     return p.redirect(SHARING.format(reference=reference) + "#shares")
 

@@ -49,6 +49,7 @@ from vigil.cases.schemas import (
     MeetingIn,
 )
 from vigil.web.problems import Problem
+from vigil.web.said import said
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -143,14 +144,14 @@ def open_case(user: StaffUser = Depends(_writer), p: Page = Depends(page)) -> Re
     if values["review_date"]:
         data["review_date"] = values["review_date"]
     try:
-        data["entities"] = entity_ids(items["entities"], p._("an entity id is a number"))
+        data["entities"] = entity_ids(items["entities"], said("an entity id is a number"))
         body: CaseIn = parsed(CaseIn, data)
         opened = services.open_case(p.rt, user, body, client_address(p.request))
     except Problem as problem:
         if problem.status != 422:
             raise
-        errors = field_errors(problem, OPEN_FIELDS)
-        errors.update(link_errors(problem, items, everything=False))
+        errors = field_errors(problem, OPEN_FIELDS, p._)
+        errors.update(link_errors(problem, items, p._, everything=False))
         return _new_page(p, values, errors, status=400)
     return p.redirect(CASE.format(reference=opened.reference))
 
@@ -208,7 +209,7 @@ def _refused(
     if problem.status not in (409, 422):  # 403 and the like stay refusals, not form errors
         raise problem
     found = visible(lambda: services.get_case(p.rt, user, reference, client_address(p.request)))
-    errors = field_errors(problem, fields)
+    errors = field_errors(problem, fields, p._)
     return _case(p, user, found, status=400, form=form, errors=errors, values=values)
 
 

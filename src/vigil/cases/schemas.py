@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.access.markings import Classification
 from vigil.access.sharing import ShareOut
+from vigil.web.said import said
 
 Reason = Annotated[str, Field(min_length=3, max_length=2000)]
 ReportRef = Annotated[str, Field(min_length=1, max_length=40)]
@@ -48,7 +49,7 @@ class LinkIn(LinksIn):
     @model_validator(mode="after")
     def _something(self) -> LinkIn:
         if self.is_empty():
-            raise ValueError("give at least one report, entity or subject to link")
+            raise ValueError(said("give at least one report, entity or subject to link"))
         return self
 
 
@@ -72,7 +73,7 @@ class CaseIn(LinksIn):
     @model_validator(mode="after")
     def _conditions_given(self) -> CaseIn:
         if self.handling_code == "C" and not (self.handling_conditions or "").strip():
-            raise ValueError("handling code C needs the conditions written down")
+            raise ValueError(said("handling code C needs the conditions written down"))
         return self
 
 
@@ -90,7 +91,9 @@ class CaseChangeIn(_In):
     @model_validator(mode="after")
     def _something(self) -> CaseChangeIn:
         if not (self.model_fields_set - {"reason"}):
-            raise ValueError(f"change at least one of {', '.join(CHANGEABLE)}")
+            raise ValueError(
+                said("change at least one of %(fields)s", fields=", ".join(CHANGEABLE))
+            )
         return self
 
 
@@ -114,7 +117,7 @@ class ActionUpdateIn(_In):
     @model_validator(mode="after")
     def _something(self) -> ActionUpdateIn:
         if self.state is None and self.text is None:
-            raise ValueError("give a new state, a text, or both")
+            raise ValueError(said("give a new state, a text, or both"))
         return self
 
 

@@ -42,12 +42,13 @@ from vigil.intake.models import Report
 from vigil.linkage.models import Entity, Subject
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 T = TypeVar("T")
 REFERENCE_PREFIX = "CASE-"
 # No vowels (no words), no 0/O or 1/I/L: read aloud and typed without mistakes.
 REFERENCE_ALPHABET = "23456789BCDFGHJKMNPQRSTVWXYZ"
-_NO_CASE = Problem(404, "Not found", "No case with that reference.", kind="not-found")
+_NO_CASE = Problem(404, said("Not found"), said("No case with that reference."), kind="not-found")
 
 
 def new_reference() -> str:
@@ -63,10 +64,13 @@ def normalise_case_reference(text: str) -> str | None:
     return REFERENCE_PREFIX + body
 
 
-def invalid(*errors: tuple[str, str], detail: str = "Check the highlighted fields.") -> Problem:
+def invalid(
+    *errors: tuple[str, str], detail: str = said("Check the highlighted fields.")
+) -> Problem:
+    """A form's refusal, one message per field (each marked with ``said`` by the caller)."""
     return Problem(
         422,
-        "Invalid request",
+        said("Invalid request"),
         detail,
         errors=[field_error(f"#/{field}", message) for field, message in errors],
         kind="invalid-request",
@@ -74,7 +78,7 @@ def invalid(*errors: tuple[str, str], detail: str = "Check the highlighted field
 
 
 def conflict(detail: str) -> Problem:
-    return Problem(409, "Conflict", detail, kind="conflict")
+    return Problem(409, said("Conflict"), detail, kind="conflict")
 
 
 def visible_case(session: Session, user: StaffUser, reference: str) -> Case:
@@ -96,11 +100,11 @@ def managed_case(session: Session, user: StaffUser, reference: str, *, open_only
     if not views.manages(user, case):
         raise Problem(
             403,
-            "Forbidden",
-            "Only the organisation managing this case, or its lead, may change it.",
+            said("Forbidden"),
+            said("Only the organisation managing this case, or its lead, may change it."),
         )
     if open_only and case.status != CaseStatus.open:
-        raise conflict("This case is closed; reopen it first.")
+        raise conflict(said("This case is closed; reopen it first."))
     return case
 
 
@@ -188,7 +192,7 @@ def resolve_links(session: Session, user: StaffUser, body: LinksIn) -> list[Link
                 select(Report.id).where(Report.reference == reference, policy.reports(user))
             )
         if rid is None:
-            errors.append((f"reports/{i}", "no report with that reference that you may see"))
+            errors.append((f"reports/{i}", said("no report with that reference that you may see")))
         else:
             found.append(Linkable("report", rid, str(reference)))
     for i, entity_id in enumerate(body.entities):
@@ -196,7 +200,7 @@ def resolve_links(session: Session, user: StaffUser, body: LinksIn) -> list[Link
             select(Entity.id).where(Entity.id == entity_id, policy.visible(user, Entity, "entity"))
         )
         if eid is None:
-            errors.append((f"entities/{i}", "no entity with that id that you may see"))
+            errors.append((f"entities/{i}", said("no entity with that id that you may see")))
         else:
             found.append(Linkable("entity", eid, f"entity {eid}"))
     for i, text in enumerate(body.subjects):
@@ -207,11 +211,13 @@ def resolve_links(session: Session, user: StaffUser, body: LinksIn) -> list[Link
             )
         ).first()
         if row is None:
-            errors.append((f"subjects/{i}", "no subject with that reference that you may see"))
+            errors.append(
+                (f"subjects/{i}", said("no subject with that reference that you may see"))
+            )
         else:
             found.append(Linkable("subject", row[0], row[1]))
     if errors:
-        raise invalid(*errors, detail="Some records cannot be linked; nothing was linked.")
+        raise invalid(*errors, detail=said("Some records cannot be linked; nothing was linked."))
     unique = {(r.record_type, r.record_id): r for r in found}
     return list(unique.values())
 
@@ -282,7 +288,7 @@ def _lead(session: Session, case: Case, email: str) -> User:
         select(Case.id).where(Case.id == case.id, views.visible_cases(lead))
     )
     if row is None or lead is None or not may_see or Permission.cases_read not in lead.permissions:
-        raise invalid(("lead", "no active colleague with that e-mail may see this case"))
+        raise invalid(("lead", said("no active colleague with that e-mail may see this case")))
     return row
 
 
@@ -293,13 +299,13 @@ def _owning_team(session: Session, user: StaffUser, name: str | None) -> int | N
         select(Team.id).where(Team.organisation_id == user.org_id, Team.name == name)
     )
     if team is None or team not in user.team_ids:
-        raise invalid(("team", "not one of your teams"))
+        raise invalid(("team", said("not one of your teams")))
     return team
 
 
 def _review_date_problem(value: date | None) -> tuple[str, str] | None:
     if value is not None and value < views.today():
-        return ("review_date", "must be today or later")
+        return ("review_date", said("must be today or later"))
     return None
 
 
@@ -309,7 +315,7 @@ def open_case(rt: Runtime, user: StaffUser, body: CaseIn, client: str | None) ->
     (domain-facts §4), and every linked record keeps its own marking for every reader."""
     problems: list[tuple[str, str]] = []
     if body.classification.rank > user.clearance.rank:
-        problems.append(("classification", "above your own clearance"))
+        problems.append(("classification", said("above your own clearance")))
     review = _review_date_problem(body.review_date)
     if review:
         problems.append(review)
@@ -372,9 +378,9 @@ def _decode(cursor: str) -> int:
     except ValueError as exc:
         raise Problem(
             422,
-            "Invalid request",
-            "The cursor is not one this service gave out.",
-            errors=[field_error("#/cursor", "not a valid cursor")],
+            said("Invalid request"),
+            said("The cursor is not one this service gave out."),
+            errors=[field_error("#/cursor", said("not a valid cursor"))],
             kind="invalid-request",
         ) from exc
 
@@ -429,12 +435,12 @@ def list_cases(
 def _change_problems(body: CaseChangeIn) -> list[tuple[str, str]]:
     given = body.model_fields_set
     problems: list[tuple[str, str]] = [
-        (name, "cannot be empty")
+        (name, said("cannot be empty"))
         for name in ("title", "summary", "level", "lead", "status")
         if name in given and getattr(body, name) is None
     ]
     if (body.status is not None or body.level is not None) and body.reason is None:
-        problems.append(("reason", "a change of status or level needs a reason"))
+        problems.append(("reason", said("a change of status or level needs a reason")))
     review = _review_date_problem(body.review_date)
     if review:
         problems.append(review)
@@ -453,7 +459,7 @@ def change_case(
 
     def change(session: Session, case: Case) -> CaseOut:
         if case.status == CaseStatus.closed and body.status != CaseStatus.open:
-            raise conflict("This case is closed; reopen it first.")
+            raise conflict(said("This case is closed; reopen it first."))
         reason = body.reason or ""
 
         def decided(decision: str) -> None:

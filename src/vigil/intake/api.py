@@ -33,6 +33,7 @@ from vigil.intake.uploads import read_submission
 from vigil.web.problems import PROBLEM_TYPE, Problem, validation_problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.said import said
 
 Doc = TypeVar("Doc", bound=BaseModel)
 
@@ -190,9 +191,9 @@ def export_reports(
     if since is not None and until is not None and since >= until:
         raise Problem(
             422,
-            "Invalid input",
-            "'until' must be after 'since'.",
-            errors=[{"pointer": "#/query/until", "detail": "must be after since"}],
+            said("Invalid input"),
+            said("'until' must be after 'since'."),
+            errors=[{"pointer": "#/query/until", "detail": said("must be after since")}],
         )
     text = export.export_reports(
         rt,

@@ -31,6 +31,7 @@ from vigil.intake.models import Attachment
 from vigil.intake.reading import visible_report
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 MIN_JUSTIFICATION = 20  # as for disclosing a reporter's identity
 MAX_JUSTIFICATION = 2000
@@ -52,7 +53,7 @@ FILE_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; sandbox",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
-_NO_FILE = Problem(404, "Not found", "No such file on this report.", kind="not-found")
+_NO_FILE = Problem(404, said("Not found"), said("No such file on this report."), kind="not-found")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -101,15 +102,18 @@ def safe_download_name(reference: str, attachment_id: int, filename: str | None,
 def justification_problem(justification: str) -> Problem | None:
     """Why a justification is not enough, as a 422 naming the field; None when it is."""
     if len(justification) < MIN_JUSTIFICATION:
-        detail = f"say why you need the original: at least {MIN_JUSTIFICATION} characters"
+        detail = said(
+            "say why you need the original: at least %(limit)s characters",
+            limit=MIN_JUSTIFICATION,
+        )
     elif len(justification) > MAX_JUSTIFICATION:
-        detail = f"must be {MAX_JUSTIFICATION} characters or fewer"
+        detail = said("must be %(limit)s characters or fewer", limit=MAX_JUSTIFICATION)
     else:
         return None
     return Problem(
         422,
-        "Invalid request",
-        "A justification is needed to download an original.",
+        said("Invalid request"),
+        said("A justification is needed to download an original."),
         errors=[field_error("#/justification", detail)],
         kind="invalid-request",
     )
@@ -176,7 +180,7 @@ def open_original(
     records for a missing permission.
     """
     if Permission.attachment_original_download not in user.permissions:
-        raise Problem(403, "Forbidden", "Your role does not allow this.")
+        raise Problem(403, said("Forbidden"), said("Your role does not allow this."))
     reason = " ".join(justification.split())
     problem = justification_problem(reason)
     if problem is not None:

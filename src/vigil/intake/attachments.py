@@ -25,33 +25,35 @@ from typing import BinaryIO
 import pillow_heif
 from PIL import Image, ImageOps
 
+from vigil.web.said import said
+
 pillow_heif.register_heif_opener()
 
 # media type -> (file name extensions that fit it, how we describe it to the uploader)
 _KINDS: dict[str, tuple[frozenset[str], str]] = {
-    "image/jpeg": (frozenset({"jpg", "jpeg", "jpe", "jfif"}), "a JPEG image"),
-    "image/png": (frozenset({"png"}), "a PNG image"),
-    "image/heic": (frozenset({"heic", "heif"}), "a HEIC image"),
-    "video/mp4": (frozenset({"mp4", "m4v"}), "an MP4 video"),
-    "video/quicktime": (frozenset({"mov", "qt"}), "a QuickTime (MOV) video"),
-    "application/pdf": (frozenset({"pdf"}), "a PDF document"),
-    "text/plain": (frozenset({"txt", "text"}), "a plain text file"),
+    "image/jpeg": (frozenset({"jpg", "jpeg", "jpe", "jfif"}), said("a JPEG image")),
+    "image/png": (frozenset({"png"}), said("a PNG image")),
+    "image/heic": (frozenset({"heic", "heif"}), said("a HEIC image")),
+    "video/mp4": (frozenset({"mp4", "m4v"}), said("an MP4 video")),
+    "video/quicktime": (frozenset({"mov", "qt"}), said("a QuickTime (MOV) video")),
+    "application/pdf": (frozenset({"pdf"}), said("a PDF document")),
+    "text/plain": (frozenset({"txt", "text"}), said("a plain text file")),
 }
 ALLOWED_MEDIA_TYPES: frozenset[str] = frozenset(_KINDS)
 _PIL_FORMATS = {"image/jpeg": "JPEG", "image/png": "PNG", "image/heic": "HEIF"}
 
-EMPTY = "The file is empty."
-NOT_ACCEPTED = (
+EMPTY = said("The file is empty.")
+NOT_ACCEPTED = said(
     "This type of file is not accepted. "
     "Send photos (JPEG, PNG, HEIC), videos (MP4, MOV), PDF or plain text."
 )
-MIXED_CONTENT = "The file contains more than one kind of content."
-DAMAGED_IMAGE = "The image is damaged or incomplete."
-DAMAGED_VIDEO = "The video is damaged or incomplete."
-DAMAGED_PDF = "The PDF is damaged or incomplete."
-PDF_ACTIVE = "The PDF contains active content or embedded files, which we cannot accept."
-PDF_ENCRYPTED = "The PDF is encrypted or password-protected, so we cannot check it."
-PDF_TOO_COMPLEX = "The PDF is too large or complex for us to check. Send a simpler PDF."
+MIXED_CONTENT = said("The file contains more than one kind of content.")
+DAMAGED_IMAGE = said("The image is damaged or incomplete.")
+DAMAGED_VIDEO = said("The video is damaged or incomplete.")
+DAMAGED_PDF = said("The PDF is damaged or incomplete.")
+PDF_ACTIVE = said("The PDF contains active content or embedded files, which we cannot accept.")
+PDF_ENCRYPTED = said("The PDF is encrypted or password-protected, so we cannot check it.")
+PDF_TOO_COMPLEX = said("The PDF is too large or complex for us to check. Send a simpler PDF.")
 
 _CHUNK = 1 << 20  # largest single read: files can be tens of megabytes
 _EDGE = 4096  # how much of each end of a file is searched for web-page markers
@@ -164,8 +166,13 @@ def _pixel_limit(max_image_pixels: int) -> int:
 def _check_pixels(width: int, height: int, limit: int) -> None:
     if width * height > limit:
         raise AttachmentRejected(
-            f"The image is too large: {width} x {height} pixels; "
-            f"the most we accept is {limit:,} pixels."
+            said(
+                "The image is too large: %(width)s x %(height)s pixels; "
+                "the most we accept is %(limit)s pixels.",
+                width=width,
+                height=height,
+                limit=format(limit, ","),
+            )
         )
 
 
@@ -235,8 +242,19 @@ def _check_extension(filename: str | None, media_type: str) -> None:
     if extension in extensions:
         return
     if re.fullmatch(r"[a-z0-9]{1,10}", extension):
-        raise AttachmentRejected(f"The file name ends .{extension} but the file is {description}.")
-    raise AttachmentRejected(f"The file name does not match the file, which is {description}.")
+        raise AttachmentRejected(
+            said(
+                "The file name ends .%(extension)s but the file is %(description)s.",
+                extension=extension,
+                description=description,
+            )
+        )
+    raise AttachmentRejected(
+        said(
+            "The file name does not match the file, which is %(description)s.",
+            description=description,
+        )
+    )
 
 
 def _contains_zip(fh: BinaryIO) -> bool:
@@ -375,7 +393,10 @@ def _decode(path: Path, media_type: str, limit: int, *, keep: bool = False) -> I
         raise
     except Image.DecompressionBombError as exc:
         raise AttachmentRejected(
-            f"The image is too large; the most we accept is {limit:,} pixels."
+            said(
+                "The image is too large; the most we accept is %(limit)s pixels.",
+                limit=format(limit, ","),
+            )
         ) from exc
     except Exception as exc:  # decoders raise many types on hostile input; all mean "damaged"
         raise AttachmentRejected(DAMAGED_IMAGE) from exc

@@ -31,6 +31,7 @@ from vigil.intake.schemas import ReportOut
 from vigil.intake.views import report_out
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 
 class ExportFormat(StrEnum):
@@ -125,9 +126,12 @@ def export_reports(
         if len(rows) > limit:
             raise Problem(
                 422,
-                "Too many reports to export",
-                f"More than {limit:,} reports you may see match. Narrow the dates with "
-                "'since' and 'until'.",
+                said("Too many reports to export"),
+                said(
+                    "More than %(limit)s reports you may see match. Narrow the dates with "
+                    "'since' and 'until'.",
+                    limit=format(limit, ","),
+                ),
                 kind="export-too-large",
             )
         record_event(

@@ -22,13 +22,14 @@ from vigil.intake import attachments
 from vigil.intake.journey import N_
 from vigil.intake.storage import FileTooLarge, StagedFile
 from vigil.web.runtime import Runtime
+from vigil.web.said import Said, spoken
 
 Gettext = Callable[..., str]
 _STAGED_NAME = re.compile(r"^[0-9a-f]{32}$")
 _CHUNK = 1 << 20
 
 # attachments' plain-language refusals, marked here so they reach the Welsh catalogue
-_REASONS = {
+_REASONS: dict[str, str] = {
     attachments.EMPTY: N_("The file is empty."),
     attachments.NOT_ACCEPTED: N_(
         "This type of file is not accepted. "
@@ -75,9 +76,12 @@ def file_size(size: int) -> str:
 
 
 def explain(gettext: Gettext, lang: str, reason: str) -> str:
-    """The refusal in the visitor's language (a generic sentence when only English exists)."""
+    """The refusal in the visitor's language: a marked reason (one with the file's name or
+    size in it, say) through its template, else a generic sentence when only English exists."""
     if reason in _REASONS:
         return gettext(_REASONS[reason])
+    if isinstance(reason, Said):
+        return spoken(gettext, reason)
     return reason if lang == "en" else gettext("We cannot accept this file.")
 
 

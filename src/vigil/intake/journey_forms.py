@@ -110,7 +110,7 @@ def read_text(
         parsed.errors.add(name, _(BAD_CHARACTER))
         return value.strip()
     if len(value) > spec.max_chars:
-        parsed.errors.add(name, _(spec.too_long, max=f"{spec.max_chars:,}", **kw))
+        parsed.errors.add(name, _(spec.too_long, max=format(spec.max_chars, ","), **kw))
     return value
 
 

@@ -25,8 +25,11 @@ from vigil.intake.views import decode_cursor, encode_cursor, report_out
 from vigil.triage.views import triage_out
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
-NO_REPORT = Problem(404, "Not found", "No report with that reference.", kind="not-found")
+NO_REPORT = Problem(
+    404, said("Not found"), said("No report with that reference."), kind="not-found"
+)
 
 
 def get_report(

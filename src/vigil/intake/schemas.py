@@ -19,6 +19,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from vigil.triage.schemas import TriageOut
+from vigil.web.said import said
 
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)\s*([0-9][A-Z]{2})$")
 _VRM = re.compile(r"^[A-Z0-9]{2,10}$")
@@ -34,16 +35,20 @@ def clean_text(value: str) -> str:
     if not unicodedata.is_normalized("NFC", value):
         value = unicodedata.normalize("NFC", value)
     if bad := _CONTROL.search(value):
-        raise ValueError(f"contains a control character (U+{ord(bad.group()):04X})")
+        raise ValueError(
+            said("contains a control character (U+%(code)s)", code=format(ord(bad.group()), "04X"))
+        )
     if bad := _NON_CHARACTER.search(value):
-        raise ValueError(f"contains a non-character (U+{ord(bad.group()):04X})")
+        raise ValueError(
+            said("contains a non-character (U+%(code)s)", code=format(ord(bad.group()), "04X"))
+        )
     return value.strip()
 
 
 def _line(value: str) -> str:
     value = clean_text(value)
     if "\n" in value or "\r" in value:
-        raise ValueError("must be a single line")
+        raise ValueError(said("must be a single line"))
     return value
 
 
@@ -54,14 +59,14 @@ Line = Annotated[str, AfterValidator(_line)]
 def normalise_postcode(value: str) -> str:
     match = _POSTCODE.match(value.upper().strip())
     if not match:
-        raise ValueError("is not a UK postcode, for example SW1A 1AA")
+        raise ValueError(said("is not a UK postcode, for example SW1A 1AA"))
     return f"{match.group(1)} {match.group(2)}"
 
 
 def normalise_registration(value: str) -> str:
     compact = re.sub(r"[\s\-]", "", value).upper()
     if not _VRM.match(compact):
-        raise ValueError("must be 2 to 10 letters and digits, for example AB12 CDE")
+        raise ValueError(said("must be 2 to 10 letters and digits, for example AB12 CDE"))
     return compact
 
 
@@ -69,9 +74,9 @@ def normalise_phone(value: str) -> str:
     try:
         number = phonenumbers.parse(value, "GB")
     except phonenumbers.NumberParseException as exc:
-        raise ValueError("is not a phone number") from exc
+        raise ValueError(said("is not a phone number")) from exc
     if not phonenumbers.is_possible_number(number):
-        raise ValueError("is not a possible phone number")
+        raise ValueError(said("is not a possible phone number"))
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -110,9 +115,9 @@ class When(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> When:
         if self.start and self.end and self.end < self.start:
-            raise ValueError("end must not be before start")
+            raise ValueError(said("end must not be before start"))
         if self.end and not self.start:
-            raise ValueError("end needs a start")
+            raise ValueError(said("end needs a start"))
         return self
 
 
@@ -131,7 +136,7 @@ class Where(_Strict):
     @model_validator(mode="after")
     def _both_coordinates(self) -> Where:
         if (self.lat is None) != (self.lon is None):
-            raise ValueError("lat and lon go together")
+            raise ValueError(said("lat and lon go together"))
         return self
 
 
@@ -170,7 +175,7 @@ class Online(_Strict):
     def _url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
-            raise ValueError("must be a web address starting http:// or https://")
+            raise ValueError(said("must be a web address starting http:// or https://"))
         return value
 
 
@@ -194,15 +199,15 @@ class Reporter(_Strict):
         try:
             return validate_email(value, check_deliverability=False).normalized
         except EmailNotValidError as exc:
-            raise ValueError(f"is not an e-mail address: {exc}") from exc
+            raise ValueError(said("is not an e-mail address: %(why)s", why=str(exc))) from exc
 
     @model_validator(mode="after")
     def _consistent(self) -> Reporter:
         given = [self.name, self.phone, self.email, self.contact_preference]
         if self.anonymous and any(given):
-            raise ValueError("an anonymous reporter cannot give contact details")
+            raise ValueError(said("an anonymous reporter cannot give contact details"))
         if not self.anonymous and not (self.name or self.phone or self.email):
-            raise ValueError("give a name, phone or e-mail, or stay anonymous")
+            raise ValueError(said("give a name, phone or e-mail, or stay anonymous"))
         return self
 
 

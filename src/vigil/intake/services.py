@@ -41,6 +41,7 @@ from vigil.sealing import Sealed
 from vigil.triage.tasks import enter_queue_many
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 IMAGE_MEDIA_TYPES = frozenset({"image/jpeg", "image/png", "image/heic"})
 
@@ -57,7 +58,7 @@ class KeptFile:
 def check_limits(rt: Runtime, report: ReportIn) -> None:
     s = rt.settings
     errors = [
-        field_error(f"#/{name}", f"at most {limit} items")
+        field_error(f"#/{name}", said("at most %(limit)s items", limit=limit))
         for name, items, limit in (
             ("people", report.people, s.max_people),
             ("vehicles", report.vehicles, s.max_vehicles),
@@ -67,7 +68,11 @@ def check_limits(rt: Runtime, report: ReportIn) -> None:
     ]
     if errors:
         raise Problem(
-            422, "Invalid request", "Too many items.", errors=errors, kind="invalid-request"
+            422,
+            said("Invalid request"),
+            said("Too many items."),
+            errors=errors,
+            kind="invalid-request",
         )
 
 
@@ -82,7 +87,7 @@ def _inspect_and_keep(rt: Runtime, staged: Sequence[StagedFile]) -> list[KeptFil
         except files.AttachmentRejected as exc:
             raise Problem(
                 422,
-                "File not accepted",
+                said("File not accepted"),
                 exc.reason,
                 errors=[field_error(f"#/files/{index}", exc.reason)],
                 kind="file-not-accepted",
@@ -265,9 +270,11 @@ def _idempotency(
     if not 1 <= len(key) <= 200 or not key.isprintable():
         raise Problem(
             422,
-            "Invalid request",
-            "Idempotency-Key must be 1 to 200 printable characters.",
-            errors=[field_error("#/headers/Idempotency-Key", "1 to 200 printable characters")],
+            said("Invalid request"),
+            said("Idempotency-Key must be 1 to 200 printable characters."),
+            errors=[
+                field_error("#/headers/Idempotency-Key", said("1 to 200 printable characters"))
+            ],
         )
     key_hash = hashlib.sha256(b"idem:" + key.encode()).hexdigest()
     request = hashlib.sha256(content + b"".join(k.staged.sha256.encode() for k in kept)).hexdigest()
@@ -297,8 +304,8 @@ def _earlier_answer(rt: Runtime, session: Session, idem: _Idempotency) -> Report
     if record.request_sha256 != idem.request_sha256:
         raise Problem(
             409,
-            "Idempotency key reused",
-            "This Idempotency-Key was already used for a different report.",
+            said("Idempotency key reused"),
+            said("This Idempotency-Key was already used for a different report."),
             kind="idempotency-key-reused",
         )
     plain = rt.sealer.open(

@@ -33,12 +33,16 @@ from vigil.triage.models import TriageDecision
 from vigil.triage.tasks import retriage
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 QUESTION_MAX_CHARS = 5_000
 REPLY_MAX_CHARS = 20_000  # the same limit as the API's FollowupIn.text
 
 NOT_FOUND = Problem(
-    404, "Not found", "No report matches that reference and code.", kind="not-found"
+    404,
+    said("Not found"),
+    said("No report matches that reference and code."),
+    kind="not-found",
 )
 
 
@@ -47,7 +51,7 @@ NOT_FOUND = Problem(
 
 def _not_blank(value: str) -> str:
     if not value:
-        raise ValueError("must not be empty")
+        raise ValueError(said("must not be empty"))
     return value
 
 
@@ -135,8 +139,8 @@ async def verify_code(rt: Runtime, client: str, reference_text: str, code: str) 
         retry = int((window_start + window - now).total_seconds()) + 1
         raise Problem(
             429,
-            "Too many attempts",
-            "Too many wrong codes for this reference. Please wait before trying again.",
+            said("Too many attempts"),
+            said("Too many wrong codes for this reference. Please wait before trying again."),
             headers={"Retry-After": str(retry)},
         )
     ok = await anyio.to_thread.run_sync(rt.code_hasher.verify, code_hash, code)
@@ -185,9 +189,9 @@ async def add_followup(
     if not (text and text.strip()) and not staged:
         raise Problem(
             422,
-            "Invalid request",
-            "Add some text or at least one file.",
-            errors=[field_error("#/text", "add some text or a file")],
+            said("Invalid request"),
+            said("Add some text or at least one file."),
+            errors=[field_error("#/text", said("add some text or a file"))],
             kind="invalid-request",
         )
     return await add_reporter_message(rt, verified, text, staged, channel=channel)

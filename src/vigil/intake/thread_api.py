@@ -25,6 +25,7 @@ from vigil.intake.uploads import (
 )
 from vigil.web.problems import PROBLEM_TYPE, Problem, validation_problem
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.said import said
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
@@ -77,7 +78,7 @@ async def ask_question(
 ) -> MessageOut:
     media, _ = media_type_of(request.headers.get("content-type"))
     if media not in JSON_TYPES:
-        raise Problem(415, "Unsupported media type", "Send application/json.")
+        raise Problem(415, said("Unsupported media type"), said("Send application/json."))
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > rt.settings.max_json_bytes:
         raise too_large(rt.settings.max_json_bytes)

@@ -16,6 +16,7 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from vigil.intake.storage import FileStore, FileTooLarge, StagedFile, StagedWriter
 from vigil.settings import Settings
 from vigil.web.problems import Problem, field_error
+from vigil.web.said import said
 
 JSON_TYPES = {"application/json", "application/problem+json"}
 
@@ -41,9 +42,9 @@ def parse_json_document(raw: bytes, pointer: str = "") -> Any:
     except orjson.JSONDecodeError as exc:
         raise Problem(
             422,
-            "Invalid request",
-            "The body is not valid JSON.",
-            errors=[field_error(pointer or "#", f"not valid JSON: {exc.msg}")],
+            said("Invalid request"),
+            said("The body is not valid JSON."),
+            errors=[field_error(pointer or "#", said("not valid JSON: %(error)s", error=exc.msg))],
         ) from exc
 
 
@@ -59,7 +60,11 @@ async def read_capped(stream: AsyncIterator[bytes], limit: int) -> bytes:
 
 
 def too_large(limit: int) -> Problem:
-    return Problem(413, "Request too large", f"The request is larger than {limit:,} bytes.")
+    return Problem(
+        413,
+        said("Request too large"),
+        said("The request is larger than %(limit)s bytes.", limit=format(limit, ",")),
+    )
 
 
 async def read_submission(
@@ -81,7 +86,7 @@ async def read_submission(
     if media == "multipart/form-data":
         boundary = options.get(b"boundary")
         if not boundary:
-            raise Problem(422, "Invalid request", "The multipart body has no boundary.")
+            raise Problem(422, said("Invalid request"), said("The multipart body has no boundary."))
         if content_length is not None and content_length > settings.max_multipart_bytes:
             raise too_large(settings.max_multipart_bytes)
         reader = _MultipartReader(boundary, settings, store, json_part)
@@ -98,8 +103,8 @@ async def read_submission(
             raise
     raise Problem(
         415,
-        "Unsupported media type",
-        "Send application/json, or multipart/form-data with a 'report' part and files.",
+        said("Unsupported media type"),
+        said("Send application/json, or multipart/form-data with a 'report' part and files."),
     )
 
 
@@ -139,28 +144,38 @@ class _MultipartReader:
         except FileTooLarge as exc:
             raise Problem(
                 413,
-                "File too large",
-                f"A file is larger than the limit of {exc.limit:,} bytes.",
+                said("File too large"),
+                said(
+                    "A file is larger than the limit of %(limit)s bytes.",
+                    limit=format(exc.limit, ","),
+                ),
                 errors=[
-                    field_error(f"#/files/{len(self._files)}", f"larger than {exc.limit:,} bytes")
+                    field_error(
+                        f"#/files/{len(self._files)}",
+                        said("larger than %(limit)s bytes", limit=format(exc.limit, ",")),
+                    )
                 ],
             ) from exc
         except Exception as exc:
-            raise Problem(422, "Invalid request", "The multipart body is malformed.") from exc
+            raise Problem(
+                422, said("Invalid request"), said("The multipart body is malformed.")
+            ) from exc
 
     def finish(self) -> Submission:
         try:
             self._parser.finalize()
         except Exception as exc:
-            raise Problem(422, "Invalid request", "The multipart body is malformed.") from exc
+            raise Problem(
+                422, said("Invalid request"), said("The multipart body is malformed.")
+            ) from exc
         if not self._ended or self._file is not None or self._field is not None:
-            raise Problem(422, "Invalid request", "The multipart body ended early.")
+            raise Problem(422, said("Invalid request"), said("The multipart body ended early."))
         if self._document is None:
             raise Problem(
                 422,
-                "Invalid request",
-                f"The multipart body has no '{self._json_part}' part.",
-                errors=[field_error(f"#/{self._json_part}", "is required")],
+                said("Invalid request"),
+                said("The multipart body has no '%(part)s' part.", part=self._json_part),
+                errors=[field_error(f"#/{self._json_part}", said("is required"))],
             )
         return Submission(parse_json_document(self._document, f"#/{self._json_part}"), self._files)
 
@@ -191,15 +206,20 @@ class _MultipartReader:
         name = params.get(b"name", b"").decode("utf-8", "replace")
         filename_raw = params.get(b"filename")
         if disposition != b"form-data" or not name:
-            raise Problem(422, "Invalid request", "Each multipart part needs a form-data name.")
+            raise Problem(
+                422, said("Invalid request"), said("Each multipart part needs a form-data name.")
+            )
         if filename_raw is not None:
             if len(self._files) >= self._settings.max_attachments:
                 raise Problem(
                     422,
-                    "Too many files",
-                    f"Send at most {self._settings.max_attachments} files.",
+                    said("Too many files"),
+                    said("Send at most %(limit)s files.", limit=self._settings.max_attachments),
                     errors=[
-                        field_error("#/files", f"at most {self._settings.max_attachments} files")
+                        field_error(
+                            "#/files",
+                            said("at most %(limit)s files", limit=self._settings.max_attachments),
+                        )
                     ],
                 )
             filename = filename_raw.decode("utf-8", "replace")[-255:] or None
@@ -208,13 +228,15 @@ class _MultipartReader:
             if name != self._json_part:
                 raise Problem(
                     422,
-                    "Invalid request",
-                    f"Unexpected form field '{name[:40]}'.",
-                    errors=[field_error(f"#/{name[:40]}", "is not a known field")],
+                    said("Invalid request"),
+                    said("Unexpected form field '%(name)s'.", name=name[:40]),
+                    errors=[field_error(f"#/{name[:40]}", said("is not a known field"))],
                 )
             if self._document is not None:
                 raise Problem(
-                    422, "Invalid request", f"Only one '{self._json_part}' part is allowed."
+                    422,
+                    said("Invalid request"),
+                    said("Only one '%(part)s' part is allowed.", part=self._json_part),
                 )
             self._field = bytearray()
             self._field_name = name

@@ -19,6 +19,7 @@ from vigil.intake.schemas import (
     Where,
 )
 from vigil.web.problems import Problem, field_error
+from vigil.web.said import said
 
 
 def report_out(row: Report, followups: int) -> ReportOut:
@@ -100,7 +101,7 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     except (ValueError, TypeError) as exc:
         raise Problem(
             422,
-            "Invalid request",
-            "The cursor is not valid.",
-            errors=[field_error("#/query/cursor", "is not a valid cursor")],
+            said("Invalid request"),
+            said("The cursor is not valid."),
+            errors=[field_error("#/query/cursor", said("is not a valid cursor"))],
         ) from exc

@@ -36,6 +36,7 @@ from vigil.linkage.schemas import (
 )
 from vigil.web.problems import PROBLEM_TYPE, Problem
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.said import said
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {PROBLEM_TYPE: {}}}
@@ -82,7 +83,11 @@ async def import_file(
     """Person CSV or FollowTheMoney JSON lines; any row error imports nothing."""
     data = await file.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
-        raise Problem(413, "File too large", f"Imports are limited to {MAX_IMPORT_BYTES} bytes.")
+        raise Problem(
+            413,
+            said("File too large"),
+            said("Imports are limited to %(limit)s bytes.", limit=MAX_IMPORT_BYTES),
+        )
     return imports.import_file(
         rt,
         user,

@@ -27,6 +27,7 @@ from vigil.linkage.schemas import ConnectionOut, GraphEdge, GraphNode, GraphOut,
 from vigil.linkage.services import visible_entity
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.said import said
 
 router = APIRouter(tags=["linkage"])
 ENTITIES = "/api/v1/entities"
@@ -75,6 +76,14 @@ def _graph_out(found: Graph) -> GraphOut:
     )
 
 
+# Whole sentences per kind of record, so that each reads naturally in Welsh too.
+_NONE_YOU_MAY_SEE = {
+    "report": said("No report with that reference you may see."),
+    "case": said("No case with that reference you may see."),
+    "subject": said("No subject with that reference you may see."),
+}
+
+
 def record_graph(
     rt: Runtime, user: StaffUser, record_type: str, reference: str, depth: int, client: str | None
 ) -> GraphOut:
@@ -87,7 +96,7 @@ def record_graph(
     def work(session: Session) -> GraphOut:
         found = record_neighbourhood(session, user, f"{record_type}:{key}", depth)
         if found is None:
-            raise Problem(404, "Not found", f"No {record_type} with that reference you may see.")
+            raise Problem(404, said("Not found"), _NONE_YOU_MAY_SEE[record_type])
         record_event(
             session, user.actor(client), f"{record_type}.graph_viewed",
             record_type=record_type, record_ids=[key], purpose=f"depth={depth}",

@@ -34,6 +34,7 @@ from vigil.linkage.services import subject_reference
 from vigil.linkage.tasks import link_entity_ids
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 
 def import_file(
@@ -52,17 +53,29 @@ def import_file(
     Any row error imports nothing and answers with every error found, by row and column.
     """
     if team_id is not None and team_id not in user.team_ids:
-        raise Problem(422, "Invalid request", errors=[field_error("/team_id", "not your team")])
+        raise Problem(
+            422, said("Invalid request"), errors=[field_error("/team_id", said("not your team"))]
+        )
     batch = parse_import(data, fmt, rt.settings.linkage_import_max_rows)
     for number, record in enumerate(batch.records, start=1):
         marked = record.subject.marking if record.subject else None
         if marked and Classification(marked).rank > user.clearance.rank:
-            batch.errors.append(RowError(number, "marking", f"{marked} is above your clearance"))
+            batch.errors.append(
+                RowError(
+                    number,
+                    "marking",
+                    said("%(marking)s is above your clearance", marking=marked),
+                )
+            )
     if batch.errors:
         raise Problem(
             422,
-            "Invalid file",
-            f"{len(batch.errors)} problem(s) in {filename}; nothing was imported.",
+            said("Invalid file"),
+            said(
+                "%(count)s problem(s) in %(filename)s; nothing was imported.",
+                count=len(batch.errors),
+                filename=filename,
+            ),
             errors=[
                 field_error(f"/rows/{e.row}" + (f"/{e.column}" if e.column else ""), e.message)
                 for e in batch.errors[:200]

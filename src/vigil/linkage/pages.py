@@ -37,6 +37,7 @@ from vigil.linkage.schemas import (
 from vigil.web.problems import Problem, validation_problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
+from vigil.web.said import said, spoken
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -56,6 +57,16 @@ DECIDE = "/console/alerts/{alert_id}/decision"
 ALERT_STATES = ("new", "reviewed", "actioned", "dismissed")
 ALERTS_SHOWN = 200
 FORM_ERRORS = "console_linkage_errors"  # a refused form, carried to the next GET
+# The fields these forms send, named before a refusal's words ("Reason: ..."); marked so
+# that a Welsh page names them in Welsh.
+LABELS = {
+    "reason": said("Reason"),
+    "label": said("Label"),
+    "state": said("State"),
+    "status": said("Status"),
+    "entity_id": said("Entity id"),
+    "blind": said("Blind"),
+}
 
 _reader = staff_session(Permission.linkage_read)
 _reviewer = staff_session(Permission.linkage_review)
@@ -273,11 +284,12 @@ def _act(
         problem = raised
     else:
         return p.redirect(back)
+    problem = p.told(problem)  # the session keeps plain text, in the page's language
     errors: dict[str, str] = {}
     fallback = next(iter(field_ids.values()))
     for error in problem.errors:
         name = error["pointer"].lstrip("#/").split("/")[0]
-        label = name.replace("_", " ").capitalize()
+        label = spoken(p._, LABELS.get(name) or name.replace("_", " ").capitalize())
         detail = error["detail"]
         text = f"{label}: {detail}" if label else detail[:1].upper() + detail[1:]
         errors.setdefault(field_ids.get(name, fallback), text)

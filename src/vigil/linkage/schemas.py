@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from vigil.access.markings import Classification
 from vigil.linkage.graph import MAX_SAME_IDENTITY
 from vigil.linkage.records import SubjectStatus
+from vigil.web.said import said
 
 
 class Strict(BaseModel):
@@ -44,7 +45,7 @@ class PersonIn(Strict):
     @model_validator(mode="after")
     def _something(self) -> PersonIn:
         if not any(self.model_dump().values()):
-            raise ValueError("give at least one detail of the person")
+            raise ValueError(said("give at least one detail of the person"))
         return self
 
 
@@ -89,7 +90,7 @@ class AlertDecisionIn(Strict):
     @model_validator(mode="after")
     def _reason_for_dismissal(self) -> AlertDecisionIn:
         if self.state is AlertState.dismissed and not (self.reason or "").strip():
-            raise ValueError("a dismissal needs its reason")
+            raise ValueError(said("a dismissal needs its reason"))
         return self
 
 
@@ -155,6 +156,7 @@ class AlertOut(BaseModel):
     record_visible: bool
     record_reference: str | None
     ask: str | None
+    ask_org: str | None = None  # the organisation named in ``ask``, for pages in other languages
     evidence: list[dict[str, Any]]
     reason: str | None
     created_at: datetime

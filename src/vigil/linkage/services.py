@@ -53,12 +53,13 @@ from vigil.linkage.schemas import (
 from vigil.linkage.tasks import link_entity_ids
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 _ALPHABET = "23456789BCDFGHJKLMNPQRSTVWXYZ"
 
 
-def _not_found(what: str) -> Problem:
-    return Problem(404, "Not found", f"No {what} with that id, or not one you may see.")
+def _not_found(detail: str) -> Problem:
+    return Problem(404, said("Not found"), detail)
 
 
 def visible_entity(session: Session, user: StaffUser, entity_id: int) -> Entity:
@@ -66,7 +67,7 @@ def visible_entity(session: Session, user: StaffUser, entity_id: int) -> Entity:
         select(Entity).where(Entity.id == entity_id, policy.visible(user, Entity, "entity"))
     )
     if entity is None:
-        raise _not_found("entity")
+        raise _not_found(said("No entity with that id, or not one you may see."))
     return entity
 
 
@@ -77,7 +78,7 @@ def _visible_subject(session: Session, user: StaffUser, reference: str) -> Subje
         )
     )
     if subject is None:
-        raise _not_found("subject")
+        raise _not_found(said("No subject with that id, or not one you may see."))
     return subject
 
 
@@ -101,13 +102,15 @@ def _person_record(entity_id: str, body: Any) -> EntityRecord:
 def create_subject(rt: Runtime, user: StaffUser, body: SubjectIn, client: str | None) -> SubjectOut:
     if body.team_id is not None and body.team_id not in user.team_ids:
         raise Problem(
-            422, "Invalid request", errors=[field_error("/team_id", "you are not in that team")]
+            422,
+            said("Invalid request"),
+            errors=[field_error("/team_id", said("you are not in that team"))],
         )
     if body.classification.rank > user.clearance.rank:
         raise Problem(
             422,
-            "Invalid request",
-            errors=[field_error("/classification", "above your own clearance")],
+            said("Invalid request"),
+            errors=[field_error("/classification", said("above your own clearance"))],
         )
 
     def work(session: Session) -> SubjectOut:
@@ -240,8 +243,8 @@ def submit_referral(
     if body.classification.rank > user.clearance.rank:
         raise Problem(
             422,
-            "Invalid request",
-            errors=[field_error("/classification", "above your own clearance")],
+            said("Invalid request"),
+            errors=[field_error("/classification", said("above your own clearance"))],
         )
     team = min(user.team_ids) if user.team_ids else None
     scorer = _scorer(rt)
@@ -323,7 +326,7 @@ def review_match(
 
     def work(session: Session) -> MatchOut:
         if not views.visible_matches(session, user, [match_id], blind=False):
-            raise _not_found("match")
+            raise _not_found(said("No match with that id, or not one you may see."))
         match = session.get(Match, match_id)
         assert match is not None
         match.state = body.label.value
@@ -407,7 +410,7 @@ def decide_alert(
             select(Alert).where(Alert.id == alert_id, policy.visible(user, Alert, "alert"))
         )
         if alert is None:
-            raise _not_found("alert")
+            raise _not_found(said("No alert with that id, or not one you may see."))
         alert.state, alert.reason = body.state.value, body.reason
         alert.decided_by_user_id, alert.decided_at = user.id, utcnow()
         alert.updated_at = utcnow()
@@ -442,7 +445,9 @@ def add_benign(rt: Runtime, user: StaffUser, body: BenignIn, client: str | None)
         if session.scalar(
             select(BenignValue.id).where(BenignValue.kind == body.kind, BenignValue.value == value)
         ):
-            raise Problem(409, "Conflict", "That value is already on the known-benign list.")
+            raise Problem(
+                409, said("Conflict"), said("That value is already on the known-benign list.")
+            )
         row = BenignValue(
             kind=body.kind,
             value=value,

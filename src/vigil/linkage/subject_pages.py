@@ -29,6 +29,7 @@ from vigil.linkage.pages import (
 )
 from vigil.linkage.schemas import SubjectStatusIn
 from vigil.web.problems import Problem, field_error
+from vigil.web.said import said
 from vigil.web.templating import Page, page, page_router
 
 router: APIRouter = page_router()
@@ -118,8 +119,8 @@ def attach(
         if not raw.isdigit() or len(raw) > 18:
             raise Problem(
                 422,
-                "Invalid request",
-                errors=[field_error("/entity_id", "enter the entity's number, like 1234")],
+                said("Invalid request"),
+                errors=[field_error("/entity_id", said("enter the entity's number, like 1234"))],
             )
         try:
             services.attach_entity(p.rt, user, ref, int(raw), client)
@@ -129,8 +130,10 @@ def attach(
             if problem.status == 404 and "entity" in (problem.detail or ""):
                 raise Problem(
                     422,
-                    "Invalid request",
-                    errors=[field_error("/entity_id", "no entity you may see has that number")],
+                    said("Invalid request"),
+                    errors=[
+                        field_error("/entity_id", said("no entity you may see has that number"))
+                    ],
                 ) from None
             raise
 

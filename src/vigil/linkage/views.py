@@ -21,6 +21,7 @@ from vigil.intake.models import Report
 from vigil.linkage.models import Alert, Entity, Match, Subject, SubjectEntity
 from vigil.linkage.records import MATCHABLE, EntityKind, EntityRecord
 from vigil.linkage.schemas import AlertOut, EntityOut, EntityPage, MatchOut, SubjectOut
+from vigil.web.said import said
 
 MATCHES_SHOWN = 100  # an entity's strongest matches, listed with it
 
@@ -229,12 +230,16 @@ def alert_out(session: Session, user: StaffUser, alert: Alert) -> AlertOut:
             is not None
         )
         reference = f"entity:{alert.record_id}" if seen else None
-    ask = None
+    ask = org = None
     if not seen:
         org = session.scalar(
             select(Organisation.name).where(Organisation.id == alert.record_org_id)
         )
-        ask = f"A record held by {org or 'another organisation'} matched; ask them to share it."
+        ask = (
+            said("A record held by %(org)s matched; ask them to share it.", org=org)
+            if org
+            else said("A record held by another organisation matched; ask them to share it.")
+        )
     return AlertOut(
         id=alert.id,
         subject=subject_out(session, subject, user),
@@ -246,6 +251,7 @@ def alert_out(session: Session, user: StaffUser, alert: Alert) -> AlertOut:
         record_visible=seen,
         record_reference=reference,
         ask=ask,
+        ask_org=org,
         evidence=list(alert.evidence) if seen else [],
         reason=alert.reason,
         created_at=alert.created_at,

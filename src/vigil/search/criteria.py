@@ -18,6 +18,7 @@ from vigil.access.services import StaffUser
 from vigil.search import phonetic
 from vigil.search.schemas import RecordType
 from vigil.web.problems import Problem, field_error
+from vigil.web.said import said
 
 MAX_TERMS = 16
 PRIORITIES = ("P1", "P2", "P3", "P4", "pending")
@@ -27,15 +28,22 @@ TYPE_PERMISSION = {
     RecordType.entity: Permission.linkage_read,
     RecordType.case: Permission.cases_read,
 }
+# Whole sentences, one a record type, so that each can be said in its own words.
+_NOT_YOURS = {
+    RecordType.report: said("Your role does not allow reading report records."),
+    RecordType.entity: said("Your role does not allow reading entity records."),
+    RecordType.case: said("Your role does not allow reading case records."),
+}
 _TOKEN = re.compile(r'(?i)(name:)?(?:"([^"]*)"?|(\S+))')
 _CATEGORY = re.compile(r"^[a-z0-9_]{1,40}$")
 
 
 def invalid(pointer: str, detail: str) -> Problem:
+    """A refused search, naming the field; ``detail`` is marked with ``said`` by the caller."""
     return Problem(
         422,
-        "Invalid request",
-        "Check the search.",
+        said("Invalid request"),
+        said("Check the search."),
         errors=[field_error(pointer, detail)],
         kind="invalid-request",
     )
@@ -56,14 +64,16 @@ def parse(q: str) -> ParsedQuery:
         if is_name:
             found = phonetic.name_words([value])
             if not found:
-                raise invalid("#/query/q", "name: must be followed by a name, like name:Smith")
+                raise invalid(
+                    "#/query/q", said("name: must be followed by a name, like name:Smith")
+                )
             names.extend(n for n in found if n not in names)
         elif any(ch.isalnum() for ch in value) and value not in terms:
             terms.append(value)
     if not terms and not names:
-        raise invalid("#/query/q", "has no words to search for")
+        raise invalid("#/query/q", said("has no words to search for"))
     if len(terms) + len(names) > MAX_TERMS:
-        raise invalid("#/query/q", f"has more than {MAX_TERMS} words and phrases")
+        raise invalid("#/query/q", said("has more than %(n)s words and phrases", n=MAX_TERMS))
     return ParsedQuery(tuple(terms), tuple(names))
 
 
@@ -80,12 +90,14 @@ class SearchCriteria:
     def __post_init__(self) -> None:
         object.__setattr__(self, "parsed", parse(self.q))
         if self.category is not None and not _CATEGORY.match(self.category):
-            raise invalid("#/query/category", "must be a category code, like photography")
+            raise invalid("#/query/category", said("must be a category code, like photography"))
         unknown = sorted(self.priorities - set(PRIORITIES))
         if unknown:
-            raise invalid("#/query/priority", f"unknown priority {unknown[0]!r}")
+            raise invalid(
+                "#/query/priority", said("unknown priority %(priority)s", priority=repr(unknown[0]))
+            )
         if self.since and self.until and self.since >= self.until:
-            raise invalid("#/query/until", "must be later than since")
+            raise invalid("#/query/until", said("must be later than since"))
 
     @property
     def reports_only(self) -> bool:
@@ -108,9 +120,7 @@ def searchable_types(user: StaffUser, criteria: SearchCriteria) -> list[RecordTy
     refused; filters that only reports carry (category, priority) leave only reports."""
     denied = [t for t in criteria.types if TYPE_PERMISSION[t] not in user.permissions]
     if denied:
-        raise Problem(
-            403, "Forbidden", f"Your role does not allow reading {denied[0].value} records."
-        )
+        raise Problem(403, said("Forbidden"), _NOT_YOURS[denied[0]])
     wanted = criteria.types or frozenset(RecordType)
     if criteria.reports_only:
         wanted = wanted & {RecordType.report}

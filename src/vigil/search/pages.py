@@ -29,6 +29,7 @@ from vigil.search.criteria import PRIORITIES, TIME_BUCKETS, SearchCriteria
 from vigil.search.query import search
 from vigil.search.schemas import FacetCount, RecordType, SearchPage
 from vigil.web.problems import Problem
+from vigil.web.said import Gettext, said, spoken
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -41,6 +42,16 @@ HIT_PAGES = {
     RecordType.report: "/console/reports/{}",
     RecordType.entity: "/console/entities/{}",
     RecordType.case: "/console/cases/{}",
+}
+# A refusal of the search names its field and starts mid-sentence ("has no words to search
+# for"); the page puts the field's name before it, as the other console forms do.
+LABELS = {
+    "q": said("Search"),
+    "priority": said("Priority"),
+    "category": said("Category"),
+    "since": said("From"),
+    "until": said("To"),
+    "cursor": said("Next page"),
 }
 
 
@@ -107,13 +118,13 @@ def _asked(p: Page) -> tuple[Asked, str | None]:
     )
     problem = None
     if len(asked.q) > Q_MAX:
-        problem = f"Enter at most {Q_MAX} characters"
+        problem = p._("Enter at most %(num)s characters", num=Q_MAX)
     elif any(t not in {r.value for r in RecordType} for t in asked.types):
-        problem = "Choose reports, entities or cases"
+        problem = p._("Choose reports, entities or cases")
     elif time is not None and time not in TIMES:
-        problem = "Choose a time from the list"
+        problem = p._("Choose a time from the list")
     elif asked.cursor is not None and len(asked.cursor) > 200:
-        problem = "That next-page link is not one this page gave out; search again"
+        problem = p._("That next-page link is not one this page gave out; search again")
     return asked, problem
 
 
@@ -122,7 +133,7 @@ def search_page(user: StaffUser = Depends(_searcher), p: Page = Depends(page)) -
     asked, problem = _asked(p)
     if not asked.q:
         if asked.types or asked.category or asked.priorities or asked.time or problem:
-            return _render(p, asked, None, "Enter words to search for", status=400)
+            return _render(p, asked, None, p._("Enter words to search for"), status=400)
         return _render(p, asked, None, None)
     if problem:
         return _render(p, asked, None, problem, status=400)
@@ -147,13 +158,18 @@ def search_page(user: StaffUser = Depends(_searcher), p: Page = Depends(page)) -
     except Problem as refused:
         if refused.status != 422:
             raise
-        detail = refused.errors[0]["detail"] if refused.errors else refused.detail or ""
-        return _render(p, asked, None, _message(detail), status=400)
+        return _render(p, asked, None, _message(refused, p._), status=400)
     return _render(p, asked, found, None)
 
 
-def _message(detail: str) -> str:
-    return "The search " + detail if not detail[:1].isupper() else detail
+def _message(refused: Problem, gettext: Gettext) -> str:
+    """The search's refusal as the page says it: the field's name, then the service's words."""
+    if not refused.errors:
+        return spoken(gettext, refused.detail or refused.title)
+    error = refused.errors[0]
+    field = error["pointer"].rsplit("/", 1)[-1]
+    label = spoken(gettext, LABELS.get(field, LABELS["q"]))
+    return f"{label}: {spoken(gettext, error['detail'])}"
 
 
 def _facet_links(asked: Asked, name: str, facets: list[FacetCount]) -> list[dict[str, Any]]:

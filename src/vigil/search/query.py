@@ -42,6 +42,7 @@ from vigil.search.schemas import (
 )
 from vigil.search.snippets import snippets
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 HREF = {
     RecordType.report: "/api/v1/reports/{}",
@@ -56,7 +57,7 @@ def _decode(cursor: str) -> int:
         (doc_id,) = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
         return int(doc_id)
     except Exception as exc:
-        raise invalid("#/query/cursor", "not a valid cursor") from exc
+        raise invalid("#/query/cursor", said("not a valid cursor")) from exc
 
 
 def _encode(doc_id: int) -> str:

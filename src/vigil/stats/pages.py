@@ -23,12 +23,16 @@ from vigil.access.services import StaffUser
 from vigil.stats import services
 from vigil.stats.schemas import Bucket, CountSeries, StatsSummary
 from vigil.web.problems import Problem
+from vigil.web.said import Gettext, said, spoken
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
 DASHBOARD = "/console/dashboard"
 FIELDS = ("since", "until", "bucket")
 _supervisor = staff_session(Permission.stats_read)
+# The service's words about a field start mid-sentence ("must be later than since"); the
+# page puts the field's name before them, as the other console forms do.
+LABELS = {"since": said("Start date"), "until": said("End date"), "bucket": said("Grouping")}
 
 
 def _day(text: str) -> date | None:
@@ -50,15 +54,15 @@ def dashboard(user: StaffUser = Depends(_supervisor), p: Page = Depends(page)) -
     since_day = _day(values["since"]) if values["since"] else None
     until_day = _day(values["until"]) if values["until"] else None
     if values["since"] and since_day is None:
-        errors["since"] = "Enter the start date as year-month-day, for example 2026-09-01"
+        errors["since"] = p._("Enter the start date as year-month-day, for example 2026-09-01")
     if values["until"] and until_day is None:
-        errors["until"] = "Enter the end date as year-month-day, for example 2026-11-30"
+        errors["until"] = p._("Enter the end date as year-month-day, for example 2026-11-30")
     bucket = Bucket.week
     if values["bucket"]:
         if values["bucket"] in {b.value for b in Bucket}:
             bucket = Bucket(values["bucket"])
         else:
-            errors["bucket"] = "Choose day, week or month"
+            errors["bucket"] = p._("Choose day, week or month")
     if errors:
         return _render(p, values, errors, None, status=400)
     since = _midnight(since_day) if since_day else None
@@ -72,14 +76,14 @@ def dashboard(user: StaffUser = Depends(_supervisor), p: Page = Depends(page)) -
         for error in refused.errors:
             name = error["pointer"].rsplit("/", 1)[-1]
             field = name if name in FIELDS else "since"
-            errors.setdefault(field, _words(field, error["detail"]))
+            errors.setdefault(field, _words(field, error["detail"], p._))
         return _render(p, values, errors, None, status=400)
     return _render(p, values, errors, figures)
 
 
-def _words(field: str, detail: str) -> str:
-    label = {"since": "The start date", "until": "The end date", "bucket": "The grouping"}
-    return f"{label[field]} {detail}"
+def _words(field: str, detail: str, gettext: Gettext) -> str:
+    """The service's words about a field, after the field's name, in the page's language."""
+    return f"{spoken(gettext, LABELS[field])}: {spoken(gettext, detail)}"
 
 
 def _render(

@@ -65,6 +65,7 @@ from vigil.triage.schemas import Outcome
 from vigil.triage.weights import config_in_force
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 DEFAULT_WINDOW = timedelta(days=90)
 # A chart of more points than this is unreadable and its table unusable; it also bounds the
@@ -88,20 +89,38 @@ def summary_window(
     try:
         start = _as_utc(since) if since is not None else end - DEFAULT_WINDOW
     except OverflowError:
-        raise _invalid("#/query/until", "is too early to count back 90 days from") from None
+        raise _invalid("#/query/until", said("is too early to count back 90 days from")) from None
     if start >= end:
         if until is None:
-            raise _invalid("#/query/since", "must be in the past (until defaults to now)")
-        raise _invalid("#/query/until", "must be later than since")
+            raise _invalid("#/query/since", said("must be in the past (until defaults to now)"))
+        raise _invalid("#/query/until", said("must be later than since"))
     window = SummaryWindow(start, end, bucket)
     count = window.bucket_count()
     if count > MAX_BUCKETS:
-        raise _invalid(
-            "#/query/since",
-            f"the window holds {count} {bucket.value} buckets; at most {MAX_BUCKETS} — "
-            "choose a shorter window or a larger bucket",
-        )
+        raise _invalid("#/query/since", _too_many_buckets(count, bucket))
     return window
+
+
+def _too_many_buckets(count: int, bucket: Bucket) -> str:
+    """Whole sentences, one a bucket, so that each can be said in its own words."""
+    values = {"count": count, "most": MAX_BUCKETS}
+    if bucket is Bucket.day:
+        return said(
+            "the window holds %(count)s day buckets; at most %(most)s — "
+            "choose a shorter window or a larger bucket",
+            **values,
+        )
+    if bucket is Bucket.month:
+        return said(
+            "the window holds %(count)s month buckets; at most %(most)s — "
+            "choose a shorter window or a larger bucket",
+            **values,
+        )
+    return said(
+        "the window holds %(count)s week buckets; at most %(most)s — "
+        "choose a shorter window or a larger bucket",
+        **values,
+    )
 
 
 def summary(
@@ -478,8 +497,8 @@ def _as_utc(value: datetime) -> datetime:
 def _invalid(pointer: str, detail: str) -> Problem:
     return Problem(
         422,
-        "Invalid request",
-        "Check the period and bucket.",
+        said("Invalid request"),
+        said("Check the period and bucket."),
         errors=[field_error(pointer, detail)],
         kind="invalid-request",
     )

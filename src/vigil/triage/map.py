@@ -26,6 +26,7 @@ from vigil.triage.categories import load_rules
 from vigil.triage.models import TriageResult
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 PRIORITIES = ("P1", "P2", "P3", "P4", "pending")
 DECIMALS = 4  # about 11 m at the equator, less further north
@@ -44,9 +45,19 @@ class MapFilter:
     def problems(self) -> list[dict[str, str]]:
         found = []
         if self.priority is not None and self.priority not in PRIORITIES:
-            found.append(field_error("#/query/priority", f"must be one of {', '.join(PRIORITIES)}"))
+            found.append(
+                field_error(
+                    "#/query/priority",
+                    said("must be one of %(choices)s", choices=", ".join(PRIORITIES)),
+                )
+            )
         if self.category is not None and self.category not in known_categories():
-            found.append(field_error("#/query/category", f"unknown category {self.category!r}"))
+            found.append(
+                field_error(
+                    "#/query/category",
+                    said("unknown category %(category)s", category=repr(self.category)),
+                )
+            )
         return found
 
     def clauses(self) -> list[ColumnElement[bool]]:
@@ -109,7 +120,11 @@ def map_points(
     errors = criteria.problems()
     if errors:
         raise Problem(
-            422, "Invalid request", "Check the filters.", errors=errors, kind="invalid-request"
+            422,
+            said("Invalid request"),
+            said("Check the filters."),
+            errors=errors,
+            kind="invalid-request",
         )
 
     def work(session: Session) -> MapPoints:

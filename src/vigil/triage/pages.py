@@ -178,9 +178,10 @@ def queue_page(user: StaffUser = Depends(_queue_reader), p: Page = Depends(page)
             limit=QUEUE_PAGE_SIZE,
             client=_client(p.request, p.rt),
         )
-    except Problem as problem:
-        if problem.status != 422:
+    except Problem as refused:
+        if refused.status != 422:
             raise
+        problem = p.told(refused)
         errors = [{"text": e["detail"], "href": "#filters"} for e in problem.errors] or [
             {"text": problem.detail or problem.title, "href": "#filters"}
         ]

@@ -24,6 +24,7 @@ from vigil.triage.schemas import QueueItem, QueuePage
 from vigil.triage.views import emails, is_overdue, visible_cluster_sizes
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 STATES = {"new", "claimed", "decided", "open"}  # open = new or claimed
 OPEN_STATES = ("new", "claimed")
@@ -42,9 +43,15 @@ class QueueFilter:
     def problems(self) -> list[dict[str, str]]:
         found = []
         if self.state not in STATES:
-            found.append(field_error("#/state", f"must be one of {', '.join(sorted(STATES))}"))
+            found.append(
+                field_error(
+                    "#/state", said("must be one of %(choices)s", choices=", ".join(sorted(STATES)))
+                )
+            )
         for p in self.priorities - PRIORITIES:
-            found.append(field_error("#/priority", f"unknown priority {p!r}"))
+            found.append(
+                field_error("#/priority", said("unknown priority %(priority)s", priority=repr(p)))
+            )
         return found
 
 
@@ -55,9 +62,9 @@ def _decode(cursor: str) -> tuple[int, datetime, int]:
     except Exception as exc:
         raise Problem(
             422,
-            "Invalid request",
-            "The cursor is not one this service gave out.",
-            errors=[field_error("#/cursor", "not a valid cursor")],
+            said("Invalid request"),
+            said("The cursor is not one this service gave out."),
+            errors=[field_error("#/cursor", said("not a valid cursor"))],
             kind="invalid-request",
         ) from exc
 
@@ -80,7 +87,11 @@ def list_queue(
     errors = criteria.problems()
     if errors:
         raise Problem(
-            422, "Invalid request", "Check the filters.", errors=errors, kind="invalid-request"
+            422,
+            said("Invalid request"),
+            said("Check the filters."),
+            errors=errors,
+            kind="invalid-request",
         )
     after = _decode(cursor) if cursor else None
 

@@ -39,6 +39,7 @@ from vigil.triage.schemas import CategoryCorrectionIn, ItemAddIn, ItemCorrection
 from vigil.web.problems import Problem, field_error, validation_problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
+from vigil.web.said import Gettext, said, spoken
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -177,14 +178,40 @@ def text(form: FormData, name: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
-def field_errors(problem: Problem, fields: dict[str, str]) -> dict[str, str]:
+# The names of the fields these forms send, as the error summary puts them before a message
+# ("Reason: ..."); marked so that a Welsh page names them in Welsh.
+LABELS = {
+    "action": said("Action"),
+    "add": said("Add"),
+    "remove": said("Remove"),
+    "kind": said("Kind"),
+    "value": said("Value"),
+    "text": said("Text"),
+    "reason": said("Reason"),
+    "source": said("Source"),
+    "intelligence": said("Intelligence"),
+    "handling": said("Handling"),
+    "conditions": said("Conditions"),
+    "scheme": said("Scheme"),
+    "outcome": said("Outcome"),
+    "detail": said("Detail"),
+    "whole_cluster": said("Whole cluster"),
+    "justification": said("Justification"),
+}
+
+
+def field_errors(
+    problem: Problem, fields: dict[str, str], _: Gettext | None = None
+) -> dict[str, str]:
     """The service's per-field problems as {input id: message}, for the page's error summary;
-    a problem with the form as a whole is shown at ``fields[""]`` or else at its reason."""
+    a problem with the form as a whole is shown at ``fields[""]`` or else at its reason.
+    With a page's gettext the labels come out in its language (the problem is told already)."""
     found: dict[str, str] = {}
     for error in problem.errors:
         name = error["pointer"].lstrip("#/").split("/")[0]
         field = fields.get(name, fields.get("", fields["reason"]))
-        label = name.replace("_", " ").capitalize()
+        label = LABELS.get(name) or name.replace("_", " ").capitalize()
+        label = spoken(_, label) if _ is not None else label
         detail = error["detail"]
         found.setdefault(field, f"{label}: {detail}" if label else detail[:1].upper() + detail[1:])
     if not found:
@@ -195,14 +222,15 @@ def field_errors(problem: Problem, fields: dict[str, str]) -> dict[str, str]:
 def refuse(
     p: Page, reference: str, form: str, fields: dict[str, str], problem: Problem
 ) -> Response:
-    """Carry a refused form's errors (and what was typed) to the report page's next GET."""
+    """Carry a refused form's errors (and what was typed) to the report page's next GET, in
+    the page's language (the session keeps plain text)."""
     values = {k: v for k, v in p.request.state.form.items() if k != "csrf_token"}
     p.session.set(
         FORM_ERRORS,
         {
             "reference": reference,
             "form": form,
-            "errors": field_errors(problem, fields),
+            "errors": field_errors(p.told(problem), fields, p._),
             "values": {k: v for k, v in values.items() if isinstance(v, str)},
         },
     )
@@ -235,8 +263,8 @@ def decision(
 def _invalid(pointer: str, detail: str) -> Problem:
     return Problem(
         422,
-        "Invalid request",
-        "Check the form.",
+        said("Invalid request"),
+        said("Check the form."),
         errors=[field_error(pointer, detail)],
         kind="invalid-request",
     )
@@ -257,7 +285,7 @@ def correct_item(
     def act() -> None:
         action = text(form, "action")
         if action not in {"reject", "replace"}:
-            raise _invalid("#/action", "choose whether to reject the item or correct it")
+            raise _invalid("#/action", said("choose whether to reject the item or correct it"))
         replacing = action == "replace"
         body = ItemCorrectionIn.model_validate(
             {
@@ -310,9 +338,9 @@ def correct_categories(
     def act() -> None:
         action, code = text(form, "action"), text(form, "category")
         if action not in {"add", "remove"}:
-            raise _invalid("#/action", "choose whether to add or remove the category")
+            raise _invalid("#/action", said("choose whether to add or remove the category"))
         if not code:
-            raise _invalid(f"#/{action}", "choose a category")
+            raise _invalid(f"#/{action}", said("choose a category"))
         body = CategoryCorrectionIn.model_validate({action: [code], "reason": text(form, "reason")})
         services.correct_categories(p.rt, user, reference, body, client(p.request, p.rt))
 
@@ -332,7 +360,10 @@ def ask_question(
     def act() -> None:
         asked = text(form, "text")
         if len(asked) > thread.QUESTION_MAX_CHARS:  # pydantic's words for this are unclear
-            raise _invalid("#/text", f"must be {thread.QUESTION_MAX_CHARS} characters or fewer")
+            raise _invalid(
+                "#/text",
+                said("must be %(limit)s characters or fewer", limit=thread.QUESTION_MAX_CHARS),
+            )
         message = MessageIn.model_validate({"text": asked})
         ask = partial(
             thread.ask_question,

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vigil.triage.items import ItemKind
+from vigil.web.said import said
 
 Reason = Annotated[str, Field(min_length=3, max_length=2000)]
 
@@ -23,8 +24,8 @@ class Outcome(StrEnum):
 
 # Outcomes that need to say where the report went.
 OUTCOME_NEEDS_DETAIL = {
-    Outcome.add_to_case: "the case reference",
-    Outcome.refer_to_partner: "the partner organisation",
+    Outcome.add_to_case: said("the case reference"),
+    Outcome.refer_to_partner: said("the partner organisation"),
 }
 
 
@@ -58,7 +59,13 @@ class OutcomeIn(_In):
     def _detail_given(self) -> OutcomeIn:
         needed = OUTCOME_NEEDS_DETAIL.get(self.outcome)
         if needed and not (self.detail or "").strip():
-            raise ValueError(f"the outcome {self.outcome.value} needs detail: {needed}")
+            raise ValueError(
+                said(
+                    "the outcome %(outcome)s needs detail: %(needed)s",
+                    outcome=self.outcome.value,
+                    needed=needed,
+                )
+            )
         return self
 
 
@@ -73,7 +80,7 @@ class ItemCorrectionIn(_In):
     @model_validator(mode="after")
     def _replacement_given(self) -> ItemCorrectionIn:
         if self.action == "replace" and self.value is None:
-            raise ValueError("a replacement needs the corrected value")
+            raise ValueError(said("a replacement needs the corrected value"))
         return self
 
 
@@ -92,9 +99,9 @@ class CategoryCorrectionIn(_In):
     @model_validator(mode="after")
     def _something(self) -> CategoryCorrectionIn:
         if not self.add and not self.remove:
-            raise ValueError("add or remove at least one category")
+            raise ValueError(said("add or remove at least one category"))
         if set(self.add) & set(self.remove):
-            raise ValueError("a category cannot be both added and removed")
+            raise ValueError(said("a category cannot be both added and removed"))
         return self
 
 

@@ -39,6 +39,7 @@ from vigil.triage.tasks import enter_queue
 from vigil.triage.views import item_out
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 T = TypeVar("T")
 
@@ -94,15 +95,17 @@ def _on_report(
 
 
 def _conflict(detail: str) -> Problem:
-    return Problem(409, "Conflict", detail, kind="conflict")
+    return Problem(409, said("Conflict"), detail, kind="conflict")
 
 
 def claim(rt: Runtime, user: StaffUser, reference: str, client: str | None) -> DecisionResult:
     def change(session: Session, report: Report, result: TriageResult) -> DecisionResult:
         if result.state == "decided":
-            raise _conflict("This report has already been decided.")
+            raise _conflict(said("This report has already been decided."))
         if result.claimed_by_user_id not in (None, user.id):
-            raise _conflict("Another analyst has claimed this report; ask them to release it.")
+            raise _conflict(
+                said("Another analyst has claimed this report; ask them to release it.")
+            )
         result.state, result.claimed_by_user_id, result.claimed_at = "claimed", user.id, utcnow()
         _decision(session, user, report, "claimed", None)
         return DecisionResult(references=[report.reference], state=result.state)
@@ -113,7 +116,7 @@ def claim(rt: Runtime, user: StaffUser, reference: str, client: str | None) -> D
 def release(rt: Runtime, user: StaffUser, reference: str, client: str | None) -> DecisionResult:
     def change(session: Session, report: Report, result: TriageResult) -> DecisionResult:
         if result.state != "claimed":
-            raise _conflict("This report is not claimed.")
+            raise _conflict(said("This report is not claimed."))
         result.state, result.claimed_by_user_id, result.claimed_at = "new", None, None
         _decision(session, user, report, "released", None)
         return DecisionResult(references=[report.reference], state=result.state)
@@ -128,7 +131,7 @@ def assign(
 
     def change(session: Session, report: Report, result: TriageResult) -> DecisionResult:
         if result.state == "decided":
-            raise _conflict("This report has already been decided.")
+            raise _conflict(said("This report has already been decided."))
         row = session.scalar(select(User).where(User.email == body.assignee.strip().lower()))
         assignee = staff_user(session, row) if row is not None and not row.disabled_at else None
         may_see = assignee is not None and session.scalar(
@@ -137,9 +140,9 @@ def assign(
         if assignee is None or not may_see or Permission.triage_decide not in assignee.permissions:
             raise Problem(
                 422,
-                "Invalid request",
-                "That person cannot take this report.",
-                errors=[field_error("#/assignee", "no analyst with that e-mail may see it")],
+                said("Invalid request"),
+                said("That person cannot take this report."),
+                errors=[field_error("#/assignee", said("no analyst with that e-mail may see it"))],
                 kind="invalid-request",
             )
         result.state, result.claimed_by_user_id, result.claimed_at = (
@@ -167,8 +170,8 @@ def grade(
     if problems:
         raise Problem(
             422,
-            "Invalid request",
-            "Check the grading.",
+            said("Invalid request"),
+            said("Check the grading."),
             errors=[field_error(f"#/{f}", m) for f, m in problems],
             kind="invalid-request",
         )
@@ -196,7 +199,7 @@ def decide(
         report = visible_report(session, user, reference)
         result = _result(session, report)
         if result.state == "decided":
-            raise _conflict("This report has already been decided.")
+            raise _conflict(said("This report has already been decided."))
         targets = [(report, result)]
         if body.whole_cluster and result.cluster_id is not None:
             targets += [
@@ -259,9 +262,11 @@ def correct_item(
             select(TriageItem).where(TriageItem.id == item_id, TriageItem.report_id == report.id)
         )
         if item is None:
-            raise Problem(404, "Not found", "No such item on this report.", kind="not-found")
+            raise Problem(
+                404, said("Not found"), said("No such item on this report."), kind="not-found"
+            )
         if item.status == "rejected":
-            raise _conflict("This item has already been corrected.")
+            raise _conflict(said("This item has already been corrected."))
         item.status = "rejected"
         before = {"kind": item.kind, "value": item.value}
         answer = item
@@ -331,9 +336,12 @@ def correct_categories(
     if unknown:
         raise Problem(
             422,
-            "Invalid request",
-            "Unknown category.",
-            errors=[field_error("#/add", f"unknown category {c!r}") for c in unknown],
+            said("Invalid request"),
+            said("Unknown category."),
+            errors=[
+                field_error("#/add", said("unknown category %(category)s", category=repr(c)))
+                for c in unknown
+            ],
             kind="invalid-request",
         )
 

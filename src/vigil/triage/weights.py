@@ -22,6 +22,7 @@ from vigil.triage.schemas import ConfigIn, ConfigOut
 from vigil.triage.views import emails
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
+from vigil.web.said import said
 
 
 def _newest(session: Session) -> TriageConfig | None:
@@ -66,8 +67,8 @@ def change_config(rt: Runtime, user: StaffUser, body: ConfigIn, client: str | No
     except ValidationError as exc:
         raise Problem(
             422,
-            "Invalid request",
-            "The configuration is not valid; nothing was changed.",
+            said("Invalid request"),
+            said("The configuration is not valid; nothing was changed."),
             errors=[
                 field_error(
                     "#/body/" + "/".join(str(p) for p in err["loc"]),

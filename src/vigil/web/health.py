@@ -13,6 +13,7 @@ from vigil.access.api import public
 from vigil.access.permissions import Permission
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime, runtime
+from vigil.web.said import said
 
 router = APIRouter(tags=["system"])
 
@@ -32,9 +33,9 @@ def readyz(
         with rt.db.session() as session:
             session.execute(text("SELECT 1"))
     except Exception as exc:
-        raise Problem(503, "Not ready", "The database does not answer.") from exc
+        raise Problem(503, said("Not ready"), said("The database does not answer.")) from exc
     if not os.access(rt.settings.data_dir, os.W_OK):
-        raise Problem(503, "Not ready", "The data folder is not writable.")
+        raise Problem(503, said("Not ready"), said("The data folder is not writable."))
     return {"status": "ready", "database": rt.db.dialect}
 
 

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from vigil.web.jsonresp import dumps
+from vigil.web.said import Gettext, Said, said, spoken
 
 log = structlog.get_logger(__name__)
 PROBLEM_TYPE = "application/problem+json"
@@ -61,6 +62,18 @@ class Problem(Exception):
         return body
 
 
+def told(problem: Problem, gettext: Gettext) -> Problem:
+    """The same refusal in a page's language: its title, detail and every field's error."""
+    return Problem(
+        problem.status,
+        spoken(gettext, problem.title),
+        spoken(gettext, problem.detail) if problem.detail else problem.detail,
+        errors=[{**e, "detail": spoken(gettext, e["detail"])} for e in problem.errors],
+        headers=problem.headers,
+        kind=problem.kind,
+    )
+
+
 def problem_response(problem: Problem, request: Request | None = None) -> Response:
     return Response(
         dumps(problem.body(request.url.path if request else None)),
@@ -75,22 +88,55 @@ def _pointer(loc: Sequence[int | str], skip: int = 0) -> str:
     return "#/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in parts) if parts else "#"
 
 
+# pydantic's own messages for what people most often get wrong in a form, as templates that
+# give exactly pydantic's English, so that a page can say them in its language too.
+_PYDANTIC: dict[str, tuple[Said, str]] = {
+    "string_too_short": (said("String should have at least %(n)s characters"), "min_length"),
+    "string_too_long": (said("String should have at most %(n)s characters"), "max_length"),
+    "too_short": (said("List should have at least %(n)s items after validation"), "min_length"),
+    "too_long": (said("List should have at most %(n)s items after validation"), "max_length"),
+    "greater_than_equal": (said("Input should be greater than or equal to %(n)s"), "ge"),
+    "less_than_equal": (said("Input should be less than or equal to %(n)s"), "le"),
+    "int_parsing": (
+        said("Input should be a valid integer, unable to parse string as an integer"),
+        "",
+    ),
+    "date_from_datetime_parsing": (said("Input should be a valid date or datetime"), ""),
+    "datetime_from_date_parsing": (said("Input should be a valid datetime or date"), ""),
+    "string_type": (said("Input should be a valid string"), ""),
+}
+
+
+def _message(err: Any) -> str:
+    """One pydantic error as a message a person can act on, marked for translation where its
+    words are known (a validator's own ``said(...)`` is kept as it was raised)."""
+    kind = err.get("type")
+    if kind == "extra_forbidden":
+        return said("is not a known field")
+    if kind == "missing":
+        return said("is required")
+    message = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+    raised = (err.get("ctx") or {}).get("error")
+    if kind == "value_error" and isinstance(raised, ValueError) and raised.args:
+        first = raised.args[0]
+        return first if isinstance(first, Said) else message
+    if kind in _PYDANTIC:
+        template, limit = _PYDANTIC[kind]
+        marked = Said(template.template, {"n": err["ctx"][limit]}) if limit else template
+        return marked if marked == message else message  # e.g. "1 character": left as it is
+    return message
+
+
 def validation_problem(exc: ValidationError | RequestValidationError, *, skip: int = 0) -> Problem:
     """Turn pydantic's errors into one entry per field, with messages a person can act on."""
     errors = []
     for err in exc.errors():
         loc = [p for p in err.get("loc", ()) if p not in {"function-after", "function-before"}]
-        message = str(err.get("msg", "is invalid"))
-        message = message.removeprefix("Value error, ")
-        if err.get("type") == "extra_forbidden":
-            message = "is not a known field"
-        elif err.get("type") == "missing":
-            message = "is required"
-        errors.append(field_error(_pointer(loc, skip), message))
+        errors.append(field_error(_pointer(loc, skip), _message(err)))
     return Problem(
         422,
-        "Invalid request",
-        "Some fields are missing or invalid; see errors.",
+        said("Invalid request"),
+        said("Some fields are missing or invalid; see errors."),
         errors=errors,
         kind="invalid-request",
     )
@@ -99,10 +145,10 @@ def validation_problem(exc: ValidationError | RequestValidationError, *, skip: i
 async def http_problem(request: Request, exc: Exception) -> Response:
     """Framework errors (unknown route, wrong method) as problem+json too."""
     assert isinstance(exc, StarletteHTTPException)
-    titles = {404: "Not found", 405: "Method not allowed", 401: "Unauthorised"}
+    titles = {404: said("Not found"), 405: said("Method not allowed"), 401: said("Unauthorised")}
     problem = Problem(
         exc.status_code,
-        titles.get(exc.status_code, "Error"),
+        titles.get(exc.status_code, said("Error")),
         str(exc.detail),
         headers=dict(exc.headers or {}),
     )
@@ -121,7 +167,11 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_error(request: Request, exc: Exception) -> Response:
         log.error("request.failed", error=type(exc).__name__)
         return problem_response(
-            Problem(500, "Internal error", "Something went wrong on our side. Nothing was lost."),
+            Problem(
+                500,
+                said("Internal error"),
+                said("Something went wrong on our side. Nothing was lost."),
+            ),
             request,
         )
 

@@ -10,6 +10,7 @@ import time
 from starlette.requests import Request
 
 from vigil.web.problems import Problem
+from vigil.web.said import said
 
 
 class RateLimiter:
@@ -55,8 +56,8 @@ class RateLimiter:
         if wait is not None:
             raise Problem(
                 429,
-                "Too many requests",
-                "Please wait before trying again.",
+                said("Too many requests"),
+                said("Please wait before trying again."),
                 headers={"Retry-After": str(max(1, math.ceil(wait)))},
             )
 

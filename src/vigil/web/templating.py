@@ -34,6 +34,7 @@ from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from vigil.web.components import ComponentCache
+from vigil.web.problems import Problem, told
 from vigil.web.problems import http_problem as problem_http_handler
 from vigil.web.runtime import Runtime, runtime
 from vigil.web.sessions import WebSession, load_session, save_session
@@ -152,6 +153,10 @@ class Page:
             **context,
         )
         return self.finish(HTMLResponse(html, status_code=status))
+
+    def told(self, problem: Problem) -> Problem:
+        """A service's refusal in this page's language (see :mod:`vigil.web.said`)."""
+        return told(problem, self._)
 
     def redirect(self, url: str) -> Response:
         return self.finish(Response(status_code=303, headers={"Location": url}))
