@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-HEAVY = ("splink", "duckdb", "pandas", "pyarrow")
+HEAVY = ("splink", "duckdb", "pandas", "pyarrow", "fpdf")
 
 
 def test_the_command_line_and_the_web_app_start_without_the_batch_libraries() -> None:
@@ -23,10 +23,11 @@ def test_the_command_line_and_the_web_app_start_without_the_batch_libraries() ->
     assert done.stdout.split() == []
 
 
-def test_the_batch_commands_still_find_them_when_run() -> None:
+def test_the_batch_commands_and_the_pack_still_find_them_when_run() -> None:
     probe = (
         "import sys\n"
         "from vigil.linkage.matching import batch\n"
+        "from vigil.cases import pack_pdf\n"
         f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
     )
     done = subprocess.run(

@@ -21,7 +21,7 @@ from tests.console_more import web as web  # fixture
 from tests.factories import auth, staff_token
 from vigil.access.permissions import Role
 from vigil.audit.models import AuditEvent
-from vigil.cases import pack
+from vigil.cases import pack, pack_pdf
 from vigil.cases.schemas import CaseOut, DecisionOut, LinkedReport
 from vigil.web.runtime import Runtime
 
@@ -178,7 +178,7 @@ def sample(**changes: object) -> CaseOut:
 
 
 def render(case: CaseOut, **options: object) -> bytes:
-    return pack.render_pack(
+    return pack_pdf.render_pack(
         case,
         generated_by="lead@example.org",
         generated_at=datetime(2026, 11, 28, 10, 0, tzinfo=UTC),
@@ -207,11 +207,11 @@ def test_the_marking_is_the_most_restrictive_of_the_records_printed() -> None:
     assert len(texts) > 1
     for text in texts:
         assert text.count("SECRET - handling code C") >= 2
-    assert pack.pack_marking(sample()) == "OFFICIAL-SENSITIVE"
+    assert pack_pdf.pack_marking(sample()) == "OFFICIAL-SENSITIVE"
 
 
 def test_welsh_letters_are_kept_with_a_unicode_font() -> None:
-    if pack.find_unicode_font(pack.UNICODE_FONTS) is None:
+    if pack_pdf.find_unicode_font(pack_pdf.UNICODE_FONTS) is None:
         reason = "no Unicode TrueType font on this machine (the fallback is tested below)"
         if os.environ.get("CI"):
             pytest.fail(f"{reason}; `make browser` installs fonts-dejavu-core")
@@ -225,13 +225,13 @@ def test_welsh_letters_are_kept_with_a_unicode_font() -> None:
 def test_without_a_unicode_font_the_pack_uses_helvetica_with_letters_plainly_replaced(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(pack, "UNICODE_FONTS", (("/nowhere/Sans.ttf", "/nowhere/Bold.ttf"),))
+    monkeypatch.setattr(pack_pdf, "UNICODE_FONTS", (("/nowhere/Sans.ttf", "/nowhere/Bold.ttf"),))
     content = render(sample(subjects=[]))
     assert b"/Helvetica" in content
     text = "\n".join(pages_of(content))
     assert "Gwyr Dwr Cymru ac Siân Llyr" in text  # â is Latin-1; ŵ and ŷ lose their accent
     assert 'Synthetic "quoted" - text...' in text
-    assert pack.latin1("Ŵ€ž") == "W?z"
+    assert pack_pdf.latin1("Ŵ€ž") == "W?z"
 
 
 def test_the_pack_reads_in_the_readers_language() -> None:

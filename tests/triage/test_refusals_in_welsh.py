@@ -68,6 +68,8 @@ def test_the_report_pages_refusals_are_welsh_and_the_apis_stay_english(
     signed_in(web, rt)
     page = report_path(reference)
     assert web.get(page + "?lang=cy").status_code == 200  # the session now speaks Welsh
+    graded = web.get(page).text  # the grading's meanings, in Welsh too
+    assert "1 – Dibynadwy" in graded and "1 – Reliable" not in graded
 
     refused = post(web, f"{page}/outcome", {"outcome": "add_to_case", "reason": "Depot"}, page)
     assert refused.headers["location"] == f"{page}#errors"
