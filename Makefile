@@ -102,6 +102,7 @@ bench: install postgres browser
 	$(VENV)/bin/python benchmarks/triage_speed.py
 	$(VENV)/bin/python benchmarks/linkage.py
 	$(VENV)/bin/python benchmarks/console.py
+	$(VENV)/bin/python benchmarks/startup.py
 
 clean:
 	rm -rf $(VENV) node_modules $(STATIC) .mypy_cache .pytest_cache .ruff_cache test-artifacts

@@ -23,6 +23,7 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.audit import services
 from vigil.audit.schemas import AuditFilter
+from vigil.web.said import Gettext, said, spoken
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -33,6 +34,26 @@ PAGE_SIZE = 50
 VERDICT_KEY = "audit_verdict"
 FIELDS = ("action", "user", "record", "since", "until")
 _auditor = staff_session(Permission.audit_read)
+# An event's outcome is a word of the log's small vocabulary: English shows it as the log
+# holds it, a Welsh page looks it up. Actions, record types and actors are codes, shown as
+# they are (an auditor searches by them).
+OUTCOMES = {
+    "success": said("success"),
+    "failure": said("failure"),
+    "denied": said("denied"),
+    "locked": said("locked"),
+}
+# Why the chain check finds the chain broken (vigil.audit.chain says it in English, for the
+# API and the command line); marked here so a Welsh page can say it in Welsh.
+REASONS = (
+    said("checkpoint signature is not valid"),
+    said("entry is missing (deleted)"),
+    said("entry does not follow the one before it"),
+    said("entry was altered"),
+    said("entry differs from a signed checkpoint"),
+    said("log ends before a signed checkpoint (truncated)"),
+    said("log ends before its recorded head (truncated)"),
+)
 
 
 def history_href(record: str) -> str:
@@ -81,6 +102,11 @@ def _criteria(p: Page, values: dict[str, str]) -> tuple[AuditFilter | None, dict
     )
 
 
+def outcome_words(gettext: Gettext) -> dict[str, str]:
+    """Each outcome as the page says it (the table looks an event's outcome up here)."""
+    return {code: spoken(gettext, word) for code, word in OUTCOMES.items()}
+
+
 def _cursor(text: str | None) -> int | None:
     return int(text) if text and text.isascii() and text.isdigit() else None
 
@@ -114,6 +140,7 @@ def audit_log(user: StaffUser = Depends(_auditor), p: Page = Depends(page)) -> R
         found=found,
         next_href=next_href,
         history_href=history_href,
+        outcomes=outcome_words(p._),
     )
 
 
@@ -146,6 +173,7 @@ def record_history(
         found=found,
         next_href=next_href,
         history_href=history_href,
+        outcomes=outcome_words(p._),
     )
 
 
@@ -154,7 +182,8 @@ def verify_form(user: StaffUser = Depends(_auditor), p: Page = Depends(page)) ->
     verdict: dict[str, Any] | None = p.session.data.get(VERDICT_KEY)
     if verdict is not None:
         p.session.pop(VERDICT_KEY)
-    return render_staff(p, "audit/verify.html", verdict=verdict)
+    reason = spoken(p._, verdict["reason"]) if verdict and verdict.get("reason") else ""
+    return render_staff(p, "audit/verify.html", verdict=verdict, reason=reason)
 
 
 @router.post(VERIFY)

@@ -53,6 +53,20 @@ LABELS = {
     "until": said("To"),
     "cursor": said("Next page"),
 }
+# Facet values that are words rather than data, as the page shows them. The English is the
+# value itself (what the API answers and the address carries), so an English page reads as
+# before; a Welsh page looks each one up. Categories, places and organisations are data.
+WORDS = {
+    "report": said("report"),
+    "entity": said("entity"),
+    "case": said("case"),
+    "pending": said("pending"),
+    "day": said("day"),
+    "week": said("week"),
+    "month": said("month"),
+    "year": said("year"),
+    "older": said("older"),
+}
 
 
 @dataclass(frozen=True)
@@ -222,6 +236,7 @@ def _render(
         errors=errors,
         error_list=[{"text": error, "href": "#q"}] if error else [],
         priorities=PRIORITIES,
+        words={value: spoken(p._, word) for value, word in WORDS.items()},
     )
 
 

@@ -7,11 +7,17 @@ strict content security policy forbids inline styles, so bar widths cannot be wr
 the page; ``<meter>`` draws a bar from its value alone and is announced by screen readers.
 The figures come from the same policy-filtered, audited service as the JSON API, so the
 dashboard never counts a report the supervisor may not see.
+
+The service answers in English for the API (captions, and labels that are its vocabulary's
+codes); the page names every figure itself in its own language, so a Welsh page is Welsh
+throughout while the API, and an English page, read as before.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from operator import attrgetter
 
 from fastapi import Depends
 from starlette.responses import Response
@@ -21,9 +27,9 @@ from vigil.access.pages import render_staff, staff_session
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.stats import services
-from vigil.stats.schemas import Bucket, CountSeries, StatsSummary
+from vigil.stats.schemas import Bucket, CountSeries, StatsSummary, TimingRow
 from vigil.web.problems import Problem
-from vigil.web.said import Gettext, said, spoken
+from vigil.web.said import Gettext, Said, said, spoken
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -33,6 +39,55 @@ _supervisor = staff_session(Permission.stats_read)
 # The service's words about a field start mid-sentence ("must be later than since"); the
 # page puts the field's name before them, as the other console forms do.
 LABELS = {"since": said("Start date"), "until": said("End date"), "bucket": said("Grouping")}
+# What each figure is called on the page. The service names its series in English for the API;
+# the page names them itself, in its own language, with the same English words (an English
+# page reads exactly as the API's captions, which the tests compare).
+SERIES: tuple[tuple[str, Said, Said, Said], ...] = (
+    ("by_kind", said("Reports by kind"), said("Kind"), said("Reports")),
+    (
+        "by_category",
+        said("Reports by behaviour category (a report may have several)"),
+        said("Category"),
+        said("Reports"),
+    ),
+    ("by_priority", said("Reports by priority"), said("Priority"), said("Reports")),
+    ("by_outcome", said("Reports by outcome"), said("Outcome"), said("Reports")),
+    ("by_area", said("Reports by area (outward postcode)"), said("Area"), said("Reports")),
+    ("backlog.by_priority", said("Open reports by priority"), said("Priority"), said("Reports")),
+    ("alerts.by_state", said("Alerts by state"), said("State"), said("Alerts")),
+)
+BUCKET_WORDS = {Bucket.day: said("day"), Bucket.week: said("week"), Bucket.month: said("month")}
+BUCKET_STARTS = {
+    Bucket.day: said("Day starting"),
+    Bucket.week: said("Week starting"),
+    Bucket.month: said("Month starting"),
+}
+# Labels that are words rather than data (codes of the service's vocabularies). English shows
+# them as the API gives them; a Welsh page looks each one up. Priorities (P1…), categories,
+# postcode areas and dates are data and are shown as they are.
+WORDS = {
+    "behaviour": said("behaviour"),
+    "item": said("item"),
+    "vehicle": said("vehicle"),
+    "purchase": said("purchase"),
+    "threat": said("threat"),
+    "online": said("online"),
+    "other": said("other"),
+    "pending": said("pending"),
+    "no_further_action": said("no_further_action"),
+    "add_to_case": said("add_to_case"),
+    "open_case": said("open_case"),
+    "refer_to_partner": said("refer_to_partner"),
+    "escalate": said("escalate"),
+    "undecided": said("undecided"),
+    "uncategorised": said("uncategorised"),
+    "unknown": said("unknown"),
+    "new": said("new"),
+    "reviewed": said("reviewed"),
+    "actioned": said("actioned"),
+    "dismissed": said("dismissed"),
+    "all": said("all"),
+}
 
 
 def _day(text: str) -> date | None:
@@ -86,6 +141,50 @@ def _words(field: str, detail: str, gettext: Gettext) -> str:
     return f"{spoken(gettext, LABELS[field])}: {spoken(gettext, detail)}"
 
 
+@dataclass(frozen=True)
+class Shown:
+    """One series as the page shows it: its caption, headings and labels in the page's
+    language, beside the service's counts."""
+
+    caption: str
+    label_heading: str
+    value_heading: str
+    labels: list[str]
+    values: list[int]
+
+
+def _word(label: str, gettext: Gettext) -> str:
+    """A label in the page's language when it is one of the vocabulary's words, else data."""
+    return spoken(gettext, WORDS[label]) if label in WORDS else label
+
+
+def shown_series(figures: StatsSummary, gettext: Gettext) -> list[Shown]:
+    """Every series of the summary, reports over time first, named in the page's language."""
+    over_time = figures.reports_over_time
+    bucket = figures.bucket
+    series = [
+        Shown(
+            gettext("Reports received by %(bucket)s", bucket=spoken(gettext, BUCKET_WORDS[bucket])),
+            spoken(gettext, BUCKET_STARTS[bucket]),
+            gettext("Reports"),
+            over_time.labels,  # the first day of each bucket, YYYY-MM-DD
+            over_time.values,
+        )
+    ]
+    for key, caption, heading, value_heading in SERIES:
+        found: CountSeries = attrgetter(key)(figures)
+        series.append(
+            Shown(
+                spoken(gettext, caption),
+                spoken(gettext, heading),
+                spoken(gettext, value_heading),
+                [_word(label, gettext) for label in found.labels],
+                found.values,
+            )
+        )
+    return series
+
+
 def _render(
     p: Page,
     values: dict[str, str],
@@ -94,20 +193,19 @@ def _render(
     *,
     status: int = 200,
 ) -> Response:
-    series: list[CountSeries] = []
+    series: list[Shown] = []
     shown_until = None
+    timings: list[tuple[str, list[tuple[str, TimingRow]]]] = []
     if figures is not None:
-        series = [
-            figures.reports_over_time,
-            figures.by_kind,
-            figures.by_category,
-            figures.by_priority,
-            figures.by_outcome,
-            figures.by_area,
-            figures.backlog.by_priority,
-            figures.alerts.by_state,
-        ]
+        series = shown_series(figures, p._)
         shown_until = (figures.until - timedelta(microseconds=1)).date()
+        timings = [
+            (title, [(_word(row.label, p._), row) for row in rows])
+            for title, rows in (
+                (p._("Time from receipt to triage"), figures.time_to_triage),
+                (p._("Time from receipt to an analyst's outcome"), figures.time_to_decision),
+            )
+        ]
     return render_staff(
         p,
         "stats/dashboard.html",
@@ -117,22 +215,24 @@ def _render(
         error_list=[{"text": text, "href": f"#{name}"} for name, text in errors.items()],
         figures=figures,
         series=series,
+        timings=timings,
         shown_until=shown_until,
-        buckets=[b.value for b in Bucket],
-        duration=duration,
+        buckets=[(b.value, spoken(p._, BUCKET_WORDS[b])) for b in Bucket],
+        duration=lambda seconds: duration(seconds, p._),
     )
 
 
-def duration(seconds: int | None) -> str:
-    """A percentile's elapsed time for people: "2 h 05 min", "45 min", "30 s"."""
+def duration(seconds: int | None, gettext: Gettext) -> str:
+    """A percentile's elapsed time for people: "2 h 5 min", "45 min", "30 s" (as the triage
+    queue says ages, through the same catalogue entries)."""
     if seconds is None:
-        return "No reports"
+        return gettext("No reports")
     if seconds < 60:
-        return f"{seconds} s"
+        return gettext("%(seconds)d s", seconds=seconds)
     minutes = seconds // 60
     if minutes < 60:
-        return f"{minutes} min"
+        return gettext("%(minutes)d min", minutes=minutes)
     hours, rest = divmod(minutes, 60)
     if hours < 48:
-        return f"{hours} h {rest:02d} min"
-    return f"{hours // 24} days {hours % 24} h"
+        return gettext("%(hours)d h %(minutes)d min", hours=hours, minutes=rest)
+    return gettext("%(days)d days %(hours)d h", days=hours // 24, hours=hours % 24)
