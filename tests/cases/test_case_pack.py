@@ -21,7 +21,7 @@ from tests.console_more import web as web  # fixture
 from tests.factories import auth, staff_token
 from vigil.access.permissions import Role
 from vigil.audit.models import AuditEvent
-from vigil.cases import pack, pack_pdf
+from vigil.cases import pack_pdf
 from vigil.cases.schemas import CaseOut, DecisionOut, LinkedReport
 from vigil.web.runtime import Runtime
 
