@@ -112,11 +112,9 @@ def test_verifying_without_the_csrf_token_does_nothing(web: TestClient, rt: Runt
     assert "No events match" in html(web, who, LOG, action="audit.verified")
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_tampered_log_shows_the_chain_broken_at_the_first_bad_event(
-    web: TestClient, rt: Runtime
-) -> None:
-    """SQLite only: on PostgreSQL the application's role may not rewrite the log at all."""
+def tampered_log(web: TestClient, rt: Runtime) -> tuple[Staff, int]:
+    """An auditor, and the sequence number of a "case viewed" event altered behind the
+    application's back (SQLite: the PostgreSQL role may not rewrite the log)."""
     viewed_case(web, rt)
     who = auditor(rt)
     viewed = html(web, who, LOG, action="case.viewed")
@@ -127,6 +125,15 @@ def test_a_tampered_log_shows_the_chain_broken_at_the_first_bad_event(
             {"seq": seq},
         )
     )
+    return who, seq
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_tampered_log_shows_the_chain_broken_at_the_first_bad_event(
+    web: TestClient, rt: Runtime
+) -> None:
+    """SQLite only: on PostgreSQL the application's role may not rewrite the log at all."""
+    who, seq = tampered_log(web, rt)
     form = html(web, who, VERIFY)
     be(web, who).post(VERIFY, data={"csrf_token": csrf(form)})
     verdict = html(web, who, VERIFY)

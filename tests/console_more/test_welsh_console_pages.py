@@ -18,11 +18,17 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
 
 from tests.console_more import Staff, be, csrf, html, staff
 from tests.console_more import web as web  # fixture
-from tests.console_more.test_audit_pages import LOG, VERIFY, auditor, shown_actions, viewed_case
+from tests.console_more.test_audit_pages import (
+    LOG,
+    VERIFY,
+    auditor,
+    shown_actions,
+    tampered_log,
+    viewed_case,
+)
 from tests.console_more.test_dashboard_page import DASHBOARD, supervisor
 from tests.console_more.test_search_page import SEARCH, facet_counts, links
 from tests.search import submit, triage
@@ -238,16 +244,7 @@ def test_verifying_the_chain_says_the_verdict_in_welsh(web: TestClient, rt: Runt
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_broken_chain_is_explained_in_welsh(web: TestClient, rt: Runtime) -> None:
     """SQLite only: on PostgreSQL the application's role may not rewrite the log at all."""
-    viewed_case(web, rt)
-    who = auditor(rt)
-    viewed = html(web, who, LOG, action="case.viewed")
-    seq = int(re.findall(r'<td class="govuk-table__cell">(\d+)</td>', viewed)[0])
-    rt.db.write_sync(
-        lambda s: s.execute(
-            text("UPDATE audit_events SET action = 'case.innocent' WHERE seq = :seq"),
-            {"seq": seq},
-        )
-    )
+    who, seq = tampered_log(web, rt)
     form = html(web, who, VERIFY, **WELSH)
     be(web, who).post(VERIFY, data={"csrf_token": csrf(form)})
     verdict = welsh_page(web, who, VERIFY)
