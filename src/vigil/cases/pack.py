@@ -26,9 +26,10 @@ from vigil.audit.services import record_event
 from vigil.cases import views
 from vigil.cases.schemas import CaseOut
 from vigil.cases.services import visible_case
-from vigil.cases.views import Gettext, english
+from vigil.cases.views import english
 from vigil.db import utcnow
 from vigil.web.runtime import Runtime
+from vigil.web.said import Gettext
 
 # --- the service --------------------------------------------------------------------------
 

@@ -19,7 +19,8 @@ from fpdf.enums import XPos, YPos
 
 from vigil.access.markings import Classification, most_restrictive
 from vigil.cases.schemas import CaseOut
-from vigil.cases.views import Gettext, english, level_meaning
+from vigil.cases.views import english, level_meaning
+from vigil.web.said import Gettext
 
 # (regular, bold) TrueType pairs, first found wins: Debian/Ubuntu, Fedora, Arch, then others.
 UNICODE_FONTS: tuple[tuple[str, str], ...] = (

@@ -9,7 +9,7 @@ row-level security of migration 0012, so the database agrees with what is shown 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -44,8 +44,8 @@ from vigil.cases.schemas import (
 )
 from vigil.intake.models import Report
 from vigil.linkage.models import Entity, Subject
+from vigil.web.said import Gettext
 
-Gettext = Callable[..., str]
 EXCERPT = 160
 OPEN_ACTION_STATES = ("open", "in_progress")
 

@@ -10,7 +10,7 @@ stay on disk until the report is submitted (moved into place) or the file is rem
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,9 +22,8 @@ from vigil.intake import attachments
 from vigil.intake.journey import N_
 from vigil.intake.storage import FileTooLarge, StagedFile
 from vigil.web.runtime import Runtime
-from vigil.web.said import Said, spoken
+from vigil.web.said import Gettext, Said, spoken
 
-Gettext = Callable[..., str]
 _STAGED_NAME = re.compile(r"^[0-9a-f]{32}$")
 _CHUNK = 1 << 20
 

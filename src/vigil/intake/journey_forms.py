@@ -10,7 +10,7 @@ Messages are English source strings, translated through the page's ``gettext``.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -22,8 +22,8 @@ from vigil.intake.journey import KINDS, LONDON, N_, PLATFORMS
 from vigil.intake.schemas import clean_text, normalise_phone, normalise_postcode
 from vigil.intake.schemas import normalise_registration as _registration
 from vigil.settings import Settings
+from vigil.web.said import Gettext
 
-Gettext = Callable[..., str]
 Form = Mapping[str, Any]
 
 BAD_CHARACTER = N_(
@@ -42,7 +42,7 @@ class FormErrors:
         self._items: dict[str, tuple[str, str]] = {}
         self._error_word = "Error"
 
-    def use_language(self, gettext: Callable[..., str]) -> None:
+    def use_language(self, gettext: Gettext) -> None:
         """Called by Page.render: the hidden "Error:" prefix in the page's language."""
         self._error_word = gettext("Error")
 

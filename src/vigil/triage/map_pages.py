@@ -9,7 +9,6 @@ Content-Security-Policy lets images come from the tile server's origin.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -24,6 +23,7 @@ from vigil.triage.categories import load_rules
 from vigil.triage.map import PRIORITIES, REPORT_PAGE, MapFilter, MapPoint, MapPoints, map_points
 from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
+from vigil.web.said import Gettext
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -32,7 +32,6 @@ PRIORITY_COLOURS = {"P1": "red", "P2": "orange", "P3": "yellow", "P4": "blue"}
 FIELDS = ("since", "category", "priority")
 
 _reader = staff_session(Permission.report_read)
-Gettext = Callable[..., str]
 
 
 @dataclass(frozen=True)

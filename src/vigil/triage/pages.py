@@ -9,7 +9,6 @@ see answers the same "not found" page as one that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -46,6 +45,7 @@ from vigil.triage.schemas import GradeIn, Outcome, OutcomeIn, QueueItem
 from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
+from vigil.web.said import Gettext
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -106,9 +106,6 @@ def _filter_query(criteria: QueueFilter) -> list[tuple[str, str]]:
     if criteria.cluster_id is not None:
         pairs.append(("cluster", str(criteria.cluster_id)))
     return pairs
-
-
-Gettext = Callable[..., str]
 
 
 def _span(seconds: float, _: Gettext) -> str:

@@ -36,7 +36,7 @@ from vigil.triage.categories import load_rules
 from vigil.triage.items import ItemKind
 from vigil.triage.report_view import ReportView
 from vigil.triage.schemas import CategoryCorrectionIn, ItemAddIn, ItemCorrectionIn, ItemOut
-from vigil.web.problems import Problem, field_error, validation_problem
+from vigil.web.problems import Problem, field_error, told, validation_problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
 from vigil.web.said import Gettext, said, spoken
@@ -200,18 +200,16 @@ LABELS = {
 }
 
 
-def field_errors(
-    problem: Problem, fields: dict[str, str], _: Gettext | None = None
-) -> dict[str, str]:
-    """The service's per-field problems as {input id: message}, for the page's error summary;
-    a problem with the form as a whole is shown at ``fields[""]`` or else at its reason.
-    With a page's gettext the labels come out in its language (the problem is told already)."""
+def field_errors(problem: Problem, fields: dict[str, str], _: Gettext) -> dict[str, str]:
+    """The service's per-field problems as {input id: message}, for the page's error summary,
+    in the language of ``_`` (the page's); a problem with the form as a whole is shown at
+    ``fields[""]`` or else at its reason."""
+    problem = told(problem, _)
     found: dict[str, str] = {}
     for error in problem.errors:
         name = error["pointer"].lstrip("#/").split("/")[0]
         field = fields.get(name, fields.get("", fields["reason"]))
-        label = LABELS.get(name) or name.replace("_", " ").capitalize()
-        label = spoken(_, label) if _ is not None else label
+        label = spoken(_, LABELS.get(name) or name.replace("_", " ").capitalize())
         detail = error["detail"]
         found.setdefault(field, f"{label}: {detail}" if label else detail[:1].upper() + detail[1:])
     if not found:
@@ -230,7 +228,7 @@ def refuse(
         {
             "reference": reference,
             "form": form,
-            "errors": field_errors(p.told(problem), fields, p._),
+            "errors": field_errors(problem, fields, p._),
             "values": {k: v for k, v in values.items() if isinstance(v, str)},
         },
     )
