@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from vigil.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
 from vigil.db import utcnow
+from vigil.web.said import said
 
 GENESIS = "0" * 64
 
@@ -183,29 +184,35 @@ def verify(
     wanted: dict[int, list[dict[str, object]]] = {}
     for cp in checkpoints:
         if not _signature_ok(cp, public_key):
-            return Verdict(False, 0, 0, int(str(cp["seq"])), "checkpoint signature is not valid")
+            return Verdict(
+                False, 0, 0, int(str(cp["seq"])), said("checkpoint signature is not valid")
+            )
         wanted.setdefault(int(str(cp["seq"])), []).append(cp)
     expected_seq, prev, checked = 1, GENESIS, 0
     for event in _events(session):
         if event.seq != expected_seq:
-            return Verdict(False, checked, 0, expected_seq, "entry is missing (deleted)")
+            return Verdict(False, checked, 0, expected_seq, said("entry is missing (deleted)"))
         if event.prev_hash != prev:
-            return Verdict(False, checked, 0, event.seq, "entry does not follow the one before it")
+            return Verdict(
+                False, checked, 0, event.seq, said("entry does not follow the one before it")
+            )
         if event_digest(prev, event) != event.hash:
-            return Verdict(False, checked, 0, event.seq, "entry was altered")
+            return Verdict(False, checked, 0, event.seq, said("entry was altered"))
         for cp in wanted.pop(event.seq, []):
             if cp["hash"] != event.hash:
                 return Verdict(
-                    False, checked, 0, event.seq, "entry differs from a signed checkpoint"
+                    False, checked, 0, event.seq, said("entry differs from a signed checkpoint")
                 )
         prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
     if wanted:
         seq = min(wanted)
-        return Verdict(False, checked, 0, seq, "log ends before a signed checkpoint (truncated)")
+        return Verdict(
+            False, checked, 0, seq, said("log ends before a signed checkpoint (truncated)")
+        )
     head = session.get(AuditChainHead, 1)
     if head is not None and (head.seq != checked or head.hash != prev):
         return Verdict(
-            False, checked, 0, checked + 1, "log ends before its recorded head (truncated)"
+            False, checked, 0, checked + 1, said("log ends before its recorded head (truncated)")
         )
     return Verdict(True, checked, len(checkpoints))
 

@@ -43,17 +43,6 @@ OUTCOMES = {
     "denied": said("denied"),
     "locked": said("locked"),
 }
-# Why the chain check finds the chain broken (vigil.audit.chain says it in English, for the
-# API and the command line); marked here so a Welsh page can say it in Welsh.
-REASONS = (
-    said("checkpoint signature is not valid"),
-    said("entry is missing (deleted)"),
-    said("entry does not follow the one before it"),
-    said("entry was altered"),
-    said("entry differs from a signed checkpoint"),
-    said("log ends before a signed checkpoint (truncated)"),
-    said("log ends before its recorded head (truncated)"),
-)
 
 
 def history_href(record: str) -> str:
