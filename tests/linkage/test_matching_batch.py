@@ -17,10 +17,11 @@ from splink import DuckDBAPI, Linker
 
 from vigil.linkage.matching import batch
 from vigil.linkage.matching.blocking import PREDICTION_RULES, blocking_keys
-from vigil.linkage.matching.model import ModelError, PersonModel, TrainingOptions
+from vigil.linkage.matching.model import ModelError, PersonModel
 from vigil.linkage.matching.normalise import prepare_person
 from vigil.linkage.matching.scorer import PersonScorer
 from vigil.linkage.matching.tables import prepare_people
+from vigil.linkage.matching.training import TrainingOptions
 from vigil.linkage.records import PERSON_COLUMNS, PersonRecord
 from vigil.linkage.synthetic import generate_population, write_people_csv
 

@@ -34,15 +34,9 @@ from vigil.linkage.matching.batch_terms import (
     DEFAULT_MIN_PROBABILITY,
     InputError,
 )
-from vigil.linkage.matching.model import (
-    Dialect,
-    LinkType,
-    PersonModel,
-    TrainingOptions,
-    settings_creator,
-    train_on_linker,
-)
+from vigil.linkage.matching.model import Dialect, LinkType, PersonModel, settings_creator
 from vigil.linkage.matching.tables import PREPARED_SCHEMA, RAW_SCHEMA, prepare_table
+from vigil.linkage.matching.training import TrainingOptions, train_on_linker
 from vigil.linkage.records import PERSON_COLUMNS
 
 if TYPE_CHECKING:
