@@ -31,6 +31,12 @@ from sqlalchemy.types import TypeDecorator
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
 
+SWITCH_INTERVAL_S = 0.0005
+"""The interpreter's thread switch interval in a serving process (the default is 5 ms).
+The writer thread hands each statement to the database without the GIL and must then win
+it back from the threads serving requests; a shorter interval keeps the single writer,
+which every acknowledgement and every audited reading waits for, from idling."""
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -140,6 +146,8 @@ class Database:
         else:
             self._sessions = sessionmaker(bind=engine, expire_on_commit=False)
         self.writer = Writer(self, batch_max=batch_max)
+        # made once: each call of execution_options() builds a new engine proxy
+        self._immediate = engine.execution_options(sqlite_begin="IMMEDIATE")
         self._process_lock = WriterFileLock.for_engine(engine)
 
     @property
@@ -153,10 +161,12 @@ class Database:
             with self._lock, self._sessions() as session:
                 self.act_as(session, as_user)
                 yield session
+                _end_reading(session)
         else:
             with self._sessions() as session:
                 self.act_as(session, as_user)
                 yield session
+                _end_reading(session)
 
     def act_as(self, session: Session, as_user: int | None) -> None:
         """Tell PostgreSQL's row-level security who acts, for this transaction only."""
@@ -171,7 +181,7 @@ class Database:
             with self._lock, self._sessions() as session:
                 yield session
             return
-        session = self._sessions(bind=self.engine.execution_options(sqlite_begin="IMMEDIATE"))
+        session = self._sessions(bind=self._immediate)
         with self._process_lock, session:
             yield session
 
@@ -187,6 +197,21 @@ class Database:
         self.writer.stop()
         self.engine.dispose()
         self._process_lock.close()
+
+
+def _end_reading(session: Session) -> None:
+    """End a reading that changed nothing with COMMIT rather than ROLLBACK (the same thing
+    for a reading): psycopg forgets every prepared statement on a rollback, so on PostgreSQL
+    each reading would plan its statements afresh, and with row-level security planning is
+    most of a small query's time. A session that wrote anything (which readings should not)
+    is closed and rolled back as before, so nothing is ever committed outside the writer."""
+    if not (session.info.get("flushed") or session.new or session.dirty or session.deleted):
+        session.commit()
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _context: object) -> None:
+    session.info["flushed"] = True
 
 
 class WriterFileLock:

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -287,3 +288,21 @@ def test_expired_idempotency_keys_are_forgotten(client: TestClient, rt: Runtime)
     assert purge_expired_idempotency(rt) == 1
     again = client.post("/api/v1/reports", json=minimal_report(), headers=headers).json()
     assert again["reference"] != first["reference"]
+
+
+def test_a_report_is_not_shown_when_its_viewing_cannot_be_audited(
+    client: TestClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reference = client.post("/api/v1/reports", json=report_payload()).json()["reference"]
+    token = staff_token(rt)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the audit log cannot be written")
+
+    monkeypatch.setattr("vigil.audit.services.append", refuse)
+    response = client.get(f"/api/v1/reports/{reference}", headers=auth(token))
+    assert response.status_code == 500
+    assert "gas cylinders" not in response.text and '"kind"' not in response.text
+    with rt.db.session() as session:
+        viewed = session.scalar(select(AuditEvent).where(AuditEvent.action == "report.viewed"))
+    assert viewed is None

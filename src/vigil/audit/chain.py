@@ -18,7 +18,7 @@ import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from vigil.audit.models import AuditChainHead, AuditCheckpoint, AuditEvent
@@ -48,56 +48,48 @@ def event_digest(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(prev_hash.encode() + b"\n" + content).hexdigest()
 
 
-def _locked_head(session: Session) -> AuditChainHead:
-    """The chain's head row, locked once per transaction and then reused.
-
-    Fetching it once keeps a batch of submissions to one flush at commit (a query per event
-    would flush every previous one) and one lock per transaction on PostgreSQL.
-    """
-    transaction = session.get_transaction()
-    cached = session.info.get("audit_head")
-    if cached is not None and cached[0] is transaction and cached[1] in session:
-        head: AuditChainHead = cached[1]
-        return head
-    with session.no_autoflush:
-        found = session.get(AuditChainHead, 1, with_for_update=True)
-    if found is None:
-        found = AuditChainHead(id=1, seq=0, hash=GENESIS)
-        session.add(found)
-    session.info["audit_head"] = (transaction, found)
-    return found
-
-
-def append(session: Session, event: AuditEvent) -> AuditEvent:
-    """Link ``event`` to the chain inside the caller's transaction (the head row is locked)."""
-    _link(_locked_head(session), event)
-    session.add(event)
-    return event
-
-
-def _link(head: AuditChainHead, event: AuditEvent) -> None:
-    """Give ``event`` the next position after ``head`` and move the head onto it."""
-    event.occurred_at = event.occurred_at or utcnow()
-    event.seq = head.seq + 1
-    event.prev_hash = head.hash
-    event.hash = event_digest(head.hash, event)
-    head.seq, head.hash = event.seq, event.hash
-
-
+_READ_HEAD = select(AuditChainHead.seq, AuditChainHead.hash).where(AuditChainHead.id == 1)
+_LOCK_HEAD = _READ_HEAD.with_for_update()
+_MOVE_HEAD = update(AuditChainHead).where(AuditChainHead.id == 1)
 _EVENT_COLUMNS = tuple(c.key for c in AuditEvent.__table__.columns if c.key != "id")
 _INSERT_EVENTS = insert(AuditEvent)
 
 
+def chain_head(connection: Connection, *, lock: bool = False) -> tuple[int, str]:
+    """The chain's last position and hash (the row migration 0003 made), locked for the rest
+    of the transaction when ``lock`` (PostgreSQL; SQLite's writer already holds the file)."""
+    row = connection.execute(_LOCK_HEAD if lock else _READ_HEAD).first()
+    return (row.seq, row.hash) if row is not None else (0, GENESIS)
+
+
+def append(session: Session, event: AuditEvent) -> AuditEvent:
+    """Link ``event`` to the chain inside the caller's transaction (the head row is locked)."""
+    append_many(session, [event])
+    return event
+
+
 def append_many(session: Session, events: Sequence[AuditEvent]) -> None:
-    """Link several events in order and insert them with one statement (Core, no unit of
-    work): a writer batch of public reports writes one event each without an ORM flush."""
-    head = _locked_head(session)
+    """Link events in order and write them, with the head moved onto the last one.
+
+    Written with three Core statements on the session's connection (read the head, insert
+    the events, move the head) and no unit of work: the event is in the transaction at once,
+    so an access is audited for the price of a small insert, and a savepoint rolled back
+    takes its events and its head move with it. Nothing is cached between calls, so works
+    sharing one writer transaction each link onto whatever the one before them wrote.
+    """
+    if not events:
+        return
+    connection = session.connection()
+    seq, digest = chain_head(connection, lock=True)
     rows = []
     for event in events:
-        _link(head, event)
+        event.occurred_at = event.occurred_at or utcnow()
+        event.seq, event.prev_hash = seq + 1, digest
+        event.hash = event_digest(digest, event)
+        seq, digest = event.seq, event.hash
         rows.append({key: getattr(event, key) for key in _EVENT_COLUMNS})
-    if rows:
-        session.connection().execute(_INSERT_EVENTS, rows)
+    connection.execute(_INSERT_EVENTS, rows)
+    connection.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
 
 
 class Signer:
@@ -118,19 +110,19 @@ def checkpoint_message(seq: int, digest: str, created_at: datetime) -> bytes:
 
 def make_checkpoint(session: Session, signer: Signer) -> AuditCheckpoint | None:
     """Sign the chain's current head (nothing to do when no event came since the last one)."""
-    head = session.get(AuditChainHead, 1)
-    if head is None or head.seq == 0:
+    seq, digest = chain_head(session.connection())
+    if seq == 0:
         return None
     last = session.scalar(select(func.max(AuditCheckpoint.seq)))
-    if last == head.seq:
+    if last == seq:
         return None
     now = utcnow()
     checkpoint = AuditCheckpoint(
-        seq=head.seq,
-        hash=head.hash,
+        seq=seq,
+        hash=digest,
         created_at=now,
         key_id=signer.key_id,
-        signature=signer.sign(checkpoint_message(head.seq, head.hash, now)),
+        signature=signer.sign(checkpoint_message(seq, digest, now)),
     )
     session.add(checkpoint)
     return checkpoint
@@ -209,8 +201,7 @@ def verify(
         return Verdict(
             False, checked, 0, seq, said("log ends before a signed checkpoint (truncated)")
         )
-    head = session.get(AuditChainHead, 1)
-    if head is not None and (head.seq != checked or head.hash != prev):
+    if chain_head(session.connection()) != (checked, prev):
         return Verdict(
             False, checked, 0, checked + 1, said("log ends before its recorded head (truncated)")
         )

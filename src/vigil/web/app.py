@@ -27,7 +27,7 @@ from vigil.audit import pages as audit_pages
 from vigil.audit.chain import Signer, make_checkpoint
 from vigil.cases import api as cases_api
 from vigil.cases import pages as cases_pages
-from vigil.db import utcnow
+from vigil.db import SWITCH_INTERVAL_S, utcnow
 from vigil.intake import api as intake_api
 from vigil.intake import attachment_api as intake_attachment_api
 from vigil.intake import pages as intake_pages
@@ -112,10 +112,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         # the collector's sight, so full collections stop pausing requests for ~100 ms.
         gc.collect()
         gc.freeze()
-        # The writer thread hands each statement to SQLite without the GIL and must then win
-        # it back from the request loop; a shorter switch interval (default 5 ms) keeps the
-        # single writer, which every acknowledgement waits for, from idling.
-        sys.setswitchinterval(0.0005)
+        sys.setswitchinterval(SWITCH_INTERVAL_S)
         yield
         housekeeping.cancel()
         if runtime.worker is not None:
