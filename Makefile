@@ -80,11 +80,11 @@ typecheck: install
 	$(VENV)/bin/mypy --strict src
 
 # One pytest worker per core (at most 4): each worker is its own test session with its own
-# databases, so they never share rows.
+# databases, so they never share rows. Files run whole, slow files first (tests/conftest.py).
 TEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ $$n -gt 4 ] && n=4; echo $$n)
 
 pytest: install postgres browser
-	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile
+	$(VENV)/bin/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 test: lint typecheck pytest
 

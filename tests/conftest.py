@@ -11,6 +11,7 @@ and CI is not set; in CI a missing server is a failure.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -153,3 +154,25 @@ def client(rt: Runtime) -> Iterator[TestClient]:
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for engine in _engines.values():
         engine.dispose()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with slow tests first (each folder's together, in their order), then the rest,
+    most tests first. `make test` runs files whole on each worker (`--dist loadfile
+    --no-loadscope-reorder`), so the long files start early and the short ones fill the
+    end, instead of one worker running the crash tests alone while the other waits. A
+    folder's slow files stay together so the browser tests' shared server starts once per
+    worker."""
+    slow = {item.path for item in items if item.get_closest_marker("slow")}
+    folder_at: dict[Path, int] = {}
+    for index, item in enumerate(items):
+        folder_at.setdefault(item.path.parent, index)
+    per_file = Counter(item.path for item in items)
+
+    def key(item: pytest.Item) -> tuple[int, int]:
+        if item.path in slow:
+            return (0, folder_at[item.path.parent])
+        return (1, -per_file[item.path])
+
+    items.sort(key=key)

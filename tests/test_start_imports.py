@@ -9,9 +9,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 HEAVY = ("splink", "duckdb", "pandas", "pyarrow", "fpdf")
 
 
+@pytest.mark.slow  # a fresh interpreter imports the whole app
 def test_the_app_starts_without_the_batch_libraries_and_their_users_still_find_them() -> None:
     probe = (
         "import sys, vigil.cli, vigil.web.app\n"

@@ -23,6 +23,8 @@ from vigil.search.schemas import RecordType, SearchPage
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime
 
+pytestmark = pytest.mark.slow  # every page, total and facet, in batches of every size
+
 NOBODY_WROTE = "zeppelin"
 QUERIES: list[dict[str, Any]] = [
     {"q": "lantern"},
