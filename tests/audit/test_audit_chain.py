@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from tests.scratch import Cli, flat
@@ -53,6 +54,17 @@ def test_verify_passes_on_an_untouched_log(migrated: Cli) -> None:
     migrated("audit", "checkpoint")
     result = migrated("audit", "verify")
     assert "intact: 5 entries, 1 checkpoints" in flat(result.stderr)
+
+
+def test_with_its_head_row_gone_the_chain_refuses_new_events(migrated: Cli) -> None:
+    """Without the head the next event would restart the chain at 1: the write fails (and
+    with it the act it records) rather than fork the log."""
+    write_events(migrated, 2)
+    sql(migrated, "DELETE FROM audit_chain_head")
+    with pytest.raises(IntegrityError):
+        write_events(migrated, 1)
+    with migrated.runtime() as rt, rt.db.session() as session:
+        assert [e.seq for e in session.scalars(select(AuditEvent))] == [1, 2]
 
 
 def edit(cli: Cli) -> None:

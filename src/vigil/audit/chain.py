@@ -55,11 +55,12 @@ _EVENT_COLUMNS = tuple(c.key for c in AuditEvent.__table__.columns if c.key != "
 _INSERT_EVENTS = insert(AuditEvent)
 
 
-def chain_head(connection: Connection, *, lock: bool = False) -> tuple[int, str]:
-    """The chain's last position and hash (the row migration 0003 made), locked for the rest
-    of the transaction when ``lock`` (PostgreSQL; SQLite's writer already holds the file)."""
+def chain_head(connection: Connection, *, lock: bool = False) -> tuple[int, str] | None:
+    """The chain's last position and hash (the row migration 0003 made; None without it),
+    locked for the rest of the transaction when ``lock`` (PostgreSQL; SQLite's writer
+    already holds the file)."""
     row = connection.execute(_LOCK_HEAD if lock else _READ_HEAD).first()
-    return (row.seq, row.hash) if row is not None else (0, GENESIS)
+    return (row.seq, row.hash) if row is not None else None
 
 
 def append(session: Session, event: AuditEvent) -> AuditEvent:
@@ -80,7 +81,8 @@ def append_many(session: Session, events: Sequence[AuditEvent]) -> None:
     if not events:
         return
     connection = session.connection()
-    seq, digest = chain_head(connection, lock=True)
+    head = chain_head(connection, lock=True)
+    seq, digest = head or (0, GENESIS)
     rows = []
     for event in events:
         event.occurred_at = event.occurred_at or utcnow()
@@ -89,7 +91,10 @@ def append_many(session: Session, events: Sequence[AuditEvent]) -> None:
         seq, digest = event.seq, event.hash
         rows.append({key: getattr(event, key) for key in _EVENT_COLUMNS})
     connection.execute(_INSERT_EVENTS, rows)
-    connection.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
+    if head is None:
+        connection.execute(insert(AuditChainHead), {"id": 1, "seq": seq, "hash": digest})
+    else:
+        connection.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
 
 
 class Signer:
@@ -110,7 +115,7 @@ def checkpoint_message(seq: int, digest: str, created_at: datetime) -> bytes:
 
 def make_checkpoint(session: Session, signer: Signer) -> AuditCheckpoint | None:
     """Sign the chain's current head (nothing to do when no event came since the last one)."""
-    seq, digest = chain_head(session.connection())
+    seq, digest = chain_head(session.connection()) or (0, GENESIS)
     if seq == 0:
         return None
     last = session.scalar(select(func.max(AuditCheckpoint.seq)))
@@ -201,7 +206,8 @@ def verify(
         return Verdict(
             False, checked, 0, seq, said("log ends before a signed checkpoint (truncated)")
         )
-    if chain_head(session.connection()) != (checked, prev):
+    head = chain_head(session.connection())
+    if head is not None and head != (checked, prev):
         return Verdict(
             False, checked, 0, checked + 1, said("log ends before its recorded head (truncated)")
         )
