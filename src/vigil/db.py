@@ -17,7 +17,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -157,16 +157,10 @@ class Database:
     @contextmanager
     def session(self, as_user: int | None = None) -> Iterator[Session]:
         """A session for reading, acting as staff user ``as_user`` or as the system."""
-        if self._lock is not None:
-            with self._lock, self._sessions() as session:
-                self.act_as(session, as_user)
-                yield session
-                _end_reading(session)
-        else:
-            with self._sessions() as session:
-                self.act_as(session, as_user)
-                yield session
-                _end_reading(session)
+        with self._lock or nullcontext(), self._sessions() as session:
+            self.act_as(session, as_user)
+            yield session
+            _end_reading(session)
 
     def act_as(self, session: Session, as_user: int | None) -> None:
         """Tell PostgreSQL's row-level security who acts, for this transaction only."""
