@@ -117,6 +117,22 @@ def test_a_failing_group_is_redone_one_work_at_a_time(database: Database) -> Non
     assert count(database) == 5
 
 
+def test_a_work_failing_alone_is_not_run_twice(database: Database) -> None:
+    runs: list[int] = []
+
+    def refuse(session: Session) -> None:
+        runs.append(1)
+        session.execute(insert(notes).values(text="half-done"))
+        raise LookupError("no such record")
+
+    with pytest.raises(LookupError, match="no such record"):
+        database.writer.submit(refuse).result(5)
+    assert runs == [1]
+    assert count(database) == 0  # what it wrote before failing was rolled back
+    assert database.writer.submit(add("next")).result(5) == "next"
+    assert count(database) == 1
+
+
 def test_result_is_only_given_after_commit(database: Database) -> None:
     seen_inside: list[int] = []
 

@@ -313,8 +313,11 @@ class Writer:
             return
         try:
             results = self._commit_together(live)
-        except _ItemFailed:
-            results = self._commit_one_by_one(live)
+        except _ItemFailed as failed:
+            # Alone in its batch, the failed work has nothing to be kept apart from: its
+            # error is the answer, without running it a second time under a savepoint.
+            alone = len(live) == 1 and failed.__cause__ is not None
+            results = [(False, failed.__cause__)] if alone else self._commit_one_by_one(live)
         except Exception as exc:  # the commit itself failed: nobody is acknowledged
             log.error("writer.batch_failed", error=type(exc).__name__, size=len(live))
             for _work, fut, _user in live:

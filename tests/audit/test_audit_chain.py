@@ -141,6 +141,17 @@ def test_truncation_without_rewinding_the_head_is_detected(migrated: Cli) -> Non
     assert "broken at entry 4" in flat(result.stderr)
 
 
+def test_truncation_with_the_head_row_deleted_is_detected(migrated: Cli) -> None:
+    """Cutting the tail and deleting the head row with it leaves a chain that links up
+    to its new end: the missing head is what gives it away."""
+    write_events(migrated, 4)
+    sql(migrated, "DELETE FROM audit_events WHERE seq = 4")
+    sql(migrated, "DELETE FROM audit_chain_head")
+    result = migrated("audit", "verify", code=1)
+    assert "broken at entry 4" in flat(result.stderr)
+    assert "head row is missing" in flat(result.stderr)
+
+
 def test_forged_checkpoint_signature_is_detected(migrated: Cli) -> None:
     write_events(migrated, 3)
     migrated("audit", "checkpoint")

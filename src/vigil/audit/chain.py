@@ -207,7 +207,11 @@ def verify(
             False, checked, 0, seq, said("log ends before a signed checkpoint (truncated)")
         )
     head = chain_head(session.connection())
-    if head is not None and head != (checked, prev):
+    if head is None:  # migration 0003 made it; only a deletion removes it
+        return Verdict(
+            False, checked, 0, checked + 1, said("the chain's head row is missing (deleted)")
+        )
+    if head != (checked, prev):
         return Verdict(
             False, checked, 0, checked + 1, said("log ends before its recorded head (truncated)")
         )

@@ -35,14 +35,20 @@ NO_REPORT = Problem(
 def get_report(
     rt: Runtime, user: StaffUser, reference_text: str, client: str | None = None
 ) -> ReportOut:
-    """One report the user may see; the viewing is audited in the same transaction."""
+    """One report the user may see; the viewing is audited in the same transaction.
 
-    return rt.db.write_sync(
-        lambda session: read_report(
-            session, user, visible_report(session, user, reference_text), client
-        ),
-        as_user=user.id,
-    )
+    A reference the user may not see is answered as a value, not raised inside the writer:
+    the transaction then ends with a commit like any other, so PostgreSQL keeps its prepared
+    statements (a rollback discards them) and the writer's batch is not redone."""
+
+    def work(session: Session) -> ReportOut | None:
+        found = find_visible_report(session, user, reference_text)
+        return None if found is None else read_report(session, user, found[0], client)
+
+    shown = rt.db.write_sync(work, as_user=user.id)
+    if shown is None:
+        raise NO_REPORT
+    return shown
 
 
 def read_report(
@@ -152,16 +158,24 @@ def visible_report_with(
     """:func:`visible_report` with the rows of ``joined`` (models keyed by ``report_id``)
     read in the same statement, each None when the report has none (or the reader may not
     see it): one lookup instead of one per table for a page that shows them all."""
-    reference = normalise_reference(reference_text)
-    found = None
-    if reference is not None:
-        query = select(Report, *joined).where(Report.reference == reference, policy.reports(user))
-        for model in joined:
-            query = query.outerjoin(model, model.report_id == Report.id)
-        found = session.execute(query).first()
+    found = find_visible_report(session, user, reference_text, *joined)
     if found is None:
         raise NO_REPORT
-    return tuple(found)
+    return found
+
+
+def find_visible_report(
+    session: Session, user: StaffUser, reference_text: str, *joined: Any
+) -> tuple[Any, ...] | None:
+    """:func:`visible_report_with`, with None where that raises the 404."""
+    reference = normalise_reference(reference_text)
+    if reference is None:
+        return None
+    query = select(Report, *joined).where(Report.reference == reference, policy.reports(user))
+    for model in joined:
+        query = query.outerjoin(model, model.report_id == Report.id)
+    found = session.execute(query).first()
+    return None if found is None else tuple(found)
 
 
 def share_report(
