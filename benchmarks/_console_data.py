@@ -15,7 +15,7 @@ markings, clusters) with numpy; ``_console_rows`` turns it into rows and writes 
 ``_console_build`` owns the engines, the switching off and on, and the cache.
 
 Everything is synthetic and seeded (numpy and ``random``): texts follow ``vigil.demo``,
-names come from ``vigil.linkage.synthetic``'s tables, phones are Ofcom drama numbers, e-mail
+names come from ``vigil.linkage.synthetic_tables``, phones are Ofcom drama numbers, e-mail
 and web addresses use the reserved example domains, postcodes are real outward codes with
 random inward halves, plates are random. Entities of one identity share a value, with a
 heavy-tailed identity size (Zipf, capped), so that a typical two-hop graph has tens of
@@ -103,18 +103,18 @@ def pg_time(epoch: float | None) -> datetime | None:
 
 def _name_tables() -> tuple[tuple[list[str], np.ndarray], tuple[list[str], np.ndarray]]:
     """First names and surnames with cumulative weights, from the linkage generator."""
-    from vigil.linkage import synthetic
+    from vigil.linkage import synthetic_tables
 
     firsts: list[str] = []
     weights: list[float] = []
-    for table in (synthetic._MALE, synthetic._FEMALE):
+    for table in (synthetic_tables.MALE, synthetic_tables.FEMALE):
         for names, cum in table.values():
             prev = 0.0
             for name, c in zip(names, cum, strict=True):
                 firsts.append(name)
                 weights.append(c - prev)
                 prev = c
-    sur_names, sur_cum = synthetic._ANY_SURNAME
+    sur_names, sur_cum = synthetic_tables.ANY_SURNAME
     return (firsts, np.cumsum(weights)), (list(sur_names), np.asarray(sur_cum, dtype=float))
 
 

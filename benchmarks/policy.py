@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -269,8 +270,47 @@ def main() -> None:
             f"{name:<10}{a:>9.2f}{b:>9.2f}{b / a:>7.2f}{c:>9.2f}{c / a:>7.2f}"
             f"{ra:>9.0f}{rb:>10.0f}{ra / rb:>7.2f}{rc:>10.0f}{ra / rc:>7.2f}"
         )
+        if args.engine == "sqlite":
+            commit_floor(tmp, name, a, args.repeat)
     not_found_timing(rt, user, references, args.repeat * 4)
     rt.db.close()
+
+
+def commit_floor(folder: Path, name: str, plain_ms: float, repeat: int) -> None:
+    """What one durable commit costs on this disk, measured with bare ``sqlite3`` beside the
+    database (WAL, ``synchronous=FULL``, one small row): straight after another commit, and
+    after the disk has been left alone for as long as the plain reading takes, which is how
+    an audited call on an idle server meets it. An audited reading waits for at least this
+    commit, so (plain + commit) / plain is the least its ratio can be."""
+    connection = sqlite3.connect(folder / "commit-floor.db", isolation_level=None)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("CREATE TABLE IF NOT EXISTS t (id INTEGER PRIMARY KEY, body TEXT)")
+
+    def commit() -> None:
+        connection.execute("BEGIN IMMEDIATE")
+        connection.execute("INSERT INTO t (body) VALUES (?)", ("x" * 300,))
+        connection.execute("COMMIT")
+
+    def after_pause() -> None:
+        end = time.perf_counter() + plain_ms / 1000  # busy, as the reading is
+        while time.perf_counter() < end:
+            pass
+        t = time.perf_counter()
+        commit()
+        paused.append((time.perf_counter() - t) * 1000)
+
+    paused: list[float] = []
+    back_to_back = statistics.median(timed((commit,), repeat)[0])
+    for _ in range(repeat):
+        after_pause()
+    connection.close()
+    idle = statistics.median(paused)
+    print(
+        f"{'':<10}bare fsync'd commit {back_to_back:.2f} ms back to back, {idle:.2f} ms after "
+        f"{plain_ms:.1f} ms without I/O: floor for one {name} + its commit "
+        f"{(plain_ms + idle) / plain_ms:.2f}x"
+    )
 
 
 def not_found_timing(
