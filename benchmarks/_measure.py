@@ -54,11 +54,15 @@ async def closed_loop(
     max_requests: int,
     timeout_s: float,
     start: int = 0,
+    rate: float = 0.0,
 ) -> tuple[list[float], Counter[int], int]:
     """Keep-alive clients over raw sockets, each sending the next request of ``requests``
     in turn as soon as its last answer is read; bounded by time and by ``max_requests``.
+    With ``rate`` (requests/s) the k-th request leaves no earlier than k / rate seconds
+    after the start: arrivals at a steady pace, as long as the answers keep up with it.
     Returns (latencies in seconds, answers by status, connections lost)."""
-    stop_at = time.perf_counter() + duration_s
+    began = time.perf_counter()
+    stop_at = began + duration_s
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     errors = 0
@@ -70,7 +74,15 @@ async def closed_loop(
         try:
             while time.perf_counter() < stop_at and len(latencies) < max_requests:
                 request = requests[next_index % len(requests)]
-                next_index += 1
+                if rate > 0:
+                    delay = began + (next_index - start) / rate - time.perf_counter()
+                    next_index += 1
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    if time.perf_counter() >= stop_at:
+                        break
+                else:
+                    next_index += 1
                 t0 = time.perf_counter()
                 writer.write(request)
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout_s)

@@ -285,9 +285,16 @@ class LoadResult:
 
 
 def run_load(
-    port: int, requests: list[bytes], concurrency: int, duration_s: float, *, start: int = 0
+    port: int,
+    requests: list[bytes],
+    concurrency: int,
+    duration_s: float,
+    *,
+    start: int = 0,
+    rate: float = 0.0,
 ) -> LoadResult:
-    """Closed-loop load for ``duration_s``: each connection sends the next body in turn."""
+    """Closed-loop load for ``duration_s``: each connection sends the next body in turn (at
+    most ``rate`` bodies per second in all, when one is given)."""
     started = time.perf_counter()
     cpu_before = time.process_time()
     latencies, statuses, errors = asyncio.run(
@@ -299,6 +306,7 @@ def run_load(
             max_requests=CLIENT_MAX_REQUESTS,
             timeout_s=30,
             start=start,
+            rate=rate,
         )
     )
     elapsed = time.perf_counter() - started

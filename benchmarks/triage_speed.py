@@ -33,6 +33,9 @@ Two parts, each beside a baseline measured in the same run:
    cycling through varied synthetic reports. Then it waits (at most ``--drain`` seconds)
    until every report accepted during the load has ``triage_results.status = 'done'`` and
    computes per report ``triaged_at − received_at`` from the database: p50, p95, max.
+   ``--rate R`` offers R reports per second instead (the k-th leaves k / R seconds after the
+   start, unless the connections are all still waiting for answers): the question a service
+   plans with, how large a steady surge is triaged within the target.
    *Baseline*: the same load against a fresh server with ``VIGIL_JOBS_IN_PROCESS=false``
    (pipeline off), so the ratio of the intake rates is what the pipeline costs intake.
 
@@ -653,7 +656,7 @@ def latency_run(
             sampler.start()
         cpu0, busy0 = proc_cpu_s(server.pid), machine_busy_s()
         try:
-            load = run_load(port, requests, args.concurrency, args.duration)
+            load = run_load(port, requests, args.concurrency, args.duration, rate=args.rate)
         finally:
             stop.set()
             if sampler.is_alive():
@@ -763,7 +766,7 @@ def targets(res: Results) -> list[tuple[str, bool | None, str]]:
         on = res.on
         out.append(
             (
-                f"received → triaged p95 < {TARGET_P95_S:g} s at c={res.args.concurrency}",
+                f"received → triaged p95 < {TARGET_P95_S:g} s, {load_shape(res.args)}",
                 bool(on.drained) and on.p95 < TARGET_P95_S,
                 f"p95 {on.p95:.2f} s (p50 {on.p50:.2f}, max {on.max:.2f}) at "
                 f"{on.load.rate:,.0f} reports/s intake"
@@ -797,7 +800,7 @@ def summary_lines(res: Results) -> list[str]:
         on, off = res.on, res.off
         ratio = on.load.rate / off.load.rate if off.load.rate else 0.0
         lines.append(
-            f"Latency at c={res.args.concurrency}, {res.args.duration:g} s: received → triaged "
+            f"Latency, {load_shape(res.args)}, {res.args.duration:g} s: received → triaged "
             f"p50 {on.p50:.2f} s, p95 {on.p95:.2f} s, max {on.max:.2f} s; pending when the "
             f"load stopped {on.pending_at_end:,} of {on.accepted:,}; intake "
             f"{on.load.rate:,.0f}/s with the pipeline vs {off.load.rate:,.0f}/s without: "
@@ -864,7 +867,7 @@ def markdown(res: Results) -> str:
         on, off = res.on, res.off
         ratio = on.load.rate / off.load.rate if off.load.rate else 0.0
         out += [
-            f"Latency (closed-loop Python client, c={a.concurrency}, {a.duration:g} s):",
+            f"Latency (Python client, {load_shape(a)}, {a.duration:g} s):",
             "",
             "| run | intake reports/s | HTTP p99 ms | received→triaged p50 s | p95 s | max s "
             "| pending at end of load | server CPU | other CPU |",
@@ -890,6 +893,13 @@ def markdown(res: Results) -> str:
 # --------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------
+def load_shape(args: argparse.Namespace) -> str:
+    """How the latency part loads the server, in words."""
+    if args.rate > 0:
+        return f"c={args.concurrency} offering a steady {args.rate:g} reports/s"
+    return f"c={args.concurrency} flat out"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--part", choices=["throughput", "latency", "all"], default="all")
@@ -898,6 +908,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--reports", type=int, default=None, help="reports (default 2,000)")
     parser.add_argument("--duration", type=float, default=None, help="load seconds (20)")
     parser.add_argument("--concurrency", type=int, default=16, help="client connections")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=0.0,
+        help="latency part: offer reports at this steady rate per second (default 0: each "
+        "connection sends again as soon as it is answered, as the intake benchmark does)",
+    )
     parser.add_argument("--batch-size", type=int, default=64, help="worker batch size")
     parser.add_argument(
         "--jobs",
@@ -942,6 +959,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         parser.error("--reports is 10..100000")
     if not 1 <= args.duration <= 600 or not 1 <= args.concurrency <= 1000:
         parser.error("--duration is 1..600 s and --concurrency 1..1000")
+    if args.rate < 0:
+        parser.error("--rate is 0 (flat out) or a number of reports per second")
     if not 1 <= args.drain <= 3600 or not 0 <= args.warmup <= 60:
         parser.error("--drain is 1..3600 s and --warmup 0..60 s")
     return args
@@ -984,7 +1003,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.part in {"latency", "all"}:
         print(
-            f"\n[2] Latency under load: c={args.concurrency}, {args.duration:g} s, "
+            f"\n[2] Latency under load: {load_shape(args)}, {args.duration:g} s, "
             f"vigil serve on 127.0.0.1",
             flush=True,
         )
