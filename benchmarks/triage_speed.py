@@ -529,14 +529,19 @@ class Probe:
         )
 
     def latencies_after(self, report_id: int) -> list[float]:
-        """Seconds from receipt to triaged, for the done reports with a larger id."""
+        """Seconds from receipt to first appearing triaged in the queue, for the reports
+        with a larger id: the pipeline's first "triaged" entry in the report's history.
+        (``triage_results.triaged_at`` moves on each re-scoring: when a later report makes
+        its cluster larger, or an alert is raised; the report was in the queue, triaged,
+        long before that.)"""
         if self.pg:
-            delta = "EXTRACT(EPOCH FROM (triaged_at - received_at))"
+            delta = "EXTRACT(EPOCH FROM (f.first_at - r.received_at))"
         else:
-            delta = "(julianday(triaged_at) - julianday(received_at)) * 86400.0"
+            delta = "(julianday(f.first_at) - julianday(r.received_at)) * 86400.0"
         found = self.rows(
-            f"SELECT {delta} FROM triage_results "
-            "WHERE report_id > ? AND status = 'done' AND triaged_at IS NOT NULL",
+            f"SELECT {delta} FROM (SELECT report_id, MIN(made_at) AS first_at "
+            "FROM triage_decisions WHERE report_id > ? AND action = 'triaged' "
+            "AND user_id IS NULL GROUP BY report_id) f JOIN reports r ON r.id = f.report_id",
             (report_id,),
         )
         return sorted(float(r[0]) for r in found)

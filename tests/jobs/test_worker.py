@@ -323,3 +323,57 @@ def test_stored_errors_keep_only_the_first_line_bounded() -> None:
     )
     assert describe_error(KeyError()) == "KeyError"
     assert len(describe_error(ValueError("x" * 5000))) == 500
+
+
+def test_a_started_worker_warms_up_once_before_its_first_claim(rt: Runtime) -> None:
+    events: list[str] = []
+    handler = Recorder()
+    registry = registry_of(report=handler)
+    registry.on_start(lambda _rt: events.append("warm"))
+    add_jobs(rt, "report", [1])
+    worker = Worker(rt, registry, poll_s=0.01)
+    original = worker.claim
+
+    def claim(kinds: Any = None) -> Any:
+        events.append("claim")
+        return original(kinds)
+
+    worker.claim = claim  # type: ignore[method-assign]
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while worker.processed < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        assert worker.stop(timeout=10)
+    worker.warm_up()  # a second call does nothing
+    assert events[0] == "warm" and events.count("warm") == 1 and "claim" in events
+    assert handler.succeeded == [1]
+
+
+def test_a_failing_warm_up_leaves_the_worker_running(rt: Runtime) -> None:
+    def broken(_rt: Runtime) -> None:
+        raise OSError("model file unreadable")
+
+    handler = Recorder()
+    registry = registry_of(report=handler)
+    registry.on_start(broken)
+    add_jobs(rt, "report", [7])
+    worker = Worker(rt, registry, poll_s=0.01)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while worker.processed < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        assert worker.stop(timeout=10)
+    assert handler.succeeded == [7]
+
+
+def test_the_default_workers_load_the_person_scorer_when_they_start(rt: Runtime) -> None:
+    from vigil.linkage.online import scorer_for
+    from vigil.triage.tasks import default_registry
+
+    scorer_for.cache_clear()
+    default_registry().warm_up(rt)
+    assert scorer_for.cache_info().currsize == 1

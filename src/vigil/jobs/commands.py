@@ -124,6 +124,7 @@ def work_command(
         raise typer.Exit(1)
     rt = Runtime.build(settings)
     worker = Worker(rt, registry, batch_size=batch_size, lease_s=lease, poll_s=poll)
+    worker.warm_up()
     # What is loaded now lives as long as the worker: keep full collections from walking it
     # for every batch (as the web process does after start-up).
     gc.collect()

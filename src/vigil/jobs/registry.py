@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from vigil.web.runtime import Runtime
 
 Handler = Callable[["Runtime", list[dict[str, Any]]], None]
+WarmUp = Callable[["Runtime"], None]
 
 
 class PartialFailure(Exception):
@@ -52,6 +53,21 @@ class Registry:
     def __init__(self) -> None:
         self._handlers: dict[str, Handler] = {}
         self._urgent: set[str] = set()
+        self._warm_ups: list[WarmUp] = []
+
+    def on_start(self, warm_up: WarmUp) -> WarmUp:
+        """Have ``warm_up(rt)`` run when a worker starts, before it claims anything.
+
+        A handler that loads something on first use (a model, rule files, a library's
+        modules) would otherwise load it in the middle of the first surge, holding up every
+        job queued behind it for as long as that takes (seconds for the person model).
+        """
+        self._warm_ups.append(warm_up)
+        return warm_up
+
+    def warm_up(self, rt: Runtime) -> None:
+        for warm_up in self._warm_ups:
+            warm_up(rt)
 
     @overload
     def register(self, kind: str, fn: Handler, *, urgent: bool = False) -> Handler: ...

@@ -95,6 +95,7 @@ class Worker:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._lease_set_at = 0.0
+        self._warmed = False
 
     # --- running in the background ---------------------------------------------------------
 
@@ -121,7 +122,19 @@ class Worker:
         """New work was committed: look now rather than at the end of the poll interval."""
         self._wake.set()
 
+    def warm_up(self) -> None:
+        """Load what the handlers load on first use (once; see ``Registry.on_start``). A
+        failure is logged, not raised: the handler that needs it will fail and be retried."""
+        if self._warmed:
+            return
+        self._warmed = True
+        try:
+            self.registry.warm_up(self.rt)
+        except Exception as exc:
+            log.error("jobs.warm_up_failed", worker_id=self.worker_id, error=describe_error(exc))
+
     def _loop(self) -> None:
+        self.warm_up()
         log.info("jobs.worker_started", worker_id=self.worker_id, kinds=self.registry.kinds)
         while not self._stopping.is_set():
             self._wake.clear()  # before looking, so a wake() during the round is not lost

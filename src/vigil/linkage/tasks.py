@@ -202,6 +202,15 @@ def _reporter_own(rt: Runtime, session: Session, report: Any) -> set[tuple[str, 
 def register(registry: Any) -> None:
     registry.register(LINK_REPORT, link_report_jobs)
     registry.register(LINK_ENTITIES, link_entity_jobs)
+    registry.on_start(load_scorer)
+
+
+def load_scorer(rt: Runtime) -> None:
+    """Build the person scorer (its model, and the matching libraries it imports) when the
+    worker starts, rather than when the first report to link arrives."""
+    from vigil.linkage.online import scorer_for
+
+    scorer_for(rt.settings.linkage_model_path)
 
 
 def _opt(value: str | None) -> tuple[str, ...]:

@@ -92,6 +92,25 @@ class Prepared:
     images: list[tuple[int, int]]  # (attachment id, perceptual hash)
 
 
+_WARM_UP_TEXT = (
+    "Last Tuesday night about 11pm two men were loading gas cylinders into a white Ford "
+    "Transit, AB12 CDE, outside the community centre on Mill Lane, ZZ1 1ZZ. One said he "
+    "would make them pay at the match on Saturday. Paid £200 cash. Call 07700 900123 or "
+    "jo@example.org; the post was on https://example.org/post/1 by @synthetic_handle."
+)
+
+
+def warm_up(_rt: Runtime) -> None:
+    """Run the content stages once on a synthetic text when a worker starts, so that what
+    they load on first use (the date parser's languages, the lexicons, the category rules,
+    the name recogniser) is loaded before the first report needs it."""
+    now = utcnow()
+    items = extract(_WARM_UP_TEXT, reported_at=now)
+    categories = categorise(_WARM_UP_TEXT, items, report_kind="vehicle")
+    prioritise(_WARM_UP_TEXT, items, categories, reported_at=now, config=load_default_config())
+    similarity.text_signature(_WARM_UP_TEXT)
+
+
 def triage_reports(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
     """Job handler for ``triage.report``, in chunks of ``STORE_CHUNK`` in the order the jobs
     came: each chunk is read and analysed outside the writer, then stored in one writer

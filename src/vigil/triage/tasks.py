@@ -73,10 +73,11 @@ def default_registry() -> Registry:
     """The handlers a worker runs (imported here, so intake does not load the pipeline)."""
     from vigil.linkage import tasks as linkage_tasks
     from vigil.search import tasks as search_tasks
-    from vigil.triage.pipeline import triage_reports
+    from vigil.triage.pipeline import triage_reports, warm_up
 
     registry = Registry()
     registry.register(TRIAGE_REPORT, triage_reports, urgent=True)  # analysts wait for it
+    registry.on_start(warm_up)
     linkage_tasks.register(registry)
     search_tasks.register(registry)
     return registry
