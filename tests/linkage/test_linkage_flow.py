@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -252,3 +253,37 @@ def test_a_public_figures_name_on_the_benign_list_is_not_matched(
     response = client.post("/api/v1/linkage/referrals", json=refer, headers=auth(token))
     assert response.status_code == 201
     assert response.json()["matches"] == [] and response.json()["alerts_raised"] == 0
+
+
+def test_a_report_that_fails_to_link_fails_alone_and_its_batch_neighbours_are_linked(
+    client: TestClient, rt: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.intake.models import Report
+    from vigil.jobs.registry import PartialFailure
+    from vigil.linkage import tasks
+
+    refs = []
+    for n in range(3):
+        body = minimal_report(description=PHONE_REPORT, people=[{"name": f"Karl Testperson{n}"}])
+        response = client.post("/api/v1/reports", json=body)
+        assert response.status_code == 201, response.text
+        refs.append(response.json()["reference"])
+    with rt.db.session() as session:
+        ids = [session.scalar(select(Report.id).where(Report.reference == r)) for r in refs]
+    real = tasks.report_entities
+
+    def broken_for_the_second(session: Any, report_id: int) -> Any:
+        if report_id == ids[1]:
+            raise ValueError(f"report {report_id} cannot be read")
+        return real(session, report_id)
+
+    monkeypatch.setattr(tasks, "report_entities", broken_for_the_second)
+    monkeypatch.setattr(tasks, "LINK_CHUNK", 2)  # the failure shares a chunk with a neighbour
+    with pytest.raises(PartialFailure) as failed:
+        tasks.link_report_jobs(rt, [{"report_id": i} for i in ids])
+    assert list(failed.value.failures) == [1]
+    with rt.db.session() as session:
+        linked = set(
+            session.scalars(select(Entity.source_id).where(Entity.source_type == "report"))
+        )
+    assert linked == {ids[0], ids[2]}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.jobs.queue import NewJob, enqueue_many
+from vigil.jobs.registry import PartialFailure
 from vigil.linkage.alerts import raise_alerts
 from vigil.linkage.records import EntityKind, EntityRecord
 from vigil.web.runtime import Runtime
@@ -97,6 +98,11 @@ def report_entities(session: Session, report_id: int) -> tuple[list[EntityRecord
     return list(found.values()), report
 
 
+LINK_CHUNK = 16
+"""Reports linked per writer transaction: one commit for many, without holding the single
+writer long enough to keep public submissions waiting behind it."""
+
+
 def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
     # The matcher (and its model) loads only in processes that link, not in every importer.
     from vigil.linkage.entities import Marking, benign_keys
@@ -104,46 +110,66 @@ def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
     from vigil.linkage.online import scorer_for
 
     scorer = scorer_for(rt.settings.linkage_model_path)
-    for payload in payloads:
-        rid = int(payload["report_id"])
 
-        def work(session: Session, rid: int = rid) -> None:
-            records, report = report_entities(session, rid)
-            if report is None:
-                return
-            own = _reporter_own(rt, session, report)
-            records = [r for r in records if not own.intersection(benign_keys(r))]
-            marking = Marking(report.owning_org_id, report.owning_team_id, report.classification)
-            entities = upsert_entities(
-                session,
-                records,
-                source_type="report",
-                source_id=rid,
-                marking=marking,
-                scorer=scorer,
-                prune=True,
-            )
-            outcome = link_entities(
-                session,
-                entities,
-                scorer=scorer,
-                floor=rt.settings.linkage_review_floor,
-                cap=rt.settings.linkage_block_cap,
-            )
-            new_alerts = raise_alerts(
-                session,
-                outcome.match_ids,
-                record_type="report",
-                record_id=rid,
-                record_org_id=report.owning_org_id,
-            )
-            if new_alerts:
-                from vigil.triage.tasks import retriage
+    def link(session: Session, rid: int) -> int:
+        """Link one report's entities; the number of alerts raised."""
+        records, report = report_entities(session, rid)
+        if report is None:
+            return 0
+        own = _reporter_own(rt, session, report)
+        records = [r for r in records if not own.intersection(benign_keys(r))]
+        marking = Marking(report.owning_org_id, report.owning_team_id, report.classification)
+        entities = upsert_entities(
+            session,
+            records,
+            source_type="report",
+            source_id=rid,
+            marking=marking,
+            scorer=scorer,
+            prune=True,
+        )
+        outcome = link_entities(
+            session,
+            entities,
+            scorer=scorer,
+            floor=rt.settings.linkage_review_floor,
+            cap=rt.settings.linkage_block_cap,
+        )
+        new_alerts = raise_alerts(
+            session,
+            outcome.match_ids,
+            record_type="report",
+            record_id=rid,
+            record_org_id=report.owning_org_id,
+        )
+        if new_alerts:
+            from vigil.triage.tasks import retriage
 
-                retriage(session, rid, "alert")
-                log.info("linkage.alerts_raised", report_id=rid, alerts=len(new_alerts))
+            retriage(session, rid, "alert")
+        return len(new_alerts)
 
-        rt.db.write_sync(work)
+    def link_all(rids: list[int]) -> list[int]:
+        return rt.db.write_sync(lambda session: [link(session, rid) for rid in rids])
+
+    failures: dict[int, Exception] = {}
+    positions = [(n, int(payload["report_id"])) for n, payload in enumerate(payloads)]
+    for start in range(0, len(positions), LINK_CHUNK):
+        chunk = positions[start : start + LINK_CHUNK]
+        try:
+            raised = link_all([rid for _, rid in chunk])
+        except Exception:  # find the report that failed; the others commit on their own
+            raised = []
+            for n, rid in chunk:
+                try:
+                    raised += link_all([rid])
+                except Exception as exc:
+                    failures[n] = exc
+                    raised.append(0)
+        for (_n, rid), alerts in zip(chunk, raised, strict=True):
+            if alerts:
+                log.info("linkage.alerts_raised", report_id=rid, alerts=alerts)
+    if failures:
+        raise PartialFailure(failures)
 
 
 def link_entity_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
