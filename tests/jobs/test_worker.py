@@ -325,6 +325,17 @@ def test_stored_errors_keep_only_the_first_line_bounded() -> None:
     assert len(describe_error(ValueError("x" * 5000))) == 500
 
 
+def run_in_background(worker: Worker, *, jobs: int) -> None:
+    """Start the worker's thread, wait (at most 10 s) until it has run ``jobs``, stop it."""
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while worker.processed < jobs and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        assert worker.stop(timeout=10)
+
+
 def test_a_started_worker_warms_up_once_before_its_first_claim(rt: Runtime) -> None:
     events: list[str] = []
     handler = Recorder()
@@ -339,13 +350,7 @@ def test_a_started_worker_warms_up_once_before_its_first_claim(rt: Runtime) -> N
         return original(kinds)
 
     worker.claim = claim  # type: ignore[method-assign]
-    worker.start()
-    try:
-        deadline = time.monotonic() + 10
-        while worker.processed < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        assert worker.stop(timeout=10)
+    run_in_background(worker, jobs=1)
     worker.warm_up()  # a second call does nothing
     assert events[0] == "warm" and events.count("warm") == 1 and "claim" in events
     assert handler.succeeded == [1]
@@ -359,14 +364,7 @@ def test_a_failing_warm_up_leaves_the_worker_running(rt: Runtime) -> None:
     registry = registry_of(report=handler)
     registry.on_start(broken)
     add_jobs(rt, "report", [7])
-    worker = Worker(rt, registry, poll_s=0.01)
-    worker.start()
-    try:
-        deadline = time.monotonic() + 10
-        while worker.processed < 1 and time.monotonic() < deadline:
-            time.sleep(0.01)
-    finally:
-        assert worker.stop(timeout=10)
+    run_in_background(Worker(rt, registry, poll_s=0.01), jobs=1)
     assert handler.succeeded == [7]
 
 

@@ -31,6 +31,7 @@ from vigil.linkage.models import (
 )
 from vigil.linkage.online import index_person, match_prepared
 from vigil.linkage.records import EntityKind, EntityRecord, person_record
+from vigil.settings import Settings
 
 
 @dataclass
@@ -108,6 +109,19 @@ def upsert_entities(
                 session.delete(gone)
     session.flush()
     return stored
+
+
+def link_as_configured(
+    session: Session, entities: Sequence[Entity], scorer: PersonScorer, settings: Settings
+) -> LinkOutcome:
+    """:func:`link_entities` with the review floor and candidate cap the service is set to."""
+    return link_entities(
+        session,
+        entities,
+        scorer=scorer,
+        floor=settings.linkage_review_floor,
+        cap=settings.linkage_block_cap,
+    )
 
 
 def link_entities(

@@ -23,7 +23,7 @@ from vigil.db import utcnow
 from vigil.linkage import views
 from vigil.linkage.alerts import raise_alerts
 from vigil.linkage.entities import Marking
-from vigil.linkage.linking import link_entities, upsert_entities
+from vigil.linkage.linking import link_as_configured, upsert_entities
 from vigil.linkage.models import (
     Alert,
     BenignValue,
@@ -260,13 +260,7 @@ def submit_referral(
             marking=marking,
             scorer=scorer,
         )
-        outcome = link_entities(
-            session,
-            [entity],
-            scorer=scorer,
-            floor=rt.settings.linkage_review_floor,
-            cap=rt.settings.linkage_block_cap,
-        )
+        outcome = link_as_configured(session, [entity], scorer, rt.settings)
         alerts = raise_alerts(
             session,
             outcome.match_ids,

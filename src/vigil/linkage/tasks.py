@@ -106,7 +106,7 @@ writer long enough to keep public submissions waiting behind it."""
 def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
     # The matcher (and its model) loads only in processes that link, not in every importer.
     from vigil.linkage.entities import Marking, benign_keys
-    from vigil.linkage.linking import link_entities, upsert_entities
+    from vigil.linkage.linking import link_as_configured, upsert_entities
     from vigil.linkage.online import scorer_for
 
     scorer = scorer_for(rt.settings.linkage_model_path)
@@ -128,13 +128,7 @@ def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
             scorer=scorer,
             prune=True,
         )
-        outcome = link_entities(
-            session,
-            entities,
-            scorer=scorer,
-            floor=rt.settings.linkage_review_floor,
-            cap=rt.settings.linkage_block_cap,
-        )
+        outcome = link_as_configured(session, entities, scorer, rt.settings)
         new_alerts = raise_alerts(
             session,
             outcome.match_ids,
@@ -173,7 +167,7 @@ def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
 
 
 def link_entity_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
-    from vigil.linkage.linking import link_entities
+    from vigil.linkage.linking import link_as_configured
     from vigil.linkage.models import Entity
     from vigil.linkage.online import scorer_for
 
@@ -183,13 +177,7 @@ def link_entity_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
 
         def work(session: Session, ids: list[int] = ids) -> None:
             entities = list(session.scalars(select(Entity).where(Entity.id.in_(ids))))
-            outcome = link_entities(
-                session,
-                entities,
-                scorer=scorer,
-                floor=rt.settings.linkage_review_floor,
-                cap=rt.settings.linkage_block_cap,
-            )
+            outcome = link_as_configured(session, entities, scorer, rt.settings)
             by_entity: dict[int, list[int]] = {}
             from vigil.linkage.models import Match
 
