@@ -8,6 +8,7 @@ raises its first alert it is triaged again so that "known subject" counts in its
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import structlog
@@ -142,24 +143,21 @@ def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
             retriage(session, rid, "alert")
         return len(new_alerts)
 
-    def link_all(rids: list[int]) -> list[int]:
-        return rt.db.write_sync(lambda session: [link(session, rid) for rid in rids])
-
+    # A chunk is handed to the writer at once: it commits the chunk's works in one
+    # transaction and, if one fails, redoes the others one by one, so the failure stays
+    # with its report and each future says how its own report went.
     failures: dict[int, Exception] = {}
-    positions = [(n, int(payload["report_id"])) for n, payload in enumerate(payloads)]
-    for start in range(0, len(positions), LINK_CHUNK):
-        chunk = positions[start : start + LINK_CHUNK]
-        try:
-            raised = link_all([rid for _, rid in chunk])
-        except Exception:  # find the report that failed; the others commit on their own
-            raised = []
-            for n, rid in chunk:
-                try:
-                    raised += link_all([rid])
-                except Exception as exc:
-                    failures[n] = exc
-                    raised.append(0)
-        for (_n, rid), alerts in zip(chunk, raised, strict=True):
+    for start in range(0, len(payloads), LINK_CHUNK):
+        submitted = []
+        for n, payload in enumerate(payloads[start : start + LINK_CHUNK], start):
+            rid = int(payload["report_id"])
+            submitted.append((n, rid, rt.db.writer.submit(partial(link, rid=rid))))
+        for n, rid, future in submitted:
+            try:
+                alerts = future.result()
+            except Exception as exc:
+                failures[n] = exc
+                continue
             if alerts:
                 log.info("linkage.alerts_raised", report_id=rid, alerts=alerts)
     if failures:
