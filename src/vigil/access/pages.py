@@ -27,11 +27,10 @@ from vigil.access.signin import COOKIE as COOKIE
 from vigil.access.signin import SECURE_COOKIE, cookie_name
 from vigil.access.signin import staff_cookie as staff_cookie
 from vigil.audit.services import record_event
-from vigil.web.problems import Problem, problem_response
+from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime, runtime
 from vigil.web.said import said
-from vigil.web.sessions import load_session
 from vigil.web.templating import Page, page, page_router, translations
 
 router = page_router()
@@ -400,14 +399,3 @@ def _too_many(p: Page, wait_s: float) -> str:
         "Try again in %(num)d minutes.",
         num,
     ) % {"num": num}
-
-
-async def forbidden_page(request: Request, exc: Exception) -> Response:
-    """A signed-in person refused a console page by their role sees a page saying so, with
-    the identity bar; programs (``/api``) still get problem+json. The status stays 403, and
-    the page is the same whatever record the address named."""
-    assert isinstance(exc, Problem)
-    if exc.status != 403 or request.url.path.startswith(("/api/", "/static/")):
-        return problem_response(exc, request)
-    rt: Runtime = request.app.state.runtime
-    return render_staff(Page(request, rt, load_session(rt, request)), "errors/forbidden.html", 403)

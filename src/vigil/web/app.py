@@ -18,6 +18,7 @@ from starlette.middleware.gzip import GZipMiddleware
 from vigil.access import disclosure as access_disclosure
 from vigil.access import oidc_pages as access_oidc_pages
 from vigil.access import pages as access_pages
+from vigil.access import refusal_pages
 from vigil.access import webauthn_pages as access_webauthn
 from vigil.access.api import public
 from vigil.access.permissions import Permission
@@ -53,7 +54,7 @@ from vigil.triage.tasks import default_registry
 from vigil.web import health
 from vigil.web.jsonresp import FastJSONResponse
 from vigil.web.middleware import RequestObserver
-from vigil.web.problems import Problem, install_problem_handlers
+from vigil.web.problems import install_problem_handlers
 from vigil.web.runtime import Runtime
 from vigil.web.sessions import purge_idle_sessions
 from vigil.web.templating import install_page_handlers
@@ -134,7 +135,7 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
     app.state.runtime = runtime
     install_problem_handlers(app)
     install_page_handlers(app)
-    app.add_exception_handler(Problem, access_pages.forbidden_page)  # a page, not JSON
+    refusal_pages.install(app)  # people are shown pages, programs problem+json
     app.add_middleware(GZipMiddleware, minimum_size=1400)
     app.add_middleware(RequestObserver)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")

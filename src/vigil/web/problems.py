@@ -142,17 +142,29 @@ def validation_problem(exc: ValidationError | RequestValidationError, *, skip: i
     )
 
 
-async def http_problem(request: Request, exc: Exception) -> Response:
-    """Framework errors (unknown route, wrong method) as problem+json too."""
-    assert isinstance(exc, StarletteHTTPException)
+def internal_error() -> Problem:
+    """The answer to an error of ours: nothing about internals."""
+    return Problem(
+        500, said("Internal error"), said("Something went wrong on our side. Nothing was lost.")
+    )
+
+
+def framework_problem(exc: StarletteHTTPException, *, detail: bool = True) -> Problem:
+    """A framework error (unknown route, wrong method) as a Problem; its detail is the
+    framework's own English, left out where a page says it in the reader's language."""
     titles = {404: said("Not found"), 405: said("Method not allowed"), 401: said("Unauthorised")}
-    problem = Problem(
+    return Problem(
         exc.status_code,
         titles.get(exc.status_code, said("Error")),
-        str(exc.detail),
+        str(exc.detail) if detail else None,
         headers=dict(exc.headers or {}),
     )
-    return problem_response(problem, request)
+
+
+async def http_problem(request: Request, exc: Exception) -> Response:
+    """Framework errors as problem+json too."""
+    assert isinstance(exc, StarletteHTTPException)
+    return problem_response(framework_problem(exc), request)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -166,14 +178,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_error(request: Request, exc: Exception) -> Response:
         log.error("request.failed", error=type(exc).__name__)
-        return problem_response(
-            Problem(
-                500,
-                said("Internal error"),
-                said("Something went wrong on our side. Nothing was lost."),
-            ),
-            request,
-        )
+        return problem_response(internal_error(), request)
 
     app.add_exception_handler(Problem, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)

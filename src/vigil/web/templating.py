@@ -29,13 +29,11 @@ from jinja2 import (
     PrefixLoader,
     select_autoescape,
 )
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
 from vigil.web.components import ComponentCache
 from vigil.web.problems import Problem, told
-from vigil.web.problems import http_problem as problem_http_handler
 from vigil.web.runtime import Runtime, runtime
 from vigil.web.sessions import WebSession, load_session, save_session
 
@@ -122,6 +120,11 @@ def language(request: Request, web: WebSession) -> str:
     return remembered if remembered in LANGUAGES else "en"
 
 
+# The staff console's addresses: a page shown there (an error, an expired form) keeps the
+# console's layout and points back to its start page, not to the public reporting form.
+STAFF_PATHS = ("/staff", "/console")
+
+
 class Page:
     """What a page handler gets: the runtime, the session, the language, and render()."""
 
@@ -132,6 +135,10 @@ class Page:
         self.lang = language(request, web)
         self._ = gettext_for(self.lang)
         self.img_origin: str | None = None  # one extra img-src origin, for this page only
+
+    @property
+    def staff_area(self) -> bool:
+        return self.request.url.path.startswith(STAFF_PATHS)
 
     def render(self, template: str, status: int = 200, **context: Any) -> Response:
         tmpl = env.get_template(template)
@@ -246,16 +253,5 @@ def install_page_handlers(app: FastAPI) -> None:
         assert isinstance(exc, FormRejected)
         return exc.page.render("errors/form_rejected.html", status=exc.status, reason=exc.reason)
 
-    async def on_http(request: Request, exc: Exception) -> Response:
-        """People get a page for a wrong address; programs (``/api``) get problem+json."""
-        assert isinstance(exc, StarletteHTTPException)
-        path = request.url.path
-        if exc.status_code != 404 or path.startswith(("/api/", "/static/")):
-            return await problem_http_handler(request, exc)
-        rt: Runtime = request.app.state.runtime
-        visitor = Page(request, rt, load_session(rt, request))
-        return visitor.render("errors/not_found.html", status=404)
-
     app.add_exception_handler(CsrfFailed, on_csrf)
     app.add_exception_handler(FormRejected, on_rejected)
-    app.add_exception_handler(StarletteHTTPException, on_http)
