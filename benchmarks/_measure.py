@@ -74,15 +74,12 @@ async def closed_loop(
         try:
             while time.perf_counter() < stop_at and len(latencies) < max_requests:
                 request = requests[next_index % len(requests)]
-                if rate > 0:
-                    delay = began + (next_index - start) / rate - time.perf_counter()
-                    next_index += 1
-                    if delay > 0:
-                        await asyncio.sleep(delay)
+                leaves_at = began + (next_index - start) / rate if rate > 0 else 0.0
+                next_index += 1
+                if leaves_at > time.perf_counter():
+                    await asyncio.sleep(leaves_at - time.perf_counter())
                     if time.perf_counter() >= stop_at:
                         break
-                else:
-                    next_index += 1
                 t0 = time.perf_counter()
                 writer.write(request)
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout_s)
