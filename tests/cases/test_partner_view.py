@@ -4,10 +4,13 @@ unshared linked report, never another agency's work, and sharing follows the agr
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from tests.cases.world import COUNCIL, ELSEWHERE, HEALTH, build_world, shared_case
 from tests.factories import auth, staff_token
 from vigil.access.markings import Classification
+from vigil.access.models import User
+from vigil.audit.models import AuditEvent
 from vigil.web.runtime import Runtime
 
 
@@ -104,6 +107,16 @@ def test_a_linked_report_appears_to_the_partner_only_once_it_is_shared_itself(
     assert [e["summary"] for e in view["timeline"] if e["kind"] == "linked"] == [
         f"Linked report {one}"
     ]
+    # The partner's reading of the case is audited against the report it showed, and only it.
+    viewed = rt.db.write_sync(
+        lambda s: s.scalars(
+            select(AuditEvent.record_ids)
+            .join(User, User.id == AuditEvent.actor_user_id)
+            .where(AuditEvent.action == "case.viewed", User.email == "nurse@example.org")
+            .order_by(AuditEvent.seq)
+        ).all()
+    )
+    assert viewed and all(one in ids and two not in ids for ids in viewed)
     # Revoking the case's share hides the whole case again on the very next request.
     shares = world.get(f"/{ref}/shares", world.analyst).json()
     health = next(s for s in shares if s["organisation"] == HEALTH)

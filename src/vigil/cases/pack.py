@@ -69,13 +69,12 @@ def export_pack(
     def work(session: Session) -> tuple[CaseOut, datetime]:
         case = visible_case(session, user, reference)
         found = views.case_out(session, user, case)
-        printed = [r.reference for r in found.reports] + [f"entity:{e.id}" for e in found.entities]
         record_event(
             session,
             user.actor(client),
             "case.pack.exported",
             record_type="case",
-            record_ids=[found.reference, *printed, *(s.reference for s in found.subjects)],
+            record_ids=views.records_shown(found),
             purpose=f"meeting pack: {purpose}" if purpose else "meeting pack",
         )
         return found, utcnow()

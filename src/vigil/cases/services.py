@@ -360,16 +360,21 @@ def open_case(rt: Runtime, user: StaffUser, body: CaseIn, client: str | None) ->
 
 
 def get_case(rt: Runtime, user: StaffUser, reference: str, client: str | None) -> CaseOut:
-    """One case as this reader may see it; the viewing is audited."""
-    return on_case(
-        rt,
-        user,
-        reference,
-        client,
-        "case.viewed",
-        lambda session, case: views.case_out(session, user, case),
-        manage=False,
-    )
+    """One case as this reader may see it; the viewing is audited with every linked record
+    it shows (:func:`views.records_shown`)."""
+
+    def work(session: Session) -> CaseOut:
+        found = views.case_out(session, user, visible_case(session, user, reference))
+        record_event(
+            session,
+            user.actor(client),
+            "case.viewed",
+            record_type="case",
+            record_ids=views.records_shown(found),
+        )
+        return found
+
+    return rt.db.write_sync(work, as_user=user.id)
 
 
 def _decode(cursor: str) -> int:

@@ -208,6 +208,18 @@ def summaries(session: Session, cases: list[Case]) -> list[CaseSummary]:
     return [case_summary(c, names) for c in cases]
 
 
+def records_shown(found: CaseOut) -> list[str]:
+    """Every record a case's page or pack shows, as the audit log names them: consulting a
+    case consults what it shows of its linked records (a report's text, an entity's name),
+    so an auditor asking who read a report finds the case pages that showed it."""
+    return [
+        found.reference,
+        *(r.reference for r in found.reports),
+        *(f"entity:{e.id}" for e in found.entities),
+        *(s.reference for s in found.subjects),
+    ]
+
+
 def linked_reports(session: Session, user: StaffUser, case: Case) -> list[LinkedReport]:
     rows = session.execute(
         select(
