@@ -180,3 +180,16 @@ def test_a_form_address_opened_as_a_page_says_so_and_keeps_its_allow_header(
     assert program.headers["content-type"] == PROBLEM_TYPE  # the API stays JSON
     missing = web.get("/console/no-such-page", headers=BROWSER)
     assert missing.status_code == 404 and "Page not found" in missing.text
+
+
+@pytest.mark.parametrize("path", ["/console/cases/CASE-XXXXXXXX", "/console/no-such-page"])
+def test_a_console_page_not_found_keeps_the_console(
+    web: TestClient, analyst: Staff, path: str
+) -> None:
+    missing = be(web, analyst).get(path, headers=BROWSER)
+    assert missing.status_code == 404
+    text = words(missing.text)
+    assert "Page not found" in text and "Vigil for staff" in text and 'href="/staff"' in text
+    assert "Report suspicious activity" not in text  # not the public site's page
+    public = web.get("/no-such-page", headers=BROWSER)
+    assert public.status_code == 404 and "Report suspicious activity" in public.text

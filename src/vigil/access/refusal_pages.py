@@ -54,6 +54,8 @@ async def refusal_page(request: Request, exc: Exception) -> Response:
     p = Page(request, rt, load_session(rt, request))
     if exc.status == 403:
         return render_staff(p, "errors/forbidden.html", 403)
+    if exc.status == 404:  # the same page as a wrong address, whatever the record
+        return render_staff(p, "errors/not_found.html", 404)
     return _shown(p, p.told(exc))
 
 
@@ -66,7 +68,7 @@ async def framework_error_page(request: Request, exc: Exception) -> Response:
     rt: Runtime = request.app.state.runtime
     p = Page(request, rt, load_session(rt, request))
     if exc.status_code == 404:
-        return p.render("errors/not_found.html", status=404)
+        return render_staff(p, "errors/not_found.html", 404)
     return _shown(p, p.told(framework_problem(exc, detail=False)))
 
 
