@@ -149,7 +149,7 @@ def test_a_correction_replaces_the_item_keeps_the_original_and_is_audited(
     after = {i.id: i for i in items_of(rt, reference)}
     assert after[phone.id].status == "rejected"  # the automation's item is kept
     (new,) = [i for i in after.values() if i.corrects_item_id == phone.id]
-    assert (new.status, new.source, new.value) == ("active", "analyst", "07700 900124")
+    assert (new.status, new.source, new.value) == ("active", "analyst", "+447700900124")  # E.164
     (decided,) = decisions(rt, reference, "item_corrected")
     assert decided.reason == "Misheard"
     assert decided.detail["before"]["value"] == phone.value

@@ -55,7 +55,10 @@ def queue(
     state: Annotated[str, Query(max_length=10)] = "open",
     mine: bool = False,
     overdue: bool = False,
-    cluster: int | None = None,
+    cluster: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
+    sort: Annotated[str, Query(max_length=10, description="priority, oldest, newest or due")] = (
+        "priority"
+    ),
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> QueuePage:
@@ -66,6 +69,7 @@ def queue(
         mine=mine,
         overdue=overdue,
         cluster_id=cluster,
+        sort=sort,
     )
     return list_queue(
         rt, user, criteria, cursor=cursor, limit=limit, client=client_address(request)

@@ -31,7 +31,7 @@ from vigil.linkage.models import Alert
 from vigil.linkage.pages import waterfall
 from vigil.triage import map_pages, report_pages, services
 from vigil.triage.categories import load_rules
-from vigil.triage.queue import STATES, QueueFilter, list_queue
+from vigil.triage.queue import SORTS, STATES, QueueFilter, list_queue
 from vigil.triage.report_pages import (
     FORM_ERRORS,
     REPORT,
@@ -87,7 +87,8 @@ def _criteria(request: Request) -> tuple[QueueFilter, str | None]:
         state=(query.get("state") or "open")[:10],
         mine=query.get("mine") in {"1", "true", "on"},
         overdue=query.get("overdue") in {"1", "true", "on"},
-        cluster_id=int(cluster) if cluster.isdigit() else None,
+        cluster_id=int(cluster) if cluster.isdecimal() and len(cluster) <= 18 else None,
+        sort=(query.get("sort") or "priority")[:10],
     )
     cursor = (query.get("cursor") or "")[:200] or None
     return criteria, cursor
@@ -105,6 +106,8 @@ def _filter_query(criteria: QueueFilter) -> list[tuple[str, str]]:
         pairs.append(("overdue", "1"))
     if criteria.cluster_id is not None:
         pairs.append(("cluster", str(criteria.cluster_id)))
+    if criteria.sort != "priority":
+        pairs.append(("sort", criteria.sort))
     return pairs
 
 
@@ -211,6 +214,7 @@ def queue_page(user: StaffUser = Depends(_queue_reader), p: Page = Depends(page)
         category_labels={c.code: c.label for c in load_rules().categories},
         priorities=PRIORITY_ORDER,
         states=[s for s in STATE_ORDER if s in STATES],
+        sorts=list(SORTS),
         colours=PRIORITY_COLOURS,
         may_claim=Permission.triage_decide in user.permissions,
     )
@@ -331,6 +335,7 @@ def outcome(
         "detail": "outcome-detail",
         "reason": "outcome-reason",
         "whole_cluster": "outcome-reason",
+        "conditions_accepted": "outcome-conditions",
     }
 
     def act() -> None:
@@ -340,6 +345,7 @@ def outcome(
                 "reason": _text(form, "reason"),
                 "detail": _text(form, "detail") or None,
                 "whole_cluster": _text(form, "whole_cluster") == "yes",
+                "conditions_accepted": _text(form, "conditions_accepted") == "yes",
             }
         )
         services.decide(p.rt, user, reference, body, client)

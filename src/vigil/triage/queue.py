@@ -9,10 +9,11 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, literal, or_, select, text
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy import ColumnElement, Select, and_, literal, or_, select, text
+from sqlalchemy.orm import InstrumentedAttribute, Session, lazyload
 
 from vigil.access import policy
 from vigil.access.services import StaffUser
@@ -30,6 +31,24 @@ STATES = {"new", "claimed", "decided", "open"}  # open = new or claimed
 OPEN_STATES = ("new", "claimed")
 PRIORITIES = {"P1", "P2", "P3", "P4", "pending"}
 
+# The orders an analyst can put the queue in, each a key that pages by keyset: the most
+# urgent first (the default: priority, then oldest), the longest waiting first, the newest
+# first (after an incident, to see what is arriving), and the soonest due first.
+SORTS: dict[str, tuple[tuple[InstrumentedAttribute[Any], bool], ...]] = {
+    "priority": (
+        (TriageResult.priority_rank, True),
+        (TriageResult.received_at, True),
+        (TriageResult.report_id, True),
+    ),
+    "oldest": ((TriageResult.received_at, True), (TriageResult.report_id, True)),
+    "newest": ((TriageResult.received_at, False), (TriageResult.report_id, False)),
+    "due": (
+        (TriageResult.due_at, True),
+        (TriageResult.received_at, True),
+        (TriageResult.report_id, True),
+    ),
+}
+
 
 @dataclass(frozen=True)
 class QueueFilter:
@@ -39,9 +58,14 @@ class QueueFilter:
     mine: bool = False
     overdue: bool = False
     cluster_id: int | None = None
+    sort: str = "priority"
 
     def problems(self) -> list[dict[str, str]]:
         found = []
+        if self.sort not in SORTS:
+            found.append(
+                field_error("#/sort", said("must be one of %(choices)s", choices=", ".join(SORTS)))
+            )
         if self.state not in STATES:
             found.append(
                 field_error(
@@ -55,10 +79,14 @@ class QueueFilter:
         return found
 
 
-def _decode(cursor: str) -> tuple[int, datetime, int]:
+def _decode(cursor: str, sort: str) -> list[Any]:
+    """The last row's sort key, from a cursor given out for the same order."""
     try:
-        rank, at, rid = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
-        return int(rank), datetime.fromisoformat(at), int(rid)
+        given, *values = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
+        keys = SORTS[sort]
+        if given != sort or len(values) != len(keys):
+            raise ValueError("a cursor of another order")
+        return [_key_value(column, value) for (column, _), value in zip(keys, values, strict=True)]
     except Exception as exc:
         raise Problem(
             422,
@@ -69,9 +97,37 @@ def _decode(cursor: str) -> tuple[int, datetime, int]:
         ) from exc
 
 
-def _encode(row: TriageResult) -> str:
-    raw = orjson.dumps([row.priority_rank, row.received_at.isoformat(), row.report_id])
+def _key_value(column: InstrumentedAttribute[Any], value: Any) -> Any:
+    if value is None or column.key not in {"received_at", "due_at"}:
+        return None if value is None else int(value)
+    return datetime.fromisoformat(value)
+
+
+def _encode(row: TriageResult, sort: str) -> str:
+    values = [getattr(row, column.key) for column, _ in SORTS[sort]]
+    raw = orjson.dumps([sort, *(v.isoformat() if isinstance(v, datetime) else v for v in values)])
     return base64.urlsafe_b64encode(raw).decode()
+
+
+def _after(sort: str, last: list[Any]) -> ColumnElement[bool]:
+    """Rows after ``last`` in the order ``sort``: a keyset condition, one column at a time.
+    A missing due time (a report accepted before service levels) sorts last, as NULLs do
+    ascending on PostgreSQL, and is written out so that SQLite agrees."""
+    clauses = []
+    for i, (column, ascending) in enumerate(SORTS[sort]):
+        equal = [_same(c, v) for (c, _), v in zip(SORTS[sort][:i], last[:i], strict=True)]
+        value = last[i]
+        if value is None:  # only NULLs (none greater) follow: the next column decides
+            continue
+        beyond = column > value if ascending else column < value
+        if column.key == "due_at":
+            beyond = or_(beyond, column.is_(None))
+        clauses.append(and_(*equal, beyond))
+    return or_(*clauses)
+
+
+def _same(column: InstrumentedAttribute[Any], value: Any) -> ColumnElement[bool]:
+    return column.is_(None) if value is None else column == value
 
 
 def list_queue(
@@ -93,7 +149,8 @@ def list_queue(
             errors=errors,
             kind="invalid-request",
         )
-    after = _decode(cursor) if cursor else None
+    after = _decode(cursor, criteria.sort) if cursor else None
+    keys = SORTS[criteria.sort]
 
     def work(session: Session) -> QueuePage:
         now = utcnow()
@@ -101,7 +158,7 @@ def list_queue(
             select(TriageResult, Report)
             .join(Report, Report.id == TriageResult.report_id)
             .where(policy.reports(user))
-            .order_by(TriageResult.priority_rank, TriageResult.received_at, TriageResult.report_id)
+            .order_by(*(_ordered(column, ascending) for column, ascending in keys))
             .limit(limit + 1)
             # A queue row shows the report's own fields only: its people, vehicles, links and
             # files are not loaded (four queries a page saved; loaded if ever touched).
@@ -110,19 +167,12 @@ def list_queue(
         )
         query = _filtered(query, criteria, user, now)
         if after is not None:
-            rank, at, rid = after
-            query = query.where(
-                or_(
-                    TriageResult.priority_rank > rank,
-                    and_(TriageResult.priority_rank == rank, TriageResult.received_at > at),
-                    and_(
-                        TriageResult.priority_rank == rank,
-                        TriageResult.received_at == at,
-                        TriageResult.report_id > rid,
-                    ),
-                )
-            )
-        in_order = session.get_bind().dialect.name == "postgresql" and criteria.cluster_id is None
+            query = query.where(_after(criteria.sort, after))
+        in_order = (
+            session.get_bind().dialect.name == "postgresql"
+            and criteria.cluster_id is None
+            and criteria.sort == "priority"
+        )
         if in_order:
             # PostgreSQL misjudges how many open reports a priority or category filter keeps
             # (it guesses a handful) and would then sort every open report; walking the open
@@ -161,12 +211,22 @@ def list_queue(
             )
             for res, rep in rows
         ]
-        return QueuePage(items=items, next_cursor=_encode(rows[-1][0]) if more and rows else None)
+        last = _encode(rows[-1][0], criteria.sort) if more and rows else None
+        return QueuePage(items=items, next_cursor=last)
 
     return rt.db.write_sync(work, as_user=user.id)
 
 
 QueueQuery = Select[TriageResult, Report]
+
+
+def _ordered(column: InstrumentedAttribute[Any], ascending: bool) -> ColumnElement[Any]:
+    """The one column that may be empty (``due_at``) sorts its NULLs last on both engines
+    (SQLite puts them first by default); the others are left plain, so that the open queue's
+    index still serves the default order."""
+    if not ascending:
+        return column.desc()
+    return column.asc().nulls_last() if column.key == "due_at" else column.asc()
 
 
 def _filtered(

@@ -6,12 +6,61 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from vigil.triage.items import ItemKind
 from vigil.web.said import said
 
-Reason = Annotated[str, Field(min_length=3, max_length=2000)]
+REASON_MIN_CHARACTERS = 3
+
+
+def _staff_text(value: str) -> str:
+    """Staff text follows the rule for the public's (intake's ``clean_text``): NFC, no
+    control characters (line breaks allowed), stripped. Imported here, when first used,
+    because intake's schemas import this module."""
+    from vigil.intake.schemas import clean_text
+
+    return clean_text(value)
+
+
+def _staff_line(value: str) -> str:
+    """As ``_staff_text``, on one line (intake's ``Line``): a value, a code, an address."""
+    from vigil.intake.schemas import _line
+
+    return _line(value)
+
+
+def _not_blank(value: str) -> str:
+    if not value:
+        raise ValueError(said("must not be empty"))
+    return value
+
+
+def _says_something(value: str) -> str:
+    """A reason of spaces or a stray letter or two says nothing about why."""
+    if sum(not c.isspace() for c in value) < REASON_MIN_CHARACTERS:
+        raise ValueError(
+            said(
+                "should have at least %(n)s characters that are not spaces",
+                n=REASON_MIN_CHARACTERS,
+            )
+        )
+    return value
+
+
+# Lengths are checked on what was typed, before cleaning, so pydantic says them in its words.
+_CLEAN, _ONE_LINE = AfterValidator(_staff_text), AfterValidator(_staff_line)
+Reason = Annotated[
+    str,
+    Field(min_length=REASON_MIN_CHARACTERS, max_length=2000),
+    _CLEAN,
+    AfterValidator(_says_something),
+]
+ItemValue = Annotated[
+    str, Field(min_length=1, max_length=500), _ONE_LINE, AfterValidator(_not_blank)
+]
+GradeCode = Annotated[str, Field(min_length=1, max_length=4), _ONE_LINE]
+CategoryCode = Annotated[str, Field(max_length=40), _ONE_LINE]
 
 
 class Outcome(StrEnum):
@@ -34,25 +83,30 @@ class _In(BaseModel):
 
 
 class AssignIn(_In):
-    assignee: Annotated[str, Field(min_length=3, max_length=320, description="e-mail")]
+    assignee: Annotated[str, Field(min_length=3, max_length=320, description="e-mail"), _ONE_LINE]
     reason: Reason
 
 
 class GradeIn(_In):
-    source: Annotated[str, Field(min_length=1, max_length=4)]
-    intelligence: Annotated[str, Field(min_length=1, max_length=4)]
-    handling: Annotated[str, Field(min_length=1, max_length=4)]
-    conditions: Annotated[str | None, Field(max_length=2000)] = None
-    scheme: Annotated[str, Field(max_length=20)] = "3x5x2"
+    source: GradeCode
+    intelligence: GradeCode
+    handling: GradeCode
+    conditions: Annotated[str, Field(max_length=2000), _CLEAN] | None = None
+    scheme: Annotated[str, Field(max_length=20), _ONE_LINE] = "3x5x2"
     reason: Reason
 
 
 class OutcomeIn(_In):
     outcome: Outcome
     reason: Reason
-    detail: Annotated[str | None, Field(max_length=200)] = None
+    detail: Annotated[str, Field(max_length=200), _ONE_LINE] | None = None
     whole_cluster: bool = Field(
         False, description="Apply the same decision to every undecided report in the cluster"
+    )
+    conditions_accepted: bool = Field(
+        False,
+        description="For a referral of intelligence graded with handling code C: the partner "
+        "will follow its recorded handling conditions",
     )
 
     @model_validator(mode="after")
@@ -74,7 +128,7 @@ class ItemCorrectionIn(_In):
 
     action: Annotated[str, Field(pattern="^(reject|replace)$")]
     kind: ItemKind | None = None
-    value: Annotated[str | None, Field(min_length=1, max_length=500)] = None
+    value: ItemValue | None = None
     reason: Reason
 
     @model_validator(mode="after")
@@ -86,14 +140,14 @@ class ItemCorrectionIn(_In):
 
 class ItemAddIn(_In):
     kind: ItemKind
-    value: Annotated[str, Field(min_length=1, max_length=500)]
-    text: Annotated[str | None, Field(max_length=2000)] = None
+    value: ItemValue
+    text: Annotated[str, Field(max_length=2000), _CLEAN] | None = None
     reason: Reason
 
 
 class CategoryCorrectionIn(_In):
-    add: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=20)
-    remove: list[Annotated[str, Field(max_length=40)]] = Field(default_factory=list, max_length=20)
+    add: list[CategoryCode] = Field(default_factory=list, max_length=20)
+    remove: list[CategoryCode] = Field(default_factory=list, max_length=20)
     reason: Reason
 
     @model_validator(mode="after")

@@ -16,14 +16,17 @@ from sqlalchemy.orm import Session
 from vigil.access import policy
 from vigil.access.markings import Grading
 from vigil.access.models import User
-from vigil.access.permissions import Permission
+from vigil.access.permissions import Permission, Role
 from vigil.access.services import StaffUser, staff_user
 from vigil.audit.services import record_event
 from vigil.db import utcnow
 from vigil.intake.models import Report
 from vigil.intake.reading import visible_report
+from vigil.triage import outcomes
 from vigil.triage.categories import load_rules
+from vigil.triage.items import ItemKind
 from vigil.triage.models import TriageDecision, TriageItem, TriageResult
+from vigil.triage.normalise import analyst_value
 from vigil.triage.schemas import (
     AssignIn,
     CategoryCorrectionIn,
@@ -98,6 +101,43 @@ def _conflict(detail: str) -> Problem:
     return Problem(409, said("Conflict"), detail, kind="conflict")
 
 
+def _supervises(user: StaffUser) -> bool:
+    """A supervisor may act on any analyst's claim (to take over work left half done). No
+    permission names that yet, so the role does."""
+    return user.role is Role.supervisor
+
+
+def _may_act_on_claim(user: StaffUser, result: TriageResult) -> None:
+    """A claim protects the claimant's work: on a report another analyst has claimed, only
+    they or a supervisor may grade, decide or release it (409 for anyone else)."""
+    held_by_another = result.state == "claimed" and result.claimed_by_user_id not in (
+        None,
+        user.id,
+    )
+    if held_by_another and not _supervises(user):
+        raise _conflict(
+            said("This report is claimed by another analyst; they or a supervisor can release it.")
+        )
+
+
+def _value_refused(message: str) -> Problem:
+    return Problem(
+        422,
+        said("Invalid request"),
+        said("Some fields are missing or invalid; see errors."),
+        errors=[field_error("#/value", message)],
+        kind="invalid-request",
+    )
+
+
+def _normalised(kind: ItemKind, typed: str) -> tuple[str, str | None]:
+    """An analyst's value as the extractors would store it, or a 422 on ``#/value``."""
+    try:
+        return analyst_value(kind, typed)
+    except ValueError as refused:
+        raise _value_refused(refused.args[0]) from None
+
+
 def claim(rt: Runtime, user: StaffUser, reference: str, client: str | None) -> DecisionResult:
     def change(session: Session, report: Report, result: TriageResult) -> DecisionResult:
         if result.state == "decided":
@@ -106,6 +146,8 @@ def claim(rt: Runtime, user: StaffUser, reference: str, client: str | None) -> D
             raise _conflict(
                 said("Another analyst has claimed this report; ask them to release it.")
             )
+        if result.state == "claimed" and result.claimed_by_user_id == user.id:
+            return DecisionResult(references=[report.reference], state=result.state)  # held
         result.state, result.claimed_by_user_id, result.claimed_at = "claimed", user.id, utcnow()
         _decision(session, user, report, "claimed", None)
         return DecisionResult(references=[report.reference], state=result.state)
@@ -117,6 +159,7 @@ def release(rt: Runtime, user: StaffUser, reference: str, client: str | None) ->
     def change(session: Session, report: Report, result: TriageResult) -> DecisionResult:
         if result.state != "claimed":
             raise _conflict(said("This report is not claimed."))
+        _may_act_on_claim(user, result)
         result.state, result.claimed_by_user_id, result.claimed_at = "new", None, None
         _decision(session, user, report, "released", None)
         return DecisionResult(references=[report.reference], state=result.state)
@@ -177,6 +220,7 @@ def grade(
         )
 
     def change(session: Session, report: Report, result: TriageResult) -> DecisionResult:
+        _may_act_on_claim(user, result)
         report.grading_scheme = grading.scheme
         report.source_evaluation = grading.source
         report.intelligence_assessment = grading.intelligence
@@ -200,6 +244,7 @@ def decide(
         result = _result(session, report)
         if result.state == "decided":
             raise _conflict(said("This report has already been decided."))
+        _may_act_on_claim(user, result)
         targets = [(report, result)]
         if body.whole_cluster and result.cluster_id is not None:
             targets += [
@@ -217,10 +262,11 @@ def decide(
                     .with_for_update()
                 ).all()
             ]
+        detail = outcomes.carry_out(session, user, body, [rep for rep, _ in targets], client)
         now = utcnow()
         for rep, res in targets:
             res.state, res.outcome, res.outcome_reason = "decided", body.outcome.value, body.reason
-            res.outcome_detail = body.detail
+            res.outcome_detail = detail
             res.decided_by_user_id, res.decided_at = user.id, now
             extra = {"cluster_of": report.reference} if rep is not report else {}
             _decision(
@@ -230,7 +276,7 @@ def decide(
                 "decided",
                 body.reason,
                 outcome=body.outcome.value,
-                detail=body.detail,
+                detail=detail,
                 **extra,
             )
         references = [rep.reference for rep, _ in targets]
@@ -267,6 +313,12 @@ def correct_item(
             )
         if item.status == "rejected":
             raise _conflict(said("This item has already been corrected."))
+        kind = ItemKind(body.kind or item.kind)
+        value, detail = item.value, item.detail
+        if body.action == "replace":  # the schema makes a replacement name its value
+            value, platform = _normalised(kind, body.value or item.value)
+            if kind is ItemKind.url or kind != item.kind:
+                detail = platform  # a web address's platform; no other kind's detail holds
         item.status = "rejected"
         before = {"kind": item.kind, "value": item.value}
         answer = item
@@ -274,14 +326,14 @@ def correct_item(
             answer = TriageItem(
                 report_id=report.id,
                 followup_id=item.followup_id,
-                kind=(body.kind or item.kind),
-                value=body.value or item.value,
+                kind=kind.value,
+                value=value,
                 text=item.text,
                 start=item.start,
                 end=item.end,
                 confidence=1.0,
                 source="analyst",
-                detail=item.detail,
+                detail=detail,
                 status="active",
                 corrects_item_id=item.id,
             )
@@ -298,6 +350,7 @@ def add_item(
     rt: Runtime, user: StaffUser, reference: str, body: ItemAddIn, client: str | None
 ) -> ItemOut:
     """An item the automation missed (counted as a miss when measuring it)."""
+    value, detail = _normalised(body.kind, body.value)
 
     def change(session: Session, report: Report, result: TriageResult) -> ItemOut:
         text = body.text or body.value
@@ -305,12 +358,13 @@ def add_item(
         item = TriageItem(
             report_id=report.id,
             kind=body.kind.value,
-            value=body.value,
+            value=value,
             text=text,
             start=start,
             end=start + len(text) if start >= 0 else -1,
             confidence=1.0,
             source="analyst",
+            detail=detail,
             status="active",
         )
         session.add(item)
