@@ -95,7 +95,7 @@ def _shown(p: Page, problem: Problem) -> Response:
         "errors/refused.html",
         problem.status,
         problem=problem,
-        wait=int(wait) if wait.isdigit() else None,
+        wait=int(wait) if wait.isdecimal() else None,
     )
     for name, value in problem.headers.items():  # Retry-After, WWW-Authenticate, …
         response.headers.setdefault(name, value)

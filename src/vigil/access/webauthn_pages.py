@@ -120,7 +120,7 @@ def keys_form(user: StaffUser = Depends(_signed_in), p: Page = Depends(page)) ->
     """Without JavaScript the add button arrives here; removing a key is a plain form."""
     form: FormData = p.request.state.form
     action = _text(form, "action")
-    if action == "remove" and _text(form, "key").isdigit():
+    if action == "remove" and _text(form, "key").isdecimal():
         actor = user.actor(_client(p))
         keys.remove_key(p.rt, _signed(p).session_id, actor, int(_text(form, "key")))
         return p.redirect(KEYS)

@@ -69,7 +69,11 @@ LINK_FIELDS = ("reports", "entities", "subjects")
 
 def entity_ids(typed: list[str], message: str) -> list[int]:
     """Entity ids as numbers; anything else a 422 naming each line, as the API would."""
-    bad = [field_error(f"#/entities/{i}", message) for i, t in enumerate(typed) if not t.isdigit()]
+    bad = [
+        field_error(f"#/entities/{i}", message)
+        for i, t in enumerate(typed)
+        if not (t.isdecimal() and len(t) <= 18)
+    ]
     if bad:
         raise Problem(
             422, said("Invalid request"), said("Check the highlighted fields."), errors=bad
@@ -95,7 +99,7 @@ def link_errors(
         if parts[0] not in LINK_FIELDS and not everything:
             continue
         name = parts[0] if parts[0] in LINK_FIELDS else LINK_FIELDS[0]
-        index = int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else None
+        index = int(parts[1]) if len(parts) > 1 and parts[1].isdecimal() else None
         typed = items[name][index] if index is not None and index < len(items[name]) else None
         found.setdefault(name, []).append(
             f"{typed}: {error['detail']}" if typed else error["detail"]

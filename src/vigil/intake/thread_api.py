@@ -80,7 +80,7 @@ async def ask_question(
     if media not in JSON_TYPES:
         raise Problem(415, said("Unsupported media type"), said("Send application/json."))
     length = request.headers.get("content-length", "")
-    if length.isdigit() and int(length) > rt.settings.max_json_bytes:
+    if length.isdecimal() and int(length) > rt.settings.max_json_bytes:
         raise too_large(rt.settings.max_json_bytes)
     raw = await read_capped(request.stream(), rt.settings.max_json_bytes)
     try:

@@ -94,7 +94,7 @@ class _Walker:
         None when there is no such record or the reader may not see it."""
         kind, _, key = node_id.partition(":")
         if kind == "entity":
-            found = self._entities([int(key)]) if key.isdigit() else []
+            found = self._entities([int(key)]) if key.isdecimal() and len(key) <= 18 else []
             return self.entity_node(found[0]) if found else None
         if kind == "report":
             report = self.session.scalar(

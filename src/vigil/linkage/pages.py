@@ -202,7 +202,7 @@ def node_url(node: GraphNode) -> str | None:
 def _depth(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return GRAPH_DEPTH
-    return int(raw) if raw.isdigit() and int(raw) in GRAPH_DEPTHS else None
+    return int(raw) if raw.isdecimal() and int(raw) in GRAPH_DEPTHS else None
 
 
 @router.get(GRAPH)
@@ -307,7 +307,7 @@ def review(
 ) -> Response:
     form: FormData = p.request.state.form
     raw_entity = _text(form, "entity")
-    entity_id = int(raw_entity) if raw_entity.isdigit() else None
+    entity_id = int(raw_entity) if raw_entity.isdecimal() and len(raw_entity) <= 18 else None
     blind = _text(form, "blind") == "1"
     client = _client(p.request, p.rt)
 

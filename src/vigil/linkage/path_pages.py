@@ -32,7 +32,7 @@ def path_page(
     entity_id: int, user: StaffUser = Depends(_reader), p: Page = Depends(page)
 ) -> Response:
     raw = (p.request.query_params.get("to") or "").strip().removeprefix("entity:")
-    number = raw.isdigit() and len(raw) <= 18
+    number = raw.isdecimal() and len(raw) <= 18
     try:
         found = entity_connection(
             p.rt, user, entity_id, int(raw) if number else None, _client(p.request, p.rt)

@@ -116,7 +116,7 @@ def attach(
     raw = _text(form, "entity_id").removeprefix("entity:")
 
     def act() -> None:
-        if not raw.isdigit() or len(raw) > 18:
+        if not raw.isdecimal() or len(raw) > 18:
             raise Problem(
                 422,
                 said("Invalid request"),

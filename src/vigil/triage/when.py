@@ -122,7 +122,7 @@ class _Atom:
 
 def _count(word: str) -> float:
     word = " ".join(word.lower().split())
-    return float(word) if word.isdigit() else NUMBER_WORDS.get(word, 0)
+    return float(word) if word.isdecimal() else NUMBER_WORDS.get(word, 0)
 
 
 def _offset(m: re.Match[str], prefix: str, now: datetime, sign: int) -> _Atom | None:
