@@ -26,7 +26,7 @@ from vigil.access.services import create_user, ensure_organisation
 from vigil.audit.services import SYSTEM
 from vigil.intake.models import Report
 from vigil.jobs.worker import Worker
-from vigil.linkage.models import Alert, Match
+from vigil.linkage.models import Alert, Match, Subject
 from vigil.triage import pages as triage_pages
 from vigil.triage.models import TriageResult
 from vigil.triage.schemas import ItemOut
@@ -470,6 +470,8 @@ def test_the_alerts_inbox_flags_a_reappearance_and_a_decision_needs_its_reason(
     assert f'href="/console/reports/{reference}"' in inbox.text
     with rt.db.session() as session:
         alert_id = session.scalars(select(Alert.id)).one()
+        subject = session.scalars(select(Subject.reference)).one()
+    assert f'href="/console/subjects/{subject}"' in inbox.text  # on to the subject's page
 
     action = f"/console/alerts/{alert_id}/decision"
     refused = post(web, action, {"state": "dismissed"}, "/console/alerts")
