@@ -8,6 +8,7 @@ waiting. The reporter sees a reference only after that commit.
 from __future__ import annotations
 
 import hashlib
+import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -139,6 +140,16 @@ def canonical_content(report: ReportIn) -> bytes:
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
+def _reporter_mark(rt: Runtime, report: ReportIn) -> bytes:
+    """What the reporter said about themselves, as a keyed digest for the Idempotency-Key's
+    fingerprint: a retry that names someone else (or no one) is another report, and is
+    refused rather than handed the first reporter's follow-up code. Keyed, so that the stored
+    fingerprint cannot be used to test guesses of who reported."""
+    given = report.reporter.model_dump(mode="json") if report.reporter else None
+    plain = orjson.dumps(given, option=orjson.OPT_SORT_KEYS)
+    return b"\0reporter:" + hmac.new(rt.settings.secret_key.encode(), plain, "sha256").digest()
+
+
 def receiving_unit(session: Session, rt: Runtime) -> tuple[int, int]:
     """The organisation and team that receive public reports (created on first use)."""
     org = ensure_organisation(session, rt.settings.receiving_org, OrganisationKind.ct_policing)
@@ -180,7 +191,7 @@ async def submit_report(
     received_at = utcnow()
     identity = _seal_identity(rt, report, reference)
     accepted = ReportAccepted(reference=reference, followup_code=code, received_at=received_at)
-    idem = _idempotency(rt, idempotency_key, content, kept, accepted)
+    idem = _idempotency(rt, idempotency_key, content + _reporter_mark(rt, report), kept, accepted)
 
     rows = _report_rows(
         report,
