@@ -17,7 +17,7 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
 from vigil.audit.services import PUBLIC
-from vigil.db import as_utc
+from vigil.db import as_utc, utcnow
 from vigil.intake import export, reading, services, thread
 from vigil.intake.export import ExportFormat
 from vigil.intake.schemas import (
@@ -125,10 +125,14 @@ async def submit_report(
 ) -> ReportAccepted:
     rt.public_limiter.check(client_key(request, rt.settings.trust_forwarded_for))
     async with _received(request, rt, ReportIn, "report") as (report, files):
+        asked_at = utcnow()
         accepted = await services.submit_report(
             rt, PUBLIC, report, files, channel="api", idempotency_key=idempotency_key
         )
-    RECEIVED.labels("api").inc()
+    if accepted.received_at >= asked_at:
+        # A replayed Idempotency-Key answers with the report stored earlier, received
+        # before this request asked: it was counted then, so it is not counted again.
+        RECEIVED.labels("api").inc()
     return accepted
 
 

@@ -6,6 +6,13 @@ policy filter, builds each row from the role's field allow-list, and records one
 ``report.exported`` event naming every reference and the stated purpose, in the same
 transaction as the read. Exports are bounded (``VIGIL_EXPORT_MAX_REPORTS``): a request
 matching more is refused with a clear error instead of building an unbounded file in memory.
+
+The CSV carries every field of the JSON lines, so choosing a format never loses information:
+``when`` and ``where`` are spread over ``when_*`` and ``where_*`` columns (columns added
+later come last, so a script that reads columns by position keeps working). Reports are
+written by the public, so a CSV cell a spreadsheet would run as a formula (``=``, ``+``,
+``-``, ``@``) is written with a leading apostrophe by the same guard as the linkage
+exports; the JSON lines keep every value exactly as stored, as evidence.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from vigil.intake.models import Report
 from vigil.intake.reading import followup_counts
 from vigil.intake.schemas import ReportOut
 from vigil.intake.views import report_out
+from vigil.linkage.formats import guard_cell
 from vigil.web.problems import Problem
 from vigil.web.runtime import Runtime
 from vigil.web.said import said
@@ -58,13 +66,23 @@ CSV_FIELDS = [
     "online",
     "attachments",
     "followups",
+    "when_ongoing",
+    "when_unsure",
+    "when_description",
+    "where_description",
+    "withheld",
+    "triage",
 ]
-_NESTED = ("people", "vehicles", "online", "attachments")
+"""CSV columns: the report's top-level fields by name, ``when.x`` as ``when_x`` and
+``where.x`` as ``where_x``."""
+_SPREAD = ("when", "where")
+_NESTED = ("people", "vehicles", "online", "attachments", "withheld", "triage")
 
 
 class ReportExportWriter:
     """Writes reports to a text stream in one of the export formats (CSV: header first;
-    nested lists as JSON in their cell; a field the reader's role may not see is empty)."""
+    nested lists as JSON in their cell; a field the reader's role may not see is empty and
+    named in ``withheld``; text that would start a spreadsheet formula is guarded)."""
 
     def __init__(self, out: TextIO, fmt: ExportFormat) -> None:
         self.out = out
@@ -82,19 +100,20 @@ class ReportExportWriter:
 
 
 def _flat(data: dict[str, Any]) -> dict[str, Any]:
-    when, where = data.get("when") or {}, data.get("where") or {}
-    flat = {key: data.get(key) for key in CSV_FIELDS}
-    flat.update(
-        when_start=when.get("start"),
-        when_end=when.get("end"),
-        where_address=where.get("address"),
-        where_postcode=where.get("postcode"),
-        where_lat=where.get("lat"),
-        where_lon=where.get("lon"),
-    )
+    """One CSV row: ``when`` and ``where`` spread over their columns, nested values as JSON,
+    and every text cell guarded against being run as a spreadsheet formula.
+
+    A field with no column reaches the writer, which refuses it (ValueError) rather than
+    leave it out: the CSV must not silently hold less than the JSON lines.
+    """
+    flat = {key: value for key, value in data.items() if key not in _SPREAD}
+    for part in _SPREAD:
+        flat.update({f"{part}_{name}": value for name, value in (data.get(part) or {}).items()})
     for key in _NESTED:
-        flat[key] = orjson.dumps(data[key]).decode() if data.get(key) is not None else None
-    return flat
+        flat[key] = orjson.dumps(flat[key]).decode() if flat.get(key) is not None else None
+    return {
+        key: guard_cell(value) if isinstance(value, str) else value for key, value in flat.items()
+    }
 
 
 def report_rows(session: Session, rows: list[Report]) -> list[ReportOut]:
