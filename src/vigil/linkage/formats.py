@@ -335,7 +335,7 @@ def subject_values(subject: SubjectRef | None) -> dict[str, str]:
 # spreadsheet (CSV injection). Such cells are written with a leading apostrophe, which
 # spreadsheets hide, and the reader removes it again, so the guard never changes a value.
 # Plain signed numbers (an E.164 phone) are harmless and left alone.
-_FORMULA_START = frozenset("=+-@")
+_FORMULA_START = frozenset("=+-@\t\r")  # tab and CR too (OWASP), which some spreadsheets skip
 _SIGNED_NUMBER = re.compile(r"[+-][\d ]*\d[\d ]*")
 
 
