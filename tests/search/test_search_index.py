@@ -127,7 +127,7 @@ def test_the_migration_queues_records_that_already_exist_oldest_first(
             ),
             {"id": rid, "ref": f"VGL-OLD0-{rid}", "at": datetime(2026, 1, day, tzinfo=UTC)},
         )
-    migrate.upgrade(connection=conn)
+    migrate.upgrade(connection=conn, revision="0013")
     queued = conn.execute(
         text("SELECT record_type, record_id FROM search_pending ORDER BY id")
     ).all()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import Select, String, cast, select
 from sqlalchemy.orm import Session
 
+from vigil.access.models import Organisation, User
 from vigil.audit.chain import Signer, append, append_many, verify
 from vigil.audit.models import AuditEvent
 from vigil.audit.schemas import AuditEventOut, AuditFilter, AuditPage, ChainVerdict
@@ -106,6 +107,85 @@ def event_out(event: AuditEvent) -> AuditEventOut:
     return AuditEventOut.model_validate(event, from_attributes=True)
 
 
+@dataclass(frozen=True)
+class ActorNames:
+    """Who the actors of some events are, looked up when the log is read: each user's
+    e-mail address and each organisation's name.
+
+    An event holds only the numbers of its user and organisation (never an e-mail address),
+    and a row of the chained log can never change, so the names come from the users and
+    organisations tables at the time of reading: a user's current address, the name of the
+    organisation the event was recorded against.
+    """
+
+    emails: dict[int, str]
+    organisations: dict[int, str]
+
+    def email(self, event: AuditEventOut) -> str | None:
+        return self.emails.get(event.actor_user_id) if event.actor_user_id else None
+
+    def organisation(self, event: AuditEventOut) -> str | None:
+        return self.organisations.get(event.actor_org_id) if event.actor_org_id else None
+
+
+ACTOR_FIELDS = ("actor_email", "actor_organisation")
+"""The export's columns beyond the log's own: read at export time, never stored."""
+
+
+def actor_names(session: Session, events: Sequence[AuditEventOut]) -> ActorNames:
+    """The e-mail addresses and organisation names of the events' actors (two look-ups
+    for a page, whatever its length)."""
+    user_ids = sorted({e.actor_user_id for e in events if e.actor_user_id is not None})
+    org_ids = sorted({e.actor_org_id for e in events if e.actor_org_id is not None})
+    emails: dict[int, str] = {}
+    organisations: dict[int, str] = {}
+    if user_ids:
+        rows = session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+        emails = {uid: email for uid, email in rows}
+    if org_ids:
+        named = session.execute(
+            select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))
+        )
+        organisations = {oid: name for oid, name in named}
+    return ActorNames(emails, organisations)
+
+
+@dataclass(frozen=True)
+class NamedAuditPage:
+    """A page of the log with who its actors are (what the console's tables show)."""
+
+    page: AuditPage
+    names: ActorNames
+
+
+def _search(
+    session: Session,
+    user: StaffUser,
+    criteria: AuditFilter,
+    after: int | None,
+    limit: int,
+    client: str | None,
+) -> AuditPage:
+    query = event_query(criteria).limit(limit + 1)
+    if after is not None:
+        query = query.where(AuditEvent.seq > after)
+    rows = list(session.scalars(query))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    page = AuditPage(
+        items=[event_out(r) for r in rows], next_cursor=rows[-1].seq if more and rows else None
+    )
+    record_event(
+        session,
+        user.actor(client),
+        "audit.searched",
+        record_type="audit_event",
+        record_ids=[r.seq for r in rows],
+        purpose=_describe(criteria),
+    )
+    return page
+
+
 def search_events(
     rt: Runtime,
     user: StaffUser,
@@ -116,37 +196,40 @@ def search_events(
     client: str | None,
 ) -> AuditPage:
     """A page of the log for an auditor; the search itself is audited."""
+    return rt.db.write_sync(
+        lambda session: _search(session, user, criteria, after, limit, client), as_user=user.id
+    )
 
-    def work(session: Session) -> AuditPage:
-        query = event_query(criteria).limit(limit + 1)
-        if after is not None:
-            query = query.where(AuditEvent.seq > after)
-        rows = list(session.scalars(query))
-        more = len(rows) > limit
-        rows = rows[:limit]
-        page = AuditPage(
-            items=[event_out(r) for r in rows], next_cursor=rows[-1].seq if more and rows else None
-        )
-        record_event(
-            session,
-            user.actor(client),
-            "audit.searched",
-            record_type="audit_event",
-            record_ids=[r.seq for r in rows],
-            purpose=_describe(criteria),
-        )
-        return page
+
+def search_named_events(
+    rt: Runtime,
+    user: StaffUser,
+    criteria: AuditFilter,
+    *,
+    after: int | None,
+    limit: int,
+    client: str | None,
+) -> NamedAuditPage:
+    """:func:`search_events` with each actor's e-mail address and organisation, read in the
+    same transaction (the console's log and history pages)."""
+
+    def work(session: Session) -> NamedAuditPage:
+        page = _search(session, user, criteria, after, limit, client)
+        return NamedAuditPage(page, actor_names(session, page.items))
 
     return rt.db.write_sync(work, as_user=user.id)
 
 
 def export_events(
     rt: Runtime, user: StaffUser, criteria: AuditFilter, client: str | None
-) -> list[AuditEventOut]:
-    """Every matching event (for an export); recorded as a disclosure to the auditor."""
+) -> list[dict[str, Any]]:
+    """Every matching event (for an export), each as the log holds it plus its actor's
+    e-mail address and organisation name (``ACTOR_FIELDS``, read now); recorded as a
+    disclosure to the auditor."""
 
-    def work(session: Session) -> list[AuditEventOut]:
+    def work(session: Session) -> list[dict[str, Any]]:
         rows = [event_out(r) for r in session.scalars(event_query(criteria))]
+        names = actor_names(session, rows)
         record_event(
             session,
             user.actor(client),
@@ -155,7 +238,14 @@ def export_events(
             record_ids=[r.seq for r in rows],
             purpose=_describe(criteria),
         )
-        return rows
+        return [
+            {
+                **r.model_dump(mode="json"),
+                "actor_email": names.email(r),
+                "actor_organisation": names.organisation(r),
+            }
+            for r in rows
+        ]
 
     return rt.db.write_sync(work, as_user=user.id)
 

@@ -9,7 +9,10 @@ first, so what was just written is findable at once, and the ``search.index`` jo
 any larger backlog (an import, a rebuild).
 
 Text is indexed as written; only the few private-use characters snippets use as markers are
-removed, so a marker in a snippet is always the index's own.
+removed, so a marker in a snippet is always the index's own. A document's last line adds the
+spellings of its phones, e-mail addresses, vehicle marks and postcodes that the text does
+not already hold (``vigil.search.identifiers``), so the form the system shows elsewhere
+(``MN73VOX``) finds a report that says "MN73 VOX", and the other way round.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy.orm import Session
 from vigil.cases.models import Case, CaseDecision, CaseMeeting
 from vigil.intake.models import Followup, Report, ReportOnline, ReportPerson, ReportVehicle
 from vigil.linkage.models import Entity
-from vigil.search import phonetic
+from vigil.search import identifiers, phonetic
 from vigil.search.models import SearchDocument, SearchName, SearchNameKey, SearchPending
 
 RECORD_TYPES = ("report", "entity", "case")
@@ -63,6 +66,12 @@ def _join(*parts: str | None) -> str:
     return " ".join(c for c in (clean(p) for p in parts) if c)
 
 
+def _with_spellings(text: str, forms: Iterable[str]) -> str:
+    """The text, and on a last line the identifier spellings it does not already hold."""
+    extra = clean(identifiers.missing_from(text, forms))
+    return f"{text}\n{extra}" if extra and text else extra or text
+
+
 def outward(postcode: str | None) -> str | None:
     """The outward half of a UK postcode ("LS6 2QT" → "LS6"), the place facet's value."""
     if not postcode:
@@ -79,6 +88,7 @@ def report_documents(session: Session, ids: Sequence[int]) -> dict[int, Document
     follow-up messages (the reporter's identity is stored apart and never indexed)."""
     lines: dict[int, list[str]] = defaultdict(list)
     names: dict[int, list[str | None]] = defaultdict(list)
+    marks: dict[int, list[str]] = defaultdict(list)
     for rid, name, age, appearance, clothing, behaviour in session.execute(
         select(
             ReportPerson.report_id,
@@ -105,6 +115,8 @@ def report_documents(session: Session, ids: Sequence[int]) -> dict[int, Document
         .order_by(ReportVehicle.report_id, ReportVehicle.position)
     ):
         lines[rid].append(_join(registration, colour, make, model))
+        if registration:
+            marks[rid] += identifiers.vrm_spellings(registration)
     for rid, url, where_seen in session.execute(
         select(ReportOnline.report_id, ReportOnline.url, ReportOnline.where_seen)
         .where(ReportOnline.report_id.in_(ids))
@@ -137,12 +149,18 @@ def report_documents(session: Session, ids: Sequence[int]) -> dict[int, Document
             _join(r.where_description, r.where_address, r.where_postcode),
             *lines[r.id],
         ]
+        text = "\n".join(b for b in body if b)
+        forms = [
+            *marks[r.id],
+            *identifiers.postcode_spellings(r.where_postcode or ""),
+            *identifiers.in_text(text),
+        ]
         docs[r.id] = Document(
             record_type="report",
             record_id=r.id,
             at=r.received_at,
             title=f"{r.reference} {r.kind}",
-            body="\n".join(b for b in body if b),
+            body=_with_spellings(text, forms),
             place=outward(r.where_postcode),
             names=phonetic.name_words(names[r.id]),
         )
@@ -159,16 +177,35 @@ def entity_documents(session: Session, ids: Sequence[int]) -> dict[int, Document
         if e.kind == "person":
             named = [e.label] + [v for k in PERSON_NAME_PROPERTIES for v in props.get(k) or ()]
         postcodes = props.get("postcode") or []
+        text = "\n".join(c for c in (clean(e.label), e.kind, *map(clean, values)) if c)
         docs[e.id] = Document(
             record_type="entity",
             record_id=e.id,
             at=e.created_at,
             title=clean(e.label)[:_TITLE_MAX],
-            body="\n".join(c for c in (clean(e.label), e.kind, *map(clean, values)) if c),
+            body=_with_spellings(text, _entity_spellings(e.kind, props)),
             place=outward(postcodes[0] if postcodes else None),
             names=phonetic.name_words(named),
         )
     return docs
+
+
+def _entity_spellings(kind: str, props: dict[str, list[str]]) -> list[str]:
+    """The other spellings of an entity's identifiers, read from the properties that hold
+    them (an imported plate may be "MN73 VOX", a linked one is "MN73VOX")."""
+    spell = {
+        "registration": identifiers.vrm_spellings,
+        "phone": identifiers.phone_spellings,
+        "number": identifiers.phone_spellings if kind == "phone" else None,
+        "email": identifiers.email_spellings,
+        "address": identifiers.email_spellings if kind == "email" else None,
+        "postcode": identifiers.postcode_spellings,
+    }
+    forms: list[str] = []
+    for name, values in sorted(props.items()):
+        if (speller := spell.get(name)) is not None:
+            forms += [f for v in values or () if v for f in speller(str(v))]
+    return forms
 
 
 def case_documents(session: Session, ids: Sequence[int]) -> dict[int, Document]:
