@@ -1,5 +1,5 @@
-"""The auditor's export names who acted: each event's user by e-mail address and its
-organisation by name, looked up at export time (the log itself holds only their numbers)."""
+"""The auditor's export and search API name who acted: each event's user by e-mail address
+and its organisation by name, looked up when read (the log itself holds only their numbers)."""
 
 from __future__ import annotations
 
@@ -70,3 +70,15 @@ def test_the_export_names_each_actor_by_e_mail_and_organisation(
     (collected_row,) = list(csv.DictReader(io.StringIO(public_csv.text)))
     assert (collected_row["actor_email"], collected_row["actor_organisation"]) == ("", "")
     assert collected_row["record_ids"] == reference
+
+
+def test_the_search_api_names_each_actor_too(client: TestClient, rt: Runtime) -> None:
+    partner_id = partner_searched(client, rt)
+    token = staff_token(rt, email="auditor@example.org", role=Role.auditor)
+    found = client.get(
+        "/api/v1/audit/events", params={"action": "search.performed"}, headers=auth(token)
+    )
+    assert found.status_code == 200, found.text
+    (event,) = found.json()["items"]
+    assert event["actor_user_id"] == partner_id
+    assert (event["actor_email"], event["actor_organisation"]) == (PARTNER, PARTNER_ORG)

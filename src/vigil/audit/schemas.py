@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class AuditEventOut(BaseModel):
@@ -20,6 +20,12 @@ class AuditEventOut(BaseModel):
     purpose: str | None
     client_address: str | None
     hash: str
+    actor_email: str | None = Field(
+        None, description="The acting user's e-mail address now (read, never stored in the log)"
+    )
+    actor_organisation: str | None = Field(
+        None, description="The name of the organisation the event was recorded against"
+    )
 
 
 class AuditPage(BaseModel):

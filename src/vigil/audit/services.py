@@ -172,9 +172,11 @@ def _search(
     rows = list(session.scalars(query))
     more = len(rows) > limit
     rows = rows[:limit]
-    page = AuditPage(
-        items=[event_out(r) for r in rows], next_cursor=rows[-1].seq if more and rows else None
-    )
+    items = [event_out(r) for r in rows]
+    names = actor_names(session, items)
+    for item in items:  # who acted, as the console's pages say it
+        item.actor_email, item.actor_organisation = names.email(item), names.organisation(item)
+    page = AuditPage(items=items, next_cursor=rows[-1].seq if more and rows else None)
     record_event(
         session,
         user.actor(client),
