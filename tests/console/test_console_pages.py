@@ -328,6 +328,15 @@ def test_a_refused_form_comes_back_with_its_errors_and_changes_nothing(
         assert row is not None and row.source_evaluation is None
     assert "There is a problem" not in web.get(page).text  # shown once
 
+    # radios left unanswered are asked for by name, not in the model's words
+    post(web, f"{page}/grade", {"reason": "Keep it close"}, page)
+    unanswered = web.get(page).text
+    for asked in ("choose the source evaluation", "choose the intelligence assessment"):
+        assert asked in unanswered
+    assert "String should have" not in unanswered
+    post(web, f"{page}/outcome", {"reason": "Nothing chosen"}, page)
+    assert "choose the outcome" in web.get(page).text
+
     no_detail = {"outcome": "add_to_case", "reason": "Belongs with the depot case"}
     post(web, f"{page}/outcome", no_detail, page)
     assert "needs detail" in web.get(page).text

@@ -42,10 +42,10 @@ from vigil.triage.report_pages import (
 from vigil.triage.report_pages import text as _text
 from vigil.triage.report_view import ReportView, read_report_page
 from vigil.triage.schemas import GradeIn, Outcome, OutcomeIn, QueueItem
-from vigil.web.problems import Problem
+from vigil.web.problems import Problem, field_error
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
-from vigil.web.said import Gettext
+from vigil.web.said import Gettext, Said, said
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -298,6 +298,29 @@ def release(
     )
 
 
+# A set of radio buttons left unanswered is asked for by name, as GOV.UK forms do, before
+# the model would say it in its own words ("String should have at least 1 character").
+GRADE_CHOICES = {
+    "source": said("choose the source evaluation"),
+    "intelligence": said("choose the intelligence assessment"),
+    "handling": said("choose the handling code"),
+}
+
+
+def _chosen(form: FormData, choices: dict[str, Said]) -> None:
+    missing = [
+        field_error(f"#/{name}", ask) for name, ask in choices.items() if not _text(form, name)
+    ]
+    if missing:
+        raise Problem(
+            422,
+            said("Invalid request"),
+            said("Check the form."),
+            errors=missing,
+            kind="invalid-request",
+        )
+
+
 @router.post(REPORT + "/grade")
 def grade(reference: str, user: StaffUser = Depends(_decider), p: Page = Depends(page)) -> Response:
     form: FormData = p.request.state.form
@@ -312,6 +335,7 @@ def grade(reference: str, user: StaffUser = Depends(_decider), p: Page = Depends
     }
 
     def act() -> None:
+        _chosen(form, GRADE_CHOICES)
         body = GradeIn(
             source=_text(form, "source"),
             intelligence=_text(form, "intelligence"),
@@ -339,6 +363,7 @@ def outcome(
     }
 
     def act() -> None:
+        _chosen(form, {"outcome": said("choose the outcome")})
         body = OutcomeIn.model_validate(
             {
                 "outcome": _text(form, "outcome"),
