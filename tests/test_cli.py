@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import orjson
@@ -25,9 +26,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
 
 from tests.scratch import Cli, flat, master_key, runner
-from vigil.access.models import Organisation, User
+from vigil.access.models import ApiToken, Organisation, SharingAgreement, Team, User
 from vigil.audit.models import AuditEvent
 from vigil.cli import app
+from vigil.db import as_utc
 from vigil.intake.export import CSV_FIELDS
 from vigil.intake.models import Report, ReporterIdentity, ReportOnline, ReportPerson, ReportVehicle
 from vigil.intake.services import open_identity
@@ -283,21 +285,176 @@ def test_keys_rotate_rewraps_every_identity_and_the_old_key_can_then_go(migrated
 
     migrated.setenv(MASTER_KEYS=f"k1={k1},k2={k2}", MASTER_KEY_ID="k2")
     result = migrated("keys", "rotate", "--batch", "4")
-    assert f"{len(before)} identities now wrapped by key k2" in flat(result.stderr)
+    assert f"reporter identities: {len(before)} re-wrapped" in flat(result.stderr)
+    assert "Everything sealed is now wrapped by key k2." in flat(result.stderr)
     assert key_ids(migrated) == {"k2"}
     assert identities(migrated) == before
     with migrated.engine() as engine, engine.connect() as conn:
         audited = [
             rid
             for ids in conn.scalars(
-                select(AuditEvent.record_ids).where(AuditEvent.action == "keys.rotated")
+                select(AuditEvent.record_ids).where(
+                    AuditEvent.action == "keys.rotated",
+                    AuditEvent.record_type == "reporter_identity",
+                )
             )
             for rid in ids
         ]
     assert len(audited) == len(before)
 
     again = migrated("keys", "rotate")
-    assert "0 identities now wrapped by key k2" in flat(again.stderr)
+    assert "reporter identities: 0 re-wrapped" in flat(again.stderr)
 
     migrated.setenv(MASTER_KEYS=f"k2={k2}", MASTER_KEY_ID=None)
     assert identities(migrated) == before
+
+
+# --- users, teams and tokens: refusals and expiry -------------------------------------------
+
+
+def token_expiries(cli: Cli) -> list[datetime | None]:
+    with cli.engine() as engine, engine.connect() as conn:
+        return [as_utc(e) for e in conn.scalars(select(ApiToken.expires_at))]
+
+
+def test_users_create_token_expires_after_90_days_by_default(migrated: Cli) -> None:
+    before = datetime.now(UTC)
+    made = migrated(
+        "users", "create", "ana@example.org", "--org", "Test Force", "--role", "investigator",
+        "--token",
+    )  # fmt: skip
+    assert "expiring in 90 days" in flat(made.stderr)
+    [expires] = token_expiries(migrated)
+    assert expires is not None
+    assert before + timedelta(days=90) <= expires <= datetime.now(UTC) + timedelta(days=90)
+
+
+def test_users_create_token_days_sets_the_expiry_and_out_of_range_is_refused(
+    migrated: Cli,
+) -> None:
+    before = datetime.now(UTC)
+    args = ("users", "create", "ben@example.org", "--org", "Test Force", "--role", "auditor")
+    refused = migrated(*args, "--token", "--token-days", "0", code=2)
+    assert "--token-days" in flat(refused.stderr)
+    assert migrated.count(User) == 0 and migrated.count(ApiToken) == 0
+    migrated(*args, "--token", "--token-days", "7")
+    [expires] = token_expiries(migrated)
+    assert expires is not None
+    assert before + timedelta(days=7) <= expires <= datetime.now(UTC) + timedelta(days=7)
+
+
+def test_tokens_create_without_days_expires_after_90_days(migrated: Cli) -> None:
+    migrated("users", "create", "cy@example.org", "--org", "Test Force", "--role", "auditor")
+    before = datetime.now(UTC)
+    migrated("tokens", "create", "cy@example.org")
+    [expires] = token_expiries(migrated)
+    assert expires is not None
+    assert before + timedelta(days=90) <= expires <= datetime.now(UTC) + timedelta(days=90)
+
+
+@pytest.mark.parametrize(
+    "address", ["not-an-email", "ana@", "@example.org", "ana example@example.org", "ana@example"]
+)
+def test_an_invalid_email_is_refused_and_changes_nothing(migrated: Cli, address: str) -> None:
+    result = migrated(
+        "users", "create", address, "--org", "Test Force", "--role", "investigator", "--token",
+        code=2,
+    )  # fmt: skip
+    assert f"{address!r} is not an e-mail address" in flat(result.stderr.replace("│", " "))
+    assert result.stdout == ""
+    assert migrated.count(User) == 0 and migrated.count(Organisation) == 0
+    assert migrated.count(ApiToken) == 0
+
+
+def test_creating_a_team_that_exists_says_so_and_changes_nothing(migrated: Cli) -> None:
+    migrated("orgs", "create", "Test Force", "--kind", "police")
+    first = migrated("teams", "create", "Triage", "--org", "Test Force")
+    assert "Created team Triage in Test Force." in flat(first.stderr)
+    events = migrated.count(AuditEvent)
+    again = migrated("teams", "create", "Triage", "--org", "Test Force", code=1)
+    assert "A team called 'Triage' already exists in Test Force." in flat(again.stderr)
+    assert "Created" not in again.stderr
+    assert migrated.count(Team) == 1 and migrated.count(AuditEvent) == events
+    migrated("orgs", "create", "Other Force", "--kind", "police")
+    migrated("teams", "create", "Triage", "--org", "Other Force")  # the same name elsewhere
+    assert migrated.count(Team) == 2
+
+
+# --- agreements ------------------------------------------------------------------------------
+
+
+def test_agreements_list_with_none_shows_an_empty_table(migrated: Cli) -> None:
+    result = migrated("agreements", "list")
+    assert "Between" in result.stdout and "Purpose" in result.stdout
+    assert migrated.count(SharingAgreement) == 0
+
+
+def test_agreements_list_shows_each_agreement_with_both_organisations(migrated: Cli) -> None:
+    migrated("orgs", "create", "Force A", "--kind", "police")
+    migrated("orgs", "create", "Trust B", "--kind", "health")
+    migrated("orgs", "create", "Council C", "--kind", "local_authority")
+    for other, purpose in (("Trust B", "safeguard"), ("Council C", "prevent")):
+        migrated(
+            "agreements", "create", "--between", "Force A", "--and", other, "--records",
+            "report", "--max-classification", "OFFICIAL", "--purpose", purpose,
+        )  # fmt: skip
+    result = migrated("agreements", "list")
+    rows = [line for line in result.stdout.splitlines() if "Force A" in line]
+    assert len(rows) == 2, result.stdout
+    assert "Trust B" in rows[0] and "safeguard" in rows[0] and "open-ended" in rows[0]
+    assert "Council C" in rows[1] and "prevent" in rows[1] and "OFFICIAL" in rows[1]
+
+
+# --- audit files -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"garbage{", "line 1 is not JSON"),
+        (b'{"a":1}', "line 1 has no entry number (seq)"),
+        (b'[{"seq":1}]', "line 1 is not a checkpoint (a JSON object)"),
+        (b'{"seq":1}', "line 1 lacks hash, created_at, signature"),
+        (b"\n\xff\xfe\n", "line 2 is not JSON"),
+    ],
+)
+def test_audit_verify_refuses_a_malformed_checkpoints_file_with_exit_2(
+    migrated: Cli, tmp_path: Path, content: bytes, message: str
+) -> None:
+    bad = tmp_path / "checkpoints.jsonl"
+    bad.write_bytes(content)
+    result = migrated("audit", "verify", "--checkpoints", str(bad), code=2)
+    assert message in flat(result.stderr), result.stderr
+    assert "broken" not in result.stderr and result.exception is not None
+    assert isinstance(result.exception, SystemExit)  # a clean exit, not a traceback
+
+
+def test_audit_verify_accepts_the_checkpoints_it_exported(migrated: Cli, tmp_path: Path) -> None:
+    migrated("orgs", "create", "Test Force", "--kind", "police")  # an audited entry
+    migrated("audit", "checkpoint")
+    exported = tmp_path / "checkpoints.jsonl"
+    migrated("audit", "export-checkpoints", "--out", str(exported))
+    result = migrated("audit", "verify", "--checkpoints", str(exported))
+    assert "Audit chain intact" in flat(result.stderr) and "2 checkpoints" in flat(result.stderr)
+
+
+def test_audit_verify_of_a_missing_checkpoints_file_exits_2(migrated: Cli, tmp_path: Path) -> None:
+    result = migrated("audit", "verify", "--checkpoints", str(tmp_path / "nope.jsonl"), code=2)
+    assert "does not exist" in flat(result.stderr)
+
+
+def test_export_checkpoints_to_a_missing_folder_says_so_with_exit_2(
+    migrated: Cli, tmp_path: Path
+) -> None:
+    target = tmp_path / "nonexistent" / "x.json"
+    result = migrated("audit", "export-checkpoints", "--out", str(target), code=2)
+    assert f"Cannot write {target}: No such file or directory." in flat(result.stderr)
+    assert isinstance(result.exception, SystemExit) and not target.parent.exists()
+
+
+def test_audit_help_documents_the_exit_codes() -> None:
+    verify_help = flat(runner.invoke(app, ["audit", "verify", "--help"]).stdout)
+    assert "Exit codes: 0 the chain is intact; 1 the chain is broken" in verify_help
+    assert "2 the --checkpoints file is missing" in verify_help
+    export_help = flat(runner.invoke(app, ["audit", "export-checkpoints", "--help"]).stdout)
+    assert "Exit codes: 0 written; 2 the file could not be written." in export_help

@@ -21,12 +21,12 @@ from vigil.audit.commands import app as audit_app
 from vigil.audit.services import Actor, record_event
 from vigil.db import as_utc
 from vigil.intake.export import ExportFormat, ReportExportWriter, report_rows
-from vigil.intake.models import Report, ReporterIdentity
+from vigil.intake.models import Report
 from vigil.intake.reading import iter_reports
 from vigil.jobs.commands import app as jobs_app
+from vigil.keys_rotation import SEALED_PLACES, rotate, to_examine
 from vigil.linkage.commands import link_app
 from vigil.linkage.store_commands import entities_app
-from vigil.sealing import Sealed
 from vigil.settings import Environment, get_settings
 from vigil.web.runtime import Runtime
 
@@ -205,55 +205,49 @@ def _write_batch(
 
 @keys_app.command("rotate")
 def keys_rotate(
-    batch: Annotated[int, typer.Option(min=1, help="Identities re-wrapped per transaction")] = 500,
+    batch: Annotated[int, typer.Option(min=1, help="Values re-wrapped per transaction")] = 500,
 ) -> None:
-    """Re-wrap every reporter identity under the current master key (VIGIL_MASTER_KEY_ID).
+    """Re-wrap everything sealed under the current master key (VIGIL_MASTER_KEY_ID).
 
-    Runs in small transactions while Vigil serves: both keys stay configured until it ends.
+    That is reporter identities, TOTP secrets, OpenID client secrets, idempotency records
+    and browser sessions. Runs in small transactions while Vigil serves (restart it with the
+    new VIGIL_MASTER_KEY_ID first); both keys stay configured until it ends. Safe to run
+    again. Exit 0 when everything is under the current key (the old key can then go); exit 1
+    when some value could not be opened with the configured keys (keep the old key).
     """
     rt = _runtime()
     current = rt.sealer.current_key_id
     try:
-        with rt.db.session() as session:
-            total = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(ReporterIdentity)
-                    .where(ReporterIdentity.key_id != current)
-                )
-                or 0
-            )
-
-        def rewrap_some(session: Session) -> int:
-            rows = list(
-                session.scalars(
-                    select(ReporterIdentity).where(ReporterIdentity.key_id != current).limit(batch)
-                )
-            )
-            for row in rows:
-                new = rt.sealer.rewrap(
-                    Sealed(row.key_id, row.wrapped_key, row.nonce, row.ciphertext)
-                )
-                row.key_id, row.wrapped_key = new.key_id, new.wrapped_key
-            if rows:
-                record_event(
-                    session,
-                    CLI_ACTOR,
-                    "keys.rotated",
-                    record_type="reporter_identity",
-                    record_ids=[r.report_id for r in rows],
-                )
-            return len(rows)
-
-        done = 0
+        totals = to_examine(rt.db, rt.sealer)
         with Progress(console=err) as progress:
-            task = progress.add_task(f"Re-wrapping under {current}", total=total)
-            while n := rt.db.write_sync(rewrap_some):
-                done += n
-                progress.update(task, advance=n)
-        err.print(f"[green]{done} identities now wrapped by key {current}.[/green]")
+            tasks = {
+                place.kind: progress.add_task(
+                    f"Re-wrapping {place.kind} under {current}", total=totals[place.kind]
+                )
+                for place in SEALED_PLACES
+            }
+            tallies = rotate(
+                rt.db,
+                rt.sealer,
+                CLI_ACTOR,
+                batch=batch,
+                on_progress=lambda kind, n: progress.update(tasks[kind], advance=n),
+            )
     finally:
         rt.db.close()
+    for tally in tallies:
+        line = f"{tally.kind}: {tally.rewrapped} re-wrapped"
+        if tally.unreadable:
+            line += f", [red]{tally.unreadable} could not be opened[/red]"
+        err.print(line, highlight=False)
+    unreadable = sum(t.unreadable for t in tallies)
+    if unreadable:
+        err.print(
+            f"[red]{unreadable} sealed value(s) could not be opened with the configured keys and "
+            "were left as they were: keep the old key until they are resolved.[/red]"
+        )
+        raise typer.Exit(1)
+    err.print(f"[green]Everything sealed is now wrapped by key {current}.[/green]")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,10 @@
 
 Each sealed value has its own random AES-256-GCM data key; a master key from settings wraps
 that data key. Rotating master keys therefore re-wraps 60 bytes per record and never
-re-encrypts the data, and both keys work while the rotation runs.
+re-encrypts the data, and both keys work while the rotation runs. Every place a sealed value
+is stored must be listed in ``vigil.keys_rotation.SEALED_PLACES``, or rotation leaves it
+under the old key (tests/test_keys_rotate.py fails for a binary column neither listed there
+nor declared not sealed).
 """
 
 from __future__ import annotations

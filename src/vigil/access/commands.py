@@ -13,13 +13,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
 
 import typer
+from email_validator import EmailNotValidError, validate_email
 from rich.console import Console
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access.markings import Classification
-from vigil.access.models import ApiToken, Organisation, SharingAgreement, User
+from vigil.access.models import ApiToken, Organisation, SharingAgreement, Team, User
 from vigil.access.permissions import OrganisationKind, Permission, Role, permissions_for
 from vigil.access.services import (
     ScopeRefused,
@@ -51,6 +52,7 @@ agreements_app = typer.Typer(help="Data-sharing agreements.", no_args_is_help=Tr
 err = Console(stderr=True)
 CLI_ACTOR = Actor(label="cli")
 T = TypeVar("T")
+TOKEN_DAYS = 90  # every token the command line issues expires; this is the default lifetime
 
 
 class Refused(Exception):
@@ -114,16 +116,30 @@ def teams_create(
     """Create a team in an organisation."""
 
     def work(session: Session) -> None:
-        team = ensure_team(session, _org(session, org), name)
+        organisation = _org(session, org)
+        exists = select(Team.id).where(Team.organisation_id == organisation.id, Team.name == name)
+        if session.scalar(exists) is not None:
+            raise Refused(f"A team called {name!r} already exists in {org}.")
+        team = ensure_team(session, organisation, name)
         record_event(session, CLI_ACTOR, "team.created", record_type="team", record_ids=[team.id])
 
     run(work)
     err.print(f"Created team {name} in {org}.")
 
 
+def _email(value: str) -> str:
+    """A syntactically valid address (never looked up), or a usage error naming it."""
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise typer.BadParameter(f"{value!r} is not an e-mail address: {exc}") from None
+
+
 @users_app.command("create")
 def users_create(
-    email: Annotated[str, typer.Argument(help="E-mail address (the sign-in name)")],
+    email: Annotated[
+        str, typer.Argument(help="E-mail address (the sign-in name)", callback=_email)
+    ],
     org: Annotated[str, typer.Option(help="Organisation name (created if missing)")],
     role: Annotated[Role, typer.Option(help="Role")],
     org_kind: Annotated[
@@ -132,6 +148,9 @@ def users_create(
     token: Annotated[
         bool, typer.Option("--token", help="Also print a bearer API token (once)")
     ] = False,
+    token_days: Annotated[
+        int, typer.Option(min=1, max=366, help="Days until the --token expires")
+    ] = TOKEN_DAYS,
     team: Annotated[
         list[str] | None,
         typer.Option(help="Team in the organisation (created if missing); repeatable"),
@@ -153,12 +172,15 @@ def users_create(
             teams=tuple(team or ()),
             clearance=clearance,
         )
-        return user.email, issue_token(session, CLI_ACTOR, user) if token else None
+        if not token:
+            return user.email, None
+        expires = utcnow() + timedelta(days=token_days)
+        return user.email, issue_token(session, CLI_ACTOR, user, expires_at=expires)
 
     created, secret = run(work)
     err.print(f"[green]Created {created} ({role.value}) in {org}.[/green]")
     if secret:
-        err.print("API token (shown once; store it safely):")
+        err.print(f"API token, expiring in {token_days} days (shown once; store it safely):")
         typer.echo(secret)
 
 
@@ -218,7 +240,7 @@ def users_grant(
 @tokens_app.command("create")
 def tokens_create(
     email: Annotated[str, typer.Argument(help="The user the token acts as")],
-    days: Annotated[int, typer.Option(min=1, max=366, help="Days until it expires")] = 90,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days until it expires")] = TOKEN_DAYS,
     scope: Annotated[
         list[str] | None,
         typer.Option(help="A permission the token may use, e.g. stats:summary:read; repeatable"),
@@ -369,7 +391,8 @@ def agreements_list() -> None:
     """Show every agreement."""
 
     def work(session: Session) -> list[tuple[str, ...]]:
-        names = dict(session.execute(select(Organisation.id, Organisation.name)).tuples())
+        orgs = session.execute(select(Organisation.id, Organisation.name))
+        names = {org_id: name for org_id, name in orgs}
         return [
             (
                 str(a.id),

@@ -8,6 +8,7 @@ from typing import Annotated
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -24,21 +25,72 @@ def _runtime() -> Runtime:
     return Runtime.build(get_settings())
 
 
-@app.command("verify")
+# Exit codes of ``audit verify`` and ``audit export-checkpoints``: a problem with the file
+# named on the command line is never mistaken for a broken chain.
+CHAIN_BROKEN = 1
+FILE_PROBLEM = 2
+# What an exported checkpoint must carry to be checked (``checkpoint_record``).
+_CHECKPOINT_TEXT = ("hash", "created_at", "signature")
+
+
+class BadCheckpoints(ValueError):
+    """The checkpoints file cannot be read as exported checkpoints."""
+
+
+def read_checkpoints(path: Path) -> list[dict[str, object]]:
+    """Checkpoints exported by ``export-checkpoints``: one JSON object per line."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadCheckpoints(f"cannot read {path}: {exc.strerror or exc}") from exc
+    found: list[dict[str, object]] = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            record = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise BadCheckpoints(f"{path} line {number} is not JSON ({exc})") from exc
+        if not isinstance(record, dict):
+            raise BadCheckpoints(f"{path} line {number} is not a checkpoint (a JSON object)")
+        seq = record.get("seq")
+        if isinstance(seq, bool) or not isinstance(seq, int) or seq < 1:
+            raise BadCheckpoints(f"{path} line {number} has no entry number (seq)")
+        missing = [k for k in _CHECKPOINT_TEXT if not isinstance(record.get(k), str)]
+        if missing:
+            raise BadCheckpoints(f"{path} line {number} lacks {', '.join(missing)}")
+        found.append(record)
+    return found
+
+
+@app.command(
+    "verify",
+    epilog=(
+        f"Exit codes: 0 the chain is intact; {CHAIN_BROKEN} the chain is broken (the first bad "
+        f"entry is named); {FILE_PROBLEM} the --checkpoints file is missing, unreadable or "
+        "not exported checkpoints (nothing was verified)."
+    ),
+)
 def verify_command(
     checkpoints: Annotated[
         Path | None,
-        typer.Option(help="Checkpoints exported to a separate store (JSON lines)", exists=True),
+        typer.Option(
+            help="Checkpoints exported to a separate store (JSON lines)",
+            exists=True,
+            dir_okay=False,
+        ),
     ] = None,
 ) -> None:
     """Check every link of the chain and every signed checkpoint; exit 1 at the first bad entry."""
+    external: list[dict[str, object]] = []
+    if checkpoints is not None:
+        try:
+            external = read_checkpoints(checkpoints)
+        except BadCheckpoints as exc:
+            err.print(f"[red]{escape(str(exc))}.[/red]", highlight=False, soft_wrap=True)
+            raise typer.Exit(FILE_PROBLEM) from exc
     rt = _runtime()
     try:
-        external = []
-        if checkpoints is not None:
-            external = [
-                orjson.loads(line) for line in checkpoints.read_bytes().splitlines() if line
-            ]
         signer = Signer(rt.settings.audit_seed)
         with rt.db.session() as session:
             verdict = verify(session, signer.public_key, external)
@@ -54,7 +106,7 @@ def verify_command(
         f"[red]Audit chain broken at entry {verdict.first_bad_seq}: {verdict.reason}. "
         f"({verdict.checked} entries verified before it.)[/red]"
     )
-    raise typer.Exit(1)
+    raise typer.Exit(CHAIN_BROKEN)
 
 
 @app.command("checkpoint")
@@ -77,9 +129,15 @@ def checkpoint_command() -> None:
         err.print(f"Checkpoint signed at entry {made[0]} ({made[1][:12]}…).")
 
 
-@app.command("export-checkpoints")
+@app.command(
+    "export-checkpoints",
+    epilog=f"Exit codes: 0 written; {FILE_PROBLEM} the file could not be written.",
+)
 def export_checkpoints(
-    out: Annotated[Path, typer.Option(help="File to write (JSON lines), e.g. on separate storage")],
+    out: Annotated[
+        Path,
+        typer.Option(help="File to write (JSON lines), e.g. on separate storage", dir_okay=False),
+    ],
 ) -> None:
     """Write every signed checkpoint, with the public key, for keeping somewhere else."""
     rt = _runtime()
@@ -90,5 +148,13 @@ def export_checkpoints(
             lines = [orjson.dumps(checkpoint_record(row, signer)) for row in rows]
     finally:
         rt.db.close()
-    out.write_bytes(b"\n".join(lines) + (b"\n" if lines else b""))
+    try:
+        out.write_bytes(b"\n".join(lines) + (b"\n" if lines else b""))
+    except OSError as exc:
+        err.print(
+            f"[red]Cannot write {escape(str(out))}: {escape(str(exc.strerror or exc))}.[/red]",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(FILE_PROBLEM) from exc
     err.print(f"Wrote {len(lines)} checkpoints to {out}.")
