@@ -223,3 +223,21 @@ def test_the_list_pages_by_cursor(
     found = first.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]
     second = html(web, analyst, found.replace("&amp;", "&"))
     assert refs[0] in second and refs[2] not in second
+
+
+def test_a_partner_sees_a_shared_linked_report_without_a_link_it_could_not_follow(
+    web: TestClient, rt: Runtime
+) -> None:
+    world, analyst = world_and_analyst(web, rt)
+    ref, one, _, _ = shared_case(world)
+    shared = web.post(
+        f"/api/v1/reports/{one}/shares",
+        json={"organisation": HEALTH, "purpose": "Welfare visit context"},
+        headers={"Authorization": f"Bearer {world.analyst}"},
+    )
+    assert shared.status_code == 201, shared.text
+    nurse = partner(world, "nurse@example.org")
+    shown = html(web, nurse, f"{CASES}/{ref}")
+    assert one in shown  # the report is shown on the case page…
+    assert f'href="/console/reports/{one}"' not in shown  # …with no link to a page it may not open
+    assert f'href="/console/reports/{one}"' in html(web, analyst, f"{CASES}/{ref}")

@@ -187,6 +187,7 @@ def _case(
         path=CASE.format(reference=found.reference),
         may_update=Permission.case_actions_update in user.permissions
         or Permission.cases_write in user.permissions,
+        may_open_reports=Permission.report_read in user.permissions,
         action_states=[s.value for s in ActionState],
         form=form,
         errors=dict(errors or {}),
