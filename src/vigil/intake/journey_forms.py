@@ -35,6 +35,14 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.\-]*:", re.IGNORECASE)
 _BARE_HOST = re.compile(r"^[^\s/:@]+\.[^\s/:@]+(?:[/:?#]\S*)?$")
 
 
+def whole_number(text: str, digits: int = 9) -> int | None:
+    """``text`` as a whole number when it is plain ASCII digits (at most ``digits`` of them),
+    else None. ``str.isdigit`` is not enough: it is true of "²", which ``int`` refuses."""
+    if not text or len(text) > digits or not (text.isascii() and text.isdecimal()):
+        return None
+    return int(text)
+
+
 class FormErrors:
     """Errors of one form, in the order they were found (the order of the page)."""
 
@@ -196,8 +204,9 @@ def _date_error(day: str, month: str, year: str) -> tuple[str, set[str]] | None:
             "year": N_("The date must include a year"),
         }[missing[0]]
         return message, set(missing)
-    if not all(value.isdigit() for value in parts.values()):
-        return N_("The date must be a real date"), {n for n, v in parts.items() if not v.isdigit()}
+    not_numbers = {name for name, value in parts.items() if whole_number(value) is None}
+    if not_numbers:
+        return N_("The date must be a real date"), not_numbers
     if len(year) != 4:
         return N_("The year must include 4 numbers"), {"year"}
     try:
@@ -337,7 +346,7 @@ def normalise_url(value: str) -> str | None:
 def link_rows(form: Form, settings: Settings) -> int:
     """How many link rows the posted form had (at most the online-items limit)."""
     posted = raw(form, "rows")
-    count = int(posted) if posted.isdigit() else 1
+    count = whole_number(posted) or 1
     return max(1, min(count, settings.max_online))
 
 

@@ -12,6 +12,13 @@ which bots cannot exhaust for a shared address (an office, a mobile network) eit
 A double click or a refresh that races the first submission gets the same answer: each
 journey submits once at a time within the process, the answer is remembered for a short
 while, and ``submit_report`` is called with the journey's idempotency key in any case.
+
+A repeat that comes *after* the answer (the confirmation page reloaded, which posts the form
+again, or a retry after the answer was lost on the way) finds the journey's session gone.
+What was sent is therefore also remembered against the sending form's CSRF token, which
+only that browser's session ever had: within ``ANSWER_MEMORY_S`` the same confirmation is
+shown again, code included; after that, for as long as an idle session could have lasted,
+only the reference (so the browser is never told that nothing was sent).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import hashlib
 import time
 import weakref
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -45,6 +53,19 @@ _suspect_limiters: dict[int, RateLimiter] = {}
 _last_warning: dict[int, float] = {}
 _locks: dict[str, asyncio.Lock] = {}
 _answers: dict[str, tuple[float, ReportAccepted]] = {}
+
+
+@dataclass
+class Sent:
+    """What one browser sent on one route: when, in which language, and the answer."""
+
+    at: float
+    lang: str
+    reference: str
+    accepted: ReportAccepted | None  # None once ANSWER_MEMORY_S has passed: no code any more
+
+
+_sent: dict[str, Sent] = {}
 
 
 def suspect_reason(rt: Runtime, data: dict[str, Any], honeypot: object) -> str | None:
@@ -111,6 +132,38 @@ def _forget_old_answers() -> None:
         _answers.pop(memo, None)
 
 
+def _sent_memo(route: str, csrf_token: str) -> str:
+    return hashlib.sha256(f"sent:{route}:{csrf_token}".encode()).hexdigest()
+
+
+def remember_sent(
+    route: str, csrf_token: str, lang: str, accepted: ReportAccepted, keep_s: float
+) -> None:
+    """Remember what the browser holding ``csrf_token`` sent on ``route`` (see above)."""
+    _forget_old_sent(keep_s)
+    _sent[_sent_memo(route, csrf_token)] = Sent(
+        time.monotonic(), lang, accepted.reference, accepted
+    )
+
+
+def sent_before(route: str, csrf_token: object, keep_s: float) -> Sent | None:
+    """What this browser already sent on ``route``; ``accepted`` only within the short window."""
+    _forget_old_sent(keep_s)
+    if not isinstance(csrf_token, str) or not csrf_token:
+        return None
+    return _sent.get(_sent_memo(route, csrf_token))
+
+
+def _forget_old_sent(keep_s: float) -> None:
+    now = time.monotonic()
+    for memo, sent in list(_sent.items()):
+        if sent.at < now - max(keep_s, ANSWER_MEMORY_S):
+            _sent.pop(memo, None)
+        elif sent.accepted is not None and sent.at < now - ANSWER_MEMORY_S:
+            sent.accepted = None  # the follow-up code is not kept beyond the short window
+
+
 def forget_answers() -> None:
     """Drop every remembered answer (tests use it to prove the database keeps its promise)."""
     _answers.clear()
+    _sent.clear()

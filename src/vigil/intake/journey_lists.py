@@ -3,10 +3,16 @@
 The list page shows what has been added, with change and remove links, and asks whether to
 add another; removing asks for confirmation on a page of its own, so nothing is changed by
 following a link. Counts are capped by the same settings the API enforces.
+
+Each person or vehicle has a stable id, posted back by its add, change and remove forms, so
+a form sent twice (a double click, a retry) adds, changes or removes that one item once,
+and a page left open while the list changed never changes the wrong one.
 """
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +29,7 @@ from vigil.intake.journey_forms import (
     parse_person,
     parse_vehicle,
     parse_yes_no,
+    whole_number,
 )
 from vigil.intake.journey_web import open_journey, render_question, tr
 from vigil.settings import Settings
@@ -30,6 +37,7 @@ from vigil.web.templating import Page, page, page_router
 
 router = page_router()
 _view = Depends(public(Permission.public_pages_view))
+ITEM_FIELD = "item"  # the form field that carries an item's id
 
 
 @dataclass(frozen=True)
@@ -106,11 +114,36 @@ def _items(data: dict[str, Any], c: Collection) -> list[dict[str, Any]]:
     return items
 
 
+def _item_id(item: dict[str, Any]) -> str:
+    """The item's stable id, given one now if it was added before items had ids."""
+    if not item.get("id"):
+        item["id"] = secrets.token_urlsafe(12)
+    return str(item["id"])
+
+
+def _next_id(data: dict[str, Any], c: Collection) -> str:
+    """The id the next added item will have: the same however often the add page is shown,
+    and never one an earlier item had (the count of items ever added is part of it)."""
+    added = int(data.get(f"{c.key}-added") or 0)
+    seed = f"{data.get('id', '')}:{c.key}:{added}".encode()
+    return hashlib.sha256(seed).hexdigest()[:20]
+
+
+def _posted_id(p: Page) -> str:
+    posted = p.request.state.form.get(ITEM_FIELD)
+    return posted if isinstance(posted, str) and 0 < len(posted) <= 40 else ""
+
+
+def _find(data: dict[str, Any], c: Collection, item_id: str) -> int | None:
+    return next((i for i, it in enumerate(_items(data, c)) if it.get("id") == item_id), None)
+
+
 def _index(data: dict[str, Any], c: Collection, n: str) -> int | None:
     """The list index for a 1-based number in the address, or None when there is none."""
-    if not n.isdigit() or not 1 <= int(n) <= len(_items(data, c)):
+    number = whole_number(n)
+    if number is None or not 1 <= number <= len(_items(data, c)):
         return None
-    return int(n) - 1
+    return number - 1
 
 
 def _show_list(
@@ -161,7 +194,12 @@ def _take_list(p: Page, c: Collection, data: dict[str, Any]) -> Response:
 
 
 def _show_item(
-    p: Page, c: Collection, values: dict[str, Any], number: int, parsed: Parsed | None = None
+    p: Page,
+    c: Collection,
+    values: dict[str, Any],
+    number: int,
+    item_id: str,
+    parsed: Parsed | None = None,
 ) -> Response:
     return render_question(
         p,
@@ -172,21 +210,35 @@ def _show_item(
         form_errors=parsed.errors if parsed else None,
         back=c.url(p),
         number=number,
+        item_id=item_id,
     )
 
 
 def _take_item(p: Page, c: Collection, data: dict[str, Any], index: int | None) -> Response:
+    """Add (``index`` None) or change an item. The posted id decides which: an add already
+    made is not made again, and a change goes to the item the page was showing."""
     items = _items(data, c)
+    posted = _posted_id(p)
+    if posted:
+        found = _find(data, c, posted)
+        if index is None and found is not None:  # the same "add" again: it is already there
+            return p.redirect(c.url(p))
+        if index is not None and found != index:
+            if found is None:  # removed meanwhile: nothing left to change
+                return p.redirect(c.url(p))
+            index = found
     number = len(items) + 1 if index is None else index + 1
     parsed = c.parse(p.request.state.form, p._, p.rt.settings)
     if parsed.errors:
-        return _show_item(p, c, parsed.values, number, parsed)
+        item_id = posted or (_next_id(data, c) if index is None else _item_id(items[index]))
+        return _show_item(p, c, parsed.values, number, item_id, parsed)
     if index is None:
         if len(items) >= c.limit(p.rt.settings):
             return p.redirect(c.url(p))
-        items.append(parsed.answer)
+        items.append({**parsed.answer, "id": posted or _next_id(data, c)})
+        data[f"{c.key}-added"] = int(data.get(f"{c.key}-added") or 0) + 1
     else:
-        items[index] = parsed.answer
+        items[index] = {**parsed.answer, "id": _item_id(items[index])}
     save(p, REPORT, data)
     if index is not None and returning_to_check(p):
         return p.redirect(REPORT.url("check"))
@@ -213,7 +265,7 @@ def _register(c: Collection) -> None:
             return data
         if len(_items(data, c)) >= c.limit(p.rt.settings):
             return p.redirect(c.url(p))
-        return _show_item(p, c, {}, len(_items(data, c)) + 1)
+        return _show_item(p, c, {}, len(_items(data, c)) + 1, _next_id(data, c))
 
     def add_post(p: Page = Depends(page)) -> Response:
         data = journey_or_exit(p)
@@ -227,13 +279,19 @@ def _register(c: Collection) -> None:
         if index is None:
             return p.redirect(c.url(p))
         item = _items(data, c)[index]
-        return _show_item(p, c, {k: v or "" for k, v in item.items()}, index + 1)
+        had_id = bool(item.get("id"))
+        item_id = _item_id(item)
+        if not had_id:
+            save(p, REPORT, data)
+        values = {k: v or "" for k, v in item.items() if k != "id"}
+        return _show_item(p, c, values, index + 1, item_id)
 
     def edit_post(n: str, p: Page = Depends(page)) -> Response:
         data = journey_or_exit(p)
         if isinstance(data, Response):
             return data
-        index = _index(data, c, n)
+        posted = _posted_id(p)  # the item the page showed, wherever it is in the list now
+        index = _find(data, c, posted) if posted else _index(data, c, n)
         return p.redirect(c.url(p)) if index is None else _take_item(p, c, data, index)
 
     def remove_page(n: str, p: Page = Depends(page)) -> Response:
@@ -243,6 +301,11 @@ def _register(c: Collection) -> None:
         index = _index(data, c, n)
         if index is None:
             return p.redirect(c.url(p))
+        item = _items(data, c)[index]
+        had_id = bool(item.get("id"))
+        item_id = _item_id(item)
+        if not had_id:
+            save(p, REPORT, data)
         return render_question(
             p,
             "intake/remove.html",
@@ -251,15 +314,17 @@ def _register(c: Collection) -> None:
             values={},
             back=c.url(p),
             title=tr(p)(c.texts["remove"], n=index + 1),
-            summary=c.summary(p, _items(data, c)[index]),
+            summary=c.summary(p, item),
             cancel=c.url(p),
+            item_id=item_id,
         )
 
     def remove_post(n: str, p: Page = Depends(page)) -> Response:
         data = journey_or_exit(p)
         if isinstance(data, Response):
             return data
-        index = _index(data, c, n)
+        posted = _posted_id(p)  # the item the page showed; gone already when sent twice
+        index = _find(data, c, posted) if posted else _index(data, c, n)
         if index is not None:
             _items(data, c).pop(index)
             save(p, REPORT, data)

@@ -4,11 +4,15 @@ Sending goes through the same ``submit_report`` as the API (channel ``web``) wit
 idempotency key made from the journey, so a double click or a retry never makes two
 reports. Bot-like submissions are turned away here (see ``journey_guard``) and never stored.
 After a report is accepted the session is deleted, so the answers do not outlive the report.
+The same form sent again after that (the confirmation reloaded, or a retry after the answer
+was lost) is recognised by its CSRF token and answered with the same confirmation, never a
+second report, and never a page saying nothing was sent (see ``journey_guard``).
 """
 
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Any
 
 import anyio
@@ -39,13 +43,28 @@ from vigil.intake.journey import (
     wants_contact,
 )
 from vigil.intake.journey_forms import FormErrors
-from vigil.intake.journey_guard import HONEYPOT, note_suspect, submit_once, suspect_reason
+from vigil.intake.journey_guard import (
+    HONEYPOT,
+    note_suspect,
+    remember_sent,
+    sent_before,
+    submit_once,
+    suspect_reason,
+)
 from vigil.intake.journey_web import open_journey, tr
 from vigil.intake.schemas import ReportAccepted
 from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
 from vigil.web.sessions import WebSession, save_session
-from vigil.web.templating import LANGUAGES, Page, page, page_router
+from vigil.web.templating import (
+    LANGUAGES,
+    SENDING_PATHS,
+    Page,
+    gettext_for,
+    on_expired_form,
+    page,
+    page_router,
+)
 
 router = page_router()
 _view = Depends(public(Permission.public_pages_view))
@@ -268,13 +287,45 @@ def _register(route: Route) -> None:
         return _show_check(p, route, data)
 
     async def send(p: Page = Depends(page)) -> Response:
+        if journey(p, route) is None:  # sent already, from this browser?
+            again = await _sent_again(p, route)
+            if again is not None:
+                return again
         data = open_journey(p, route)
         if isinstance(data, Response):
             return data
         return await _send(p, route, data)
 
+    async def refused(p: Page) -> Response | None:
+        return await _sent_again(p, route)
+
     router.add_api_route(path, check_page, methods=["GET"], dependencies=[_view])
     router.add_api_route(path, send, methods=["POST"], dependencies=[_view])
+    on_expired_form(path, refused)  # the session went with the report it held
+    SENDING_PATHS.add(path)
+
+
+def _keep_s(p: Page) -> float:
+    """How long a browser is told what it sent: as long as its session could have lasted."""
+    return float(p.rt.settings.form_idle_timeout_s)
+
+
+async def _sent_again(p: Page, route: Route) -> Response | None:
+    """The same form sent again after its report was accepted: the same confirmation while
+    the answer is remembered, then a page giving the reference; None if nothing is known."""
+    posted = p.request.state.form.get("csrf_token")
+    sent = sent_before(route.name, posted, _keep_s(p))
+    if sent is None:
+        return None
+    if sent.lang != p.lang and sent.lang in LANGUAGES:
+        p.lang, p._ = sent.lang, gettext_for(sent.lang)  # as it was sent, if the session has gone
+    if p.session.expired:
+        p.session.deleted = True  # forget the stale cookie of the session the report ended
+    if sent.accepted is None:
+        return await anyio.to_thread.run_sync(
+            partial(p.render, "errors/form_expired.html", status=400, sent_reference=sent.reference)
+        )
+    return await anyio.to_thread.run_sync(_confirm, p, route, sent.accepted)
 
 
 async def _send(p: Page, route: Route, data: dict[str, Any]) -> Response:
@@ -323,6 +374,7 @@ async def _send(p: Page, route: Route, data: dict[str, Any]) -> Response:
 
     try:
         accepted = await submit_once(key, submit)
+        remember_sent(route.name, p.session.csrf_token, p.lang, accepted, _keep_s(p))
     except Problem:
         form_errors.add(
             "send",
@@ -346,7 +398,7 @@ def _confirm(p: Page, route: Route, accepted: ReportAccepted) -> Response:
         reference=accepted.reference,
         code=accepted.followup_code,
     )
-    lang = p.session.data.get("lang")
+    lang = p.lang
     if p.session.deleted and lang in LANGUAGES and lang != LANGUAGES[0]:
         save_session(p.rt, p.request, WebSession(None, {"lang": lang}, dirty=True), response)
     return response

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from vigil.intake.journey import Route, back_url, journey, returning_to_check, start_journey
 from vigil.intake.journey_forms import FormErrors
-from vigil.web.templating import Page
+from vigil.web.templating import Page, render_expired
 
 
 class FormValues(dict[str, Any]):
@@ -30,8 +30,7 @@ def tr(p: Page) -> Callable[..., str]:
 
 def expired(p: Page) -> Response:
     """The answers are already gone; say so plainly and forget the stale cookie."""
-    p.session.deleted = True
-    return p.render("intake/expired.html")
+    return render_expired(p)
 
 
 def open_journey(p: Page, route: Route, *, create: bool = False) -> dict[str, Any] | Response:

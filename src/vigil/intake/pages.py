@@ -41,6 +41,7 @@ from vigil.intake.journey_forms import (
     parse_when,
     parse_when_date,
     parse_where,
+    whole_number,
 )
 from vigil.intake.journey_lists import router as lists_router
 from vigil.intake.journey_submit import router as submit_router
@@ -299,7 +300,7 @@ def _register_links(route: Route) -> None:
         if isinstance(data, Response):
             return data
         wanted = p.request.query_params.get("rows", "")
-        return _show_links(p, route, data, int(wanted) if wanted.isdigit() else 0)
+        return _show_links(p, route, data, whole_number(wanted) or 0)
 
     def take(p: Page = Depends(page)) -> Response:
         data = open_journey(p, route, create=first)

@@ -34,7 +34,14 @@ from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
 from vigil.web.sessions import COOKIE, SECURE_COOKIE
-from vigil.web.templating import Page, page, page_router, translations
+from vigil.web.templating import (
+    Page,
+    idle_span,
+    on_expired_form,
+    page,
+    page_router,
+    translations,
+)
 
 router = page_router()
 _view = Depends(public(Permission.public_pages_view))
@@ -252,7 +259,7 @@ def _file_refused(p: Page, problem: Problem, staged: list[StagedFile]) -> str:
     if problem.errors:
         pointer = problem.errors[0].get("pointer", "")
         tail = pointer.rsplit("/", 1)[-1]
-        index = int(tail) if tail.isdigit() else 0
+        index = int(tail) if tail.isascii() and tail.isdecimal() and len(tail) < 9 else 0
     name = staged[index].filename if index < len(staged) else None
     reason = journey_files.explain(p._, p.lang, problem.detail or "")
     message = p._("The file %(name)s was not accepted. %(reason)s")
@@ -281,7 +288,7 @@ def _thread_page(
     )
 
 
-def _timed_out_page(p: Page) -> Response:
+def _timed_out_page(p: Page, status: int = 200) -> Response:
     hours, num = _idle_span(p.rt)
     ngettext = translations(p.lang).ngettext
     if hours:
@@ -300,15 +307,23 @@ def _timed_out_page(p: Page) -> Response:
             "for %(num)d minutes.",
             num,
         )
-    return p.render("intake/followup/timed_out.html", explanation=text % {"num": num})
+    return p.render(
+        "intake/followup/timed_out.html", status=status, explanation=text % {"num": num}
+    )
 
 
 def _idle_span(rt: Runtime) -> tuple[bool, int]:
     """The session idle time as (in whole hours?, number) for plural-aware sentences."""
-    seconds = rt.settings.form_idle_timeout_s
-    if seconds % 3600 == 0:
-        return True, seconds // 3600
-    return False, max(1, seconds // 60)
+    return idle_span(rt.settings.form_idle_timeout_s)
+
+
+async def _refused_form(p: Page) -> Response | None:
+    """A reply or sign-out sent after the session idled out: say the reporter was signed out
+    (and how to get back in), not that a new report's answers were deleted."""
+    if not p.session.expired:
+        return None
+    p.session.deleted = True  # forget the stale cookie
+    return await _off(partial(_timed_out_page, p, status=400))
 
 
 def _shown(p: Page, message: thread.MessageOut) -> ShownMessage:
@@ -424,3 +439,7 @@ def cookies(p: Page = Depends(page)) -> Response:
         secure_cookie=SECURE_COOKIE,
         expiry_sentence=text % {"num": num},
     )
+
+
+for _path in ("/follow-up/thread", "/follow-up/sign-out"):
+    on_expired_form(_path, _refused_form)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from jinja2 import (
     PrefixLoader,
     select_autoescape,
 )
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.responses import Response
 
@@ -200,7 +201,8 @@ async def page(request: Request, rt: Runtime = Depends(runtime)) -> Page:
     if request.method == "POST":
         length = request.headers.get("content-length", "")
         limit = rt.settings.max_multipart_bytes
-        if length.isdigit() and int(length) > limit:
+        declared = length.isascii() and length.isdecimal()  # "²" is a digit to isdigit()
+        if declared and (len(length) > 18 or int(length) > limit):
             raise FormRejected(
                 current,
                 413,
@@ -213,17 +215,15 @@ async def page(request: Request, rt: Runtime = Depends(runtime)) -> Page:
             )
         try:
             form = await request.form(
-                max_files=rt.settings.max_attachments + 1, max_part_size=rt.settings.max_json_bytes
+                max_files=rt.settings.max_attachments + 1,
+                max_fields=MAX_FORM_FIELDS,
+                max_part_size=rt.settings.max_json_bytes,
             )
-        except MultiPartException as exc:
-            raise FormRejected(
-                current,
-                400,
-                current._(
-                    "We could not read that form. If you chose files, choose at most %(count)s.",
-                    count=rt.settings.max_attachments,
-                ),
-            ) from exc
+        except (MultiPartException, HTTPException) as exc:
+            # Starlette turns its MultiPartException into HTTPException(400) before we see it.
+            if isinstance(exc, HTTPException) and exc.status_code != 400:
+                raise
+            raise FormRejected(current, 400, _unreadable(current, exc)) from exc
         request.state.form = form
         token = form.get("csrf_token")
         if not isinstance(token, str) or not web.csrf_ok(token):
@@ -233,10 +233,85 @@ async def page(request: Request, rt: Runtime = Depends(runtime)) -> Page:
 
 page.csrf_protected = True  # type: ignore[attr-defined]
 
+# The most fields one form may post: far more than any page has, few enough to read quickly.
+MAX_FORM_FIELDS = 1000
+
+
+def _unreadable(current: Page, exc: Exception) -> str:
+    """Which limit an unreadable form went over, in words (Starlette's message says which)."""
+    said = str(getattr(exc, "detail", None) or getattr(exc, "message", None) or exc)
+    settings = current.rt.settings
+    if said.startswith("Too many files"):
+        return current._(
+            "You chose more than %(count)s files. Choose %(count)s or fewer and try again.",
+            count=settings.max_attachments,
+        )
+    if said.startswith("Too many fields"):
+        return current._(
+            "That form had more than %(count)s fields, which is more than we can read.",
+            count=MAX_FORM_FIELDS,
+        )
+    if "exceeded maximum size" in said:
+        return current._(
+            "One of your answers is too long for us to read: each answer can be up to "
+            "%(size)s KB. Make it shorter and try again.",
+            size=settings.max_json_bytes // 1024,
+        )
+    return current._(
+        "We could not read that form. If you chose files, choose at most %(count)s.",
+        count=settings.max_attachments,
+    )
+
 
 def page_router(**kwargs: Any) -> APIRouter:
     """An APIRouter for HTML pages; its routes stay out of the OpenAPI document."""
     return APIRouter(include_in_schema=False, default_response_class=HTMLResponse, **kwargs)
+
+
+def idle_span(seconds: int) -> tuple[bool, int]:
+    """An idle time as (in whole hours?, number), for plural-aware sentences."""
+    if seconds % 3600 == 0:
+        return True, seconds // 3600
+    return False, max(1, seconds // 60)
+
+
+def render_expired(p: Page, status: int = 200) -> Response:
+    """The answers-deleted page, saying how long the configured idle time is, and forgetting
+    the stale cookie."""
+    p.session.deleted = True
+    hours, num = idle_span(p.rt.settings.form_idle_timeout_s)
+    ngettext = translations(p.lang).ngettext
+    if hours:
+        text = ngettext(
+            "Your answers have been deleted because you did not do anything for %(num)d hour. "
+            "We do this to protect your information.",
+            "Your answers have been deleted because you did not do anything for %(num)d hours. "
+            "We do this to protect your information.",
+            num,
+        )
+    else:
+        text = ngettext(
+            "Your answers have been deleted because you did not do anything for %(num)d minute. "
+            "We do this to protect your information.",
+            "Your answers have been deleted because you did not do anything for %(num)d minutes. "
+            "We do this to protect your information.",
+            num,
+        )
+    return p.render("intake/expired.html", status=status, explanation=text % {"num": num})
+
+
+# A refused form (a CSRF failure) means something particular on some pages: sending a report
+# the browser has already sent, or replying on a follow-up thread after signing out. Those
+# pages register here; a handler answers with its own page, or None for the generic one.
+ExpiredFormHandler = Callable[[Page], Awaitable[Response | None]]
+_expired_form_handlers: dict[str, ExpiredFormHandler] = {}
+# Posts to these addresses send a report: the generic page must not say nothing was sent.
+SENDING_PATHS: set[str] = set()
+
+
+def on_expired_form(path: str, handler: ExpiredFormHandler) -> None:
+    """Let the page at ``path`` explain a refused form itself (see above)."""
+    _expired_form_handlers[path] = handler
 
 
 def install_page_handlers(app: FastAPI) -> None:
@@ -244,10 +319,15 @@ def install_page_handlers(app: FastAPI) -> None:
 
     async def on_csrf(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, CsrfFailed)
+        handler = _expired_form_handlers.get(request.url.path)
+        if handler is not None:
+            own = await handler(exc.page)
+            if own is not None:
+                return own
         if exc.page.session.expired:  # idle too long: the answers are gone; say so plainly
-            exc.page.session.deleted = True
-            return exc.page.render("intake/expired.html", status=400)
-        return exc.page.render("errors/form_expired.html", status=400)
+            return render_expired(exc.page, status=400)
+        sending = request.url.path in SENDING_PATHS
+        return exc.page.render("errors/form_expired.html", status=400, sending=sending)
 
     async def on_rejected(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, FormRejected)
