@@ -112,3 +112,20 @@ def test_the_console_queue_offers_the_orders_and_keeps_the_chosen_one_across_pag
         assert "sort=newest" in shown.split('rel="next"')[0].rsplit("href=", 1)[-1]
         welsh = page(web, analyst, "/console/queue", lang="cy").text
         assert 'for="sort"' in welsh and "Sort by" not in welsh
+
+
+def test_an_unknown_category_filter_is_refused_by_name_not_answered_with_nothing(
+    client: TestClient, world: tuple[str, dict[str, str]]
+) -> None:
+    token, _ = world
+    bad = client.get(
+        "/api/v1/triage/queue", params={"category": "nonexistent"}, headers=auth(token)
+    )
+    assert bad.status_code == 422
+    assert bad.json()["errors"] == [
+        {"pointer": "#/category", "detail": "unknown category 'nonexistent'"}
+    ]
+    known = client.get(
+        "/api/v1/triage/queue", params={"category": "expressed_threat"}, headers=auth(token)
+    )
+    assert known.status_code == 200, known.text

@@ -20,6 +20,7 @@ from vigil.access.services import StaffUser
 from vigil.audit.services import record_event
 from vigil.db import utcnow
 from vigil.intake.models import Report
+from vigil.triage.categories import load_rules
 from vigil.triage.models import TriageResult
 from vigil.triage.schemas import QueueItem, QueuePage
 from vigil.triage.views import emails, is_overdue, visible_cluster_sizes
@@ -75,6 +76,15 @@ class QueueFilter:
         for p in self.priorities - PRIORITIES:
             found.append(
                 field_error("#/priority", said("unknown priority %(priority)s", priority=repr(p)))
+            )
+        known = {c.code for c in load_rules().categories}
+        if self.category is not None and self.category not in known:
+            # a mistyped code would otherwise answer "nothing matches", as if the queue were clear
+            found.append(
+                field_error(
+                    "#/category",
+                    said("unknown category %(category)s", category=repr(self.category)),
+                )
             )
         return found
 
