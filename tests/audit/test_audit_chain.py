@@ -132,6 +132,7 @@ def test_truncation_after_a_checkpoint_is_detected_with_the_exported_checkpoints
     migrated("audit", "verify")  # on its own, a cleanly cut chain looks whole...
     result = migrated("audit", "verify", "--checkpoints", str(exported), code=1)
     assert "truncated" in flat(result.stderr)  # ...but not against the checkpoints kept apart
+    assert f"broken at entry {last.seq - 1}" in flat(result.stderr)  # the first entry cut
 
 
 def test_truncation_without_rewinding_the_head_is_detected(migrated: Cli) -> None:

@@ -201,10 +201,9 @@ def verify(
                     False, checked, 0, event.seq, said("entry differs from a signed checkpoint")
                 )
         prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
-    if wanted:
-        seq = min(wanted)
+    if wanted:  # the first entry the log lacks is the first bad one, not the checkpoint's
         return Verdict(
-            False, checked, 0, seq, said("log ends before a signed checkpoint (truncated)")
+            False, checked, 0, expected_seq, said("log ends before a signed checkpoint (truncated)")
         )
     head = chain_head(session.connection())
     if head is None:  # migration 0003 made it; only a deletion removes it
