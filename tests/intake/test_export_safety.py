@@ -205,12 +205,12 @@ def test_a_field_without_a_csv_column_is_refused_rather_than_dropped() -> None:
 # --- the intake counter ----------------------------------------------------------------------
 
 
-def received_total(client: TestClient) -> float:
-    """vigil_reports_received_total{channel="api"}, as /metrics exposes it."""
+def received_total(client: TestClient, channel: str = "api") -> float:
+    """vigil_reports_received_total{channel=...}, as /metrics exposes it."""
     for family in text_string_to_metric_families(client.get("/metrics").text):
         for sample in family.samples:
             if sample.name == "vigil_reports_received_total" and sample.labels == {
-                "channel": "api"
+                "channel": channel
             }:
                 return sample.value
     return 0.0

@@ -18,6 +18,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from tests.factories import minimal_report
+from tests.intake.test_export_safety import received_total
 from tests.intake.test_report_pages import (
     CODE,
     REFERENCE,
@@ -103,11 +104,13 @@ def test_reloading_the_confirmation_shows_the_same_reference_and_stores_one_repo
     site: Browser, rt: Runtime
 ) -> None:
     form = _ready_to_send(site)
+    counted = received_total(site.client, "web")
     first = site.post("/report/check", form)
     assert first.status_code == 200
     assert site.client.cookies.get("vigil_session") is None  # the session went with it
     again = site.post("/report/check", form)  # what a browser's reload re-sends
     (row,) = reports(rt)
+    assert received_total(site.client, "web") == counted + 1  # counted once
     for response in (first, again):
         assert response.status_code == 200, response.text[-1500:]
         assert REFERENCE.findall(response.text) == [row.reference]

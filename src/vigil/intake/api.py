@@ -9,7 +9,6 @@ from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import PlainTextResponse
-from prometheus_client import Counter
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from vigil.access.api import client_address, public, require
@@ -17,9 +16,10 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
 from vigil.audit.services import PUBLIC
-from vigil.db import as_utc, utcnow
+from vigil.db import as_utc
 from vigil.intake import export, reading, services, thread
 from vigil.intake.export import ExportFormat
+from vigil.intake.metrics import FOLLOWUPS
 from vigil.intake.schemas import (
     FollowupAccepted,
     FollowupIn,
@@ -39,8 +39,6 @@ Doc = TypeVar("Doc", bound=BaseModel)
 
 router = APIRouter(prefix="/api/v1/reports", tags=["reports"])
 
-RECEIVED = Counter("vigil_reports_received_total", "Reports durably accepted", ["channel"])
-FOLLOWUPS = Counter("vigil_followups_received_total", "Follow-ups durably accepted", ["channel"])
 
 _PROBLEMS: dict[int | str, dict[str, Any]] = {
     code: {"description": text, "content": {PROBLEM_TYPE: {}}}
@@ -125,15 +123,9 @@ async def submit_report(
 ) -> ReportAccepted:
     rt.public_limiter.check(client_key(request, rt.settings.trust_forwarded_for))
     async with _received(request, rt, ReportIn, "report") as (report, files):
-        asked_at = utcnow()
-        accepted = await services.submit_report(
+        return await services.submit_report(
             rt, PUBLIC, report, files, channel="api", idempotency_key=idempotency_key
         )
-    if accepted.received_at >= asked_at:
-        # A replayed Idempotency-Key answers with the report stored earlier, received
-        # before this request asked: it was counted then, so it is not counted again.
-        RECEIVED.labels("api").inc()
-    return accepted
 
 
 @router.post(

@@ -26,7 +26,6 @@ from vigil.access.permissions import Permission
 from vigil.audit.services import PUBLIC
 from vigil.intake import journey_files as files
 from vigil.intake import services
-from vigil.intake.api import RECEIVED
 from vigil.intake.journey import (
     KINDS,
     N_,
@@ -366,11 +365,9 @@ async def _send(p: Page, route: Route, data: dict[str, Any]) -> Response:
     key = idempotency_key(route, data)
 
     async def submit() -> ReportAccepted:
-        accepted = await services.submit_report(
+        return await services.submit_report(
             rt, PUBLIC, report, staged, channel="web", idempotency_key=key
         )
-        RECEIVED.labels("web").inc()
-        return accepted
 
     try:
         accepted = await submit_once(key, submit)

@@ -26,6 +26,7 @@ from vigil.audit.services import Actor, record_each
 from vigil.db import utcnow
 from vigil.intake import attachments as files
 from vigil.intake.codes import new_followup_code, new_reference
+from vigil.intake.metrics import RECEIVED
 from vigil.intake.models import (
     Attachment,
     FollowupCredential,
@@ -214,6 +215,8 @@ async def submit_report(
             return _earlier_answer(rt, session, idem) or submission(session)
 
         answer = await rt.db.write(first_or_earlier)
+    if answer.reference == reference:  # stored now, not an earlier report replayed
+        RECEIVED.labels(channel).inc()
     rt.wake_worker()
     return answer
 

@@ -26,8 +26,8 @@ from starlette.responses import Response
 from vigil.access.api import public
 from vigil.access.permissions import Permission
 from vigil.intake import journey_files, thread
-from vigil.intake.api import FOLLOWUPS
 from vigil.intake.codes import CODE_LENGTH, normalise_code, normalise_reference
+from vigil.intake.metrics import FOLLOWUPS
 from vigil.intake.schemas import clean_text
 from vigil.intake.storage import FileTooLarge, StagedFile
 from vigil.web.problems import Problem
