@@ -23,6 +23,7 @@ from vigil.access.markings import Classification
 from vigil.access.models import ApiToken, Organisation, SharingAgreement, Team, User
 from vigil.access.permissions import OrganisationKind, Permission, Role, permissions_for
 from vigil.access.services import (
+    TOKEN_DAYS,
     ScopeRefused,
     UserExists,
     create_user,
@@ -52,7 +53,6 @@ agreements_app = typer.Typer(help="Data-sharing agreements.", no_args_is_help=Tr
 err = Console(stderr=True)
 CLI_ACTOR = Actor(label="cli")
 T = TypeVar("T")
-TOKEN_DAYS = 90  # every token the command line issues expires; this is the default lifetime
 
 
 class Refused(Exception):

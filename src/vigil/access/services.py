@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -102,6 +102,10 @@ class ScopeRefused(ValueError):
     """A token was asked for a permission its user's role does not hold."""
 
 
+TOKEN_DAYS = 90
+"""How long a bearer token lives unless its issuer says otherwise: every token expires."""
+
+
 def issue_token(
     session: Session,
     actor: Actor,
@@ -109,7 +113,8 @@ def issue_token(
     expires_at: datetime | None = None,
     scopes: frozenset[Permission] | None = None,
 ) -> str:
-    """Create a bearer token; the secret is returned once and only its hash is kept.
+    """Create a bearer token; the secret is returned once and only its hash is kept. It
+    expires at ``expires_at``, or :data:`TOKEN_DAYS` from now when none is given.
 
     ``scopes`` narrows the token to some of the role's permissions (least privilege for an
     integration); asking for one the role lacks is refused rather than silently dropped.
@@ -124,7 +129,7 @@ def issue_token(
     row = ApiToken(
         user_id=user.id,
         token_hash=hash_token(token := TOKEN_PREFIX + secrets.token_urlsafe(32)),
-        expires_at=expires_at,
+        expires_at=expires_at or utcnow() + timedelta(days=TOKEN_DAYS),
         scopes=None if scopes is None else sorted(p.value for p in scopes),
     )
     session.add(row)
