@@ -100,7 +100,15 @@ async def _received(
         try:
             document = schema.model_validate(body.document)
         except ValidationError as exc:
-            raise validation_problem(exc) from exc
+            problem = validation_problem(exc)
+            if schema is ReportIn and isinstance(body.document, dict):
+                # every invalid field at once: the configured list limits too
+                raw = {k: len(v) for k, v in body.document.items() if isinstance(v, list)}
+                shown = {e["pointer"] for e in problem.errors}
+                problem.errors += [
+                    e for e in services.limit_errors(rt, raw) if e["pointer"] not in shown
+                ]
+            raise problem from exc
         yield document, body.files
     except BaseException:
         body.discard(rt.store)

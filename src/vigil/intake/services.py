@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,17 +57,23 @@ class KeptFile:
     display: bool
 
 
-def check_limits(rt: Runtime, report: ReportIn) -> None:
+LIMITED_LISTS = ("people", "vehicles", "online")
+
+
+def limit_errors(rt: Runtime, counts: Mapping[str, int]) -> list[dict[str, str]]:
+    """One error per list longer than its configured limit (``VIGIL_MAX_PEOPLE`` and so on):
+    the limits are settings, so they are checked beside the schema rather than in it."""
     s = rt.settings
-    errors = [
-        field_error(f"#/{name}", said("at most %(limit)s items", limit=limit))
-        for name, items, limit in (
-            ("people", report.people, s.max_people),
-            ("vehicles", report.vehicles, s.max_vehicles),
-            ("online", report.online, s.max_online),
-        )
-        if len(items) > limit
+    limits = {"people": s.max_people, "vehicles": s.max_vehicles, "online": s.max_online}
+    return [
+        field_error(f"#/{name}", said("at most %(limit)s items", limit=limits[name]))
+        for name in LIMITED_LISTS
+        if counts.get(name, 0) > limits[name]
     ]
+
+
+def check_limits(rt: Runtime, report: ReportIn) -> None:
+    errors = limit_errors(rt, {name: len(getattr(report, name)) for name in LIMITED_LISTS})
     if errors:
         raise Problem(
             422,
