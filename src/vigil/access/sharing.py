@@ -79,6 +79,53 @@ def agreement_covering(
     return None
 
 
+def partners_for(
+    session: Session, record: Any, record_type: str, at: datetime | None = None
+) -> list[str]:
+    """Organisations an agreement in force lets ``record`` be shared with: one covering
+    ``record_type`` up to the record's classification (as :func:`share` checks), by name."""
+    owner, at = record.owning_org_id, at or utcnow()
+    marking = Classification(record.classification)
+    found: set[int] = set()
+    for agreement in session.scalars(
+        select(SharingAgreement).where(
+            or_(SharingAgreement.org_a_id == owner, SharingAgreement.org_b_id == owner),
+            SharingAgreement.starts_at <= at,
+            or_(SharingAgreement.ends_at.is_(None), SharingAgreement.ends_at > at),
+        )
+    ):
+        reaches = Classification(agreement.max_classification).rank >= marking.rank
+        if record_type in agreement.record_types and reaches:
+            other = agreement.org_b_id if agreement.org_a_id == owner else agreement.org_a_id
+            found.add(other)
+    if not found:
+        return []
+    query = select(Organisation.name).where(Organisation.id.in_(sorted(found)))
+    return list(session.scalars(query.order_by(Organisation.name)))
+
+
+def other_teams(session: Session, record: Any) -> list[str]:
+    """Teams of the owning organisation other than the one that owns ``record``: they see it
+    only when it is shared with them (need to know inside an organisation too)."""
+    query = select(Team.name).where(Team.organisation_id == record.owning_org_id)
+    if record.owning_team_id is not None:
+        query = query.where(Team.id != record.owning_team_id)
+    return list(session.scalars(query.order_by(Team.name)))
+
+
+def still_to_offer(
+    session: Session, record: Any, record_type: str, shares: Iterable[ShareOut]
+) -> tuple[list[str], list[str]]:
+    """The sharing form's choices for ``record``: the partners (:func:`partners_for`) and the
+    owning organisation's other teams (:func:`other_teams`) it is not live-shared with yet."""
+    live = [s for s in shares if s.revoked_at is None]
+    live_orgs = {s.organisation for s in live if s.team is None}
+    live_teams = {s.team for s in live if s.team is not None}
+    partners = [n for n in partners_for(session, record, record_type) if n not in live_orgs]
+    teams = [n for n in other_teams(session, record) if n not in live_teams]
+    return partners, teams
+
+
 def _conditions_apply(record_type: str, conditions: str | None) -> str:
     """Whole sentences for each kind of record, so that each can be said in its own words."""
     if record_type == "case":

@@ -15,8 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from vigil.access import sharing
-from vigil.access.markings import Classification
-from vigil.access.models import Organisation, RecordShare, SharingAgreement, Team
+from vigil.access.models import Organisation, RecordShare, Team
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
@@ -194,7 +193,10 @@ def update_action(
                 action_id=action.id, user_id=user.id, state=new_state, text=body.text, made_at=now
             )
         )
-        what = f"now {new_state}" if new_state else "updated"
+        # Stored as plain English (the API's timeline and the PDF pack read it as it is): the
+        # state in words, not its code. The case page says these entries in its own language
+        # (cases/case.html), older ones ("now in_progress") too.
+        what = f"now {new_state.replace('_', ' ')}" if new_state else "updated"
         # The note itself stays with the action, where the field-level rule on health and
         # social-care details applies to it; the timeline only says there was one.
         note = ", with a note" if body.text else ""
@@ -344,38 +346,6 @@ def case_shares(rt: Runtime, user: StaffUser, reference: str, client: str | None
     return on_case(rt, user, reference, client, "case.shares_viewed", change, manage=False)
 
 
-def _partners(session: Session, case: Case) -> list[str]:
-    """Organisations an agreement in force lets this case be shared with: one covering
-    ``case`` records up to the case's classification (as :func:`sharing.share` checks)."""
-    owner, now = case.owning_org_id, utcnow()
-    marking = Classification(case.classification)
-    found: set[int] = set()
-    for agreement in session.scalars(
-        select(SharingAgreement).where(
-            or_(SharingAgreement.org_a_id == owner, SharingAgreement.org_b_id == owner),
-            SharingAgreement.starts_at <= now,
-            or_(SharingAgreement.ends_at.is_(None), SharingAgreement.ends_at > now),
-        )
-    ):
-        reaches = Classification(agreement.max_classification).rank >= marking.rank
-        if "case" in agreement.record_types and reaches:
-            other = agreement.org_b_id if agreement.org_a_id == owner else agreement.org_a_id
-            found.add(other)
-    if not found:
-        return []
-    query = select(Organisation.name).where(Organisation.id.in_(sorted(found)))
-    return list(session.scalars(query.order_by(Organisation.name)))
-
-
-def _other_teams(session: Session, case: Case) -> list[str]:
-    """Teams of the managing organisation other than the one that owns the case: they see it
-    only when it is shared with them (need to know inside an organisation too)."""
-    query = select(Team.name).where(Team.organisation_id == case.owning_org_id)
-    if case.owning_team_id is not None:
-        query = query.where(Team.id != case.owning_team_id)
-    return list(session.scalars(query.order_by(Team.name)))
-
-
 def case_sharing(rt: Runtime, user: StaffUser, reference: str, client: str | None) -> CaseSharing:
     """The sharing controls' data: current and past shares, and the partners the agreements
     allow that the case is not shared with yet. Managing organisation and lead only."""
@@ -388,15 +358,14 @@ def case_sharing(rt: Runtime, user: StaffUser, reference: str, client: str | Non
                 said("Only the organisation managing this case sees its shares."),
             )
         shares = _shares(session, case)
-        live = {s.organisation for s in shares if s.revoked_at is None and s.team is None}
-        live_teams = {s.team for s in shares if s.revoked_at is None and s.team is not None}
+        partners, teams = sharing.still_to_offer(session, case, "case", shares)
         return CaseSharing(
             case=views.summaries(session, [case])[0],
             handling_code=case.handling_code,
             handling_conditions=case.handling_conditions,
             shares=shares,
-            partners=[name for name in _partners(session, case) if name not in live],
-            teams=[name for name in _other_teams(session, case) if name not in live_teams],
+            partners=partners,
+            teams=teams,
             may_share=views.manages(user, case) and Permission.record_share in user.permissions,
         )
 

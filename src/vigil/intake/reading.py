@@ -178,6 +178,19 @@ def find_visible_report(
     return None if found is None else tuple(found)
 
 
+NOT_OWNER = said("Only the organisation that owns this report shares it or stops a share.")
+
+
+def owned_report(session: Session, user: StaffUser, reference: str) -> Report:
+    """The report, if the reader may see it (404 otherwise) and is of the organisation that
+    owns it (403 otherwise): a partner it was shared with does not pass it on, or undo the
+    owner's sharing. (Who it is shared with may be read by anyone who may read it.)"""
+    report = visible_report(session, user, reference)
+    if report.owning_org_id != user.org_id:
+        raise Problem(403, said("Forbidden"), NOT_OWNER)
+    return report
+
+
 def share_report(
     rt: Runtime,
     user: StaffUser,
@@ -193,7 +206,7 @@ def share_report(
         lambda session: sharing.share(
             session,
             user,
-            visible_report(session, user, reference),
+            owned_report(session, user, reference),
             "report",
             org_name=organisation,
             team_name=team,
@@ -210,7 +223,7 @@ def revoke_report_share(
 ) -> ShareOut:
     return rt.db.write_sync(
         lambda session: sharing.revoke(
-            session, user, visible_report(session, user, reference), "report", share_id, client
+            session, user, owned_report(session, user, reference), "report", share_id, client
         ),
         as_user=user.id,
     )

@@ -29,7 +29,7 @@ from vigil.intake.models import Report
 from vigil.linkage.alerts import live_alert_reports
 from vigil.linkage.models import Alert
 from vigil.linkage.pages import waterfall
-from vigil.triage import map_pages, report_pages, services
+from vigil.triage import map_pages, report_pages, services, sharing_pages
 from vigil.triage.categories import load_rules
 from vigil.triage.queue import SORTS, STATES, QueueFilter, list_queue
 from vigil.triage.report_pages import (
@@ -381,3 +381,4 @@ def outcome(
 # Corrections, files and the reporter thread live in their own module and router.
 router.include_router(report_pages.router)
 router.include_router(map_pages.router)
+router.include_router(sharing_pages.router)
