@@ -129,7 +129,9 @@ def test_an_analyst_opens_the_queue_claims_grades_and_decides_a_report(
     page.locator("#grade-reason").fill("The reporter saw it and a second report agrees")
     page.get_by_role("button", name="Save grading").click()
     page.wait_for_url(f"**/console/reports/{reference}#grading")
-    expect(page.get_by_role("cell", name="graded · grading 2/B/P")).to_be_visible()
+    expect(
+        page.get_by_role("cell", name="Graded · source 2, intelligence B, handling code P")
+    ).to_be_visible()
 
     page.get_by_label("Escalate").check()
     page.locator("#outcome-reason").fill("Threat to life: passed to the duty officer")

@@ -270,7 +270,7 @@ def test_the_report_page_marks_extracted_items_and_escapes_the_text(
     assert "&lt;script&gt;alert(" in html and "<script>alert(" not in html
     assert 'govuk-tag--red">P1<' in html
     assert "Why this priority" in html and "Weight" in html
-    assert "triaged" in html  # the history
+    assert "Triaged · priority P1" in html  # the history
 
 
 def test_claim_grade_and_decide_change_state_and_redirect_back_to_the_report(
@@ -304,7 +304,10 @@ def test_claim_grade_and_decide_change_state_and_redirect_back_to_the_report(
     result = triage_row(rt, reference)
     assert (result.state, result.outcome) == ("decided", "no_further_action")
     after = web.get(page).text
-    assert "Decided: No further action" in after and "grading 2/B/P" in after
+    assert (
+        "Decided: No further action" in after
+        and "Graded · source 2, intelligence B, handling code P" in after
+    )
     assert 'action="/console/reports/' + reference + '/outcome"' not in after  # no second go
 
 

@@ -75,7 +75,7 @@ def test_the_thread_form_posts_a_question_that_then_shows_in_the_thread(
     assert audited.record_ids == [reference] and QUESTION not in str(audited.purpose)
     after = web.get(page).text
     assert "Question from analyst@example.org" in after and QUESTION in after
-    assert "question asked" in after  # in the history too
+    assert "Question sent to the reporter" in after  # in the history too
 
 
 def test_the_reporters_reply_and_the_names_of_its_files_are_shown(

@@ -55,7 +55,7 @@ def test_hits_and_facets_count_only_what_the_reader_may_see(web: TestClient, rt:
     assert all(ref in mine for ref in refs) and theirs not in mine
     assert "3 results" in mine
     assert facet_counts(mine, "type") == {"report": 3}
-    assert facet_counts(mine, "priority") == {"P1": 1, "P2": 1, "pending": 1}
+    assert facet_counts(mine, "priority") == {"P1": 1, "P2": 1, "Not yet scored": 1}
     assert facet_counts(mine, "place") == {"LS6": 1}  # the other force's LS6 is not counted
     assert OTHER_FORCE not in mine
 
@@ -74,7 +74,7 @@ def test_a_facet_link_narrows_the_search_and_the_filter_can_be_removed(
     narrowed = html(web, hub, links(first, "priority")["P1"])
     assert refs[0] in narrowed and refs[1] not in narrowed and refs[2] not in narrowed
     assert "1 result" in narrowed and "Priority: P1" in narrowed
-    drones = html(web, hub, links(first, "category")["drones"])
+    drones = html(web, hub, links(first, "category")["Drones"])
     assert refs[1] in drones and refs[0] not in drones
     # the chosen value's link removes it again
     widened = html(web, hub, links(narrowed, "priority")["P1"])

@@ -90,11 +90,11 @@ def test_the_search_page_speaks_welsh_and_keeps_the_data(web: TestClient, rt: Ru
             "Chwilio: scaffolding": "Search: scaffolding",
         },
     )
-    # words among the facets are Welsh; priorities and categories are data, as they are
+    # words among the facets are Welsh; priorities are data; categories keep the rules' labels
     assert facet_counts(raw, "type") == {"adroddiad": 2}
-    assert facet_counts(raw, "priority") == {"P1": 1, "heb ei sgorio eto": 1}
+    assert facet_counts(raw, "priority") == {"P1": 1, "Heb ei sgorio eto": 1}
     assert facet_counts(raw, "time") == {"diwrnod": 2}
-    assert facet_counts(raw, "category") == {"photography": 1}
+    assert facet_counts(raw, "category") == {"Photography": 1}
     assert f"adroddiad {refs[0]}" in shown and f"report {refs[0]}" not in shown
 
     narrowed = welsh_page(web, analyst, links(raw, "priority")["P1"])  # the session says cy
@@ -142,13 +142,13 @@ def test_the_dashboard_names_its_figures_in_welsh(web: TestClient, rt: Runtime) 
         },
     )
     assert '<strong id="reports-total">2</strong>' in shown
-    # the labels that are words are Welsh; priorities and categories are data, as they are
+    # the labels that are words are Welsh; priorities are data; categories keep the rules' labels
     by_priority = table_rows(shown, "Adroddiadau fesul blaenoriaeth")
-    assert by_priority["P1"] == 1 and by_priority["heb ei sgorio eto"] == 1
+    assert by_priority["P1"] == 1 and by_priority["Heb ei sgorio eto"] == 1
     assert table_rows(shown, "Adroddiadau fesul deilliant")["heb benderfynu eto"] == 2
-    assert "dim camau pellach" in table_rows(shown, "Adroddiadau fesul deilliant")
+    assert "Dim camau pellach" in table_rows(shown, "Adroddiadau fesul deilliant")
     by_category = "Adroddiadau fesul categori ymddygiad (gall fod sawl un ar adroddiad)"
-    assert table_rows(shown, by_category)["photography"] == 1
+    assert table_rows(shown, by_category)["Photography"] == 1
     assert table_rows(shown, "Rhybuddion fesul cyflwr") == {
         "newydd": 0,
         "adolygwyd": 0,

@@ -28,6 +28,7 @@ from vigil.search.api import Q_MAX
 from vigil.search.criteria import PRIORITIES, TIME_BUCKETS, SearchCriteria
 from vigil.search.query import search
 from vigil.search.schemas import FacetCount, RecordType, SearchPage
+from vigil.triage.labels import NOT_YET_SCORED, category_label
 from vigil.web.problems import Problem
 from vigil.web.said import Gettext, said, spoken
 from vigil.web.templating import Page, page, page_router
@@ -53,14 +54,15 @@ LABELS = {
     "until": said("To"),
     "cursor": said("Next page"),
 }
-# Facet values that are words rather than data, as the page shows them. The English is the
-# value itself (what the API answers and the address carries), so an English page reads as
-# before; a Welsh page looks each one up. Categories, places and organisations are data.
+# Facet values that are words rather than data, as the page shows them, in the page's
+# language (the address carries the value itself). A report not yet scored reads as on the
+# queue; a behaviour category reads by its rules' label (see _label). Places and
+# organisations are data.
 WORDS = {
     "report": said("report"),
     "entity": said("entity"),
     "case": said("case"),
-    "pending": said("pending"),
+    "pending": NOT_YET_SCORED,
     "day": said("day"),
     "week": said("week"),
     "month": said("month"),
@@ -186,9 +188,19 @@ def _message(refused: Problem, gettext: Gettext) -> str:
     return f"{label}: {spoken(gettext, error['detail'])}"
 
 
-def _facet_links(asked: Asked, name: str, facets: list[FacetCount]) -> list[dict[str, Any]]:
-    """Each value with its count and the link that narrows to it (or, when it is already
-    chosen, the link that removes it)."""
+def _label(name: str, value: str, gettext: Gettext) -> str:
+    """A filter's value as the page shows it: a category by its label, a word in the page's
+    language, anything else (a priority, a place) as it is."""
+    if name == "category":
+        return category_label(value)
+    return spoken(gettext, WORDS[value]) if value in WORDS else value
+
+
+def _facet_links(
+    asked: Asked, name: str, facets: list[FacetCount], gettext: Gettext
+) -> list[dict[str, Any]]:
+    """Each value with its label, its count and the link that narrows to it (or, when it is
+    already chosen, the link that removes it)."""
     single: dict[str, str | None] = {"category": asked.category, "time": asked.time}
     chosen = set(asked.several(name)) if name in {"type", "priority"} else {single[name]}
     several = asked.several(name)
@@ -200,7 +212,15 @@ def _facet_links(asked: Asked, name: str, facets: list[FacetCount]) -> list[dict
             change: dict[str, Any] = {name: values if on else (*values, f.value)}
         else:
             change = {name: None if on else f.value}
-        links.append({"value": f.value, "count": f.count, "on": on, "href": asked.href(**change)})
+        links.append(
+            {
+                "value": f.value,
+                "label": _label(name, f.value, gettext),
+                "count": f.count,
+                "on": on,
+                "href": asked.href(**change),
+            }
+        )
     return links
 
 
@@ -211,14 +231,16 @@ def _render(
     hits: list[dict[str, Any]] = []
     next_href = None
     if found is not None:
-        facets = {name: _facet_links(asked, name, getattr(found.facets, name)) for name in FILTERS}
+        facets = {
+            name: _facet_links(asked, name, getattr(found.facets, name), p._) for name in FILTERS
+        }
         facets["place"] = found.facets.place
         facets["organisation"] = found.facets.organisation
         hits = [{"hit": h, "href": HIT_PAGES[h.type].format(h.id)} for h in found.hits]
         if found.next_cursor:
             next_href = asked.href(cursor=found.next_cursor)
     chosen = [
-        (key, value, asked.href(**_without(asked, key, value)))
+        (key, _label(key, value, p._), asked.href(**_without(asked, key, value)))
         for key, value in asked.params()
         if key != "q"
     ]

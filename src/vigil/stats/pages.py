@@ -10,7 +10,8 @@ dashboard never counts a report the supervisor may not see.
 
 The service answers in English for the API (captions, and labels that are its vocabulary's
 codes); the page names every figure itself in its own language, so a Welsh page is Welsh
-throughout while the API, and an English page, read as before.
+throughout while the API reads as before, and names outcomes, categories and unscored
+reports by the labels the queue and report page use, never by their codes.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.stats import services
 from vigil.stats.schemas import Bucket, CountSeries, StatsSummary, TimingRow
+from vigil.triage.labels import NOT_YET_SCORED, OUTCOMES, category_label
 from vigil.web.problems import Problem
 from vigil.web.said import Gettext, Said, said, spoken
 from vigil.web.templating import Page, page, page_router
@@ -62,9 +64,11 @@ BUCKET_STARTS = {
     Bucket.week: said("Week starting"),
     Bucket.month: said("Month starting"),
 }
-# Labels that are words rather than data (codes of the service's vocabularies). English shows
-# them as the API gives them; a Welsh page looks each one up. Priorities (P1…), categories,
-# postcode areas and dates are data and are shown as they are.
+# What the page calls the codes of the service's vocabularies (the API gives the codes). A
+# code of triage's (an outcome, a report not yet scored) reads as it does on the queue and the
+# report page (vigil.triage.labels); the other words are said in the page's language.
+# Priorities (P1…), postcode areas and dates are data and are shown as they are; behaviour
+# categories are named by the rules' labels (see _labelled).
 WORDS = {
     "behaviour": said("behaviour"),
     "item": said("item"),
@@ -73,12 +77,8 @@ WORDS = {
     "threat": said("threat"),
     "online": said("online"),
     "other": said("other"),
-    "pending": said("pending"),
-    "no_further_action": said("no_further_action"),
-    "add_to_case": said("add_to_case"),
-    "open_case": said("open_case"),
-    "refer_to_partner": said("refer_to_partner"),
-    "escalate": said("escalate"),
+    "pending": NOT_YET_SCORED,
+    **OUTCOMES,
     "undecided": said("undecided"),
     "uncategorised": said("uncategorised"),
     "unknown": said("unknown"),
@@ -158,6 +158,14 @@ def _word(label: str, gettext: Gettext) -> str:
     return spoken(gettext, WORDS[label]) if label in WORDS else label
 
 
+def _labelled(key: str, label: str, gettext: Gettext) -> str:
+    """A series' label as the page shows it: a behaviour category by its rules' label (as the
+    queue names it), anything else as :func:`_word` says it."""
+    if key == "by_category" and label not in WORDS:
+        return category_label(label)
+    return _word(label, gettext)
+
+
 def shown_series(figures: StatsSummary, gettext: Gettext) -> list[Shown]:
     """Every series of the summary, reports over time first, named in the page's language."""
     over_time = figures.reports_over_time
@@ -178,7 +186,7 @@ def shown_series(figures: StatsSummary, gettext: Gettext) -> list[Shown]:
                 spoken(gettext, caption),
                 spoken(gettext, heading),
                 spoken(gettext, value_heading),
-                [_word(label, gettext) for label in found.labels],
+                [_labelled(key, label, gettext) for label in found.labels],
                 found.values,
             )
         )

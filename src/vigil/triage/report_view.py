@@ -11,12 +11,22 @@ reads (tens of milliseconds at a million reports) ran one after the other with e
 write, so two analysts opening reports at once each waited for the other's page and every
 report's acknowledgement waited for both. The search and the dashboard read the same way.
 What each role is shown is decided by the same functions the API uses.
+
+The triage history and the priority factors are stored as codes (an action, an outcome, a
+grading, the codes a floor rule met), which the API answers as they are. The page shows them
+in words: :class:`ShownTriage` carries, beside the API's triage part, each history entry and
+each factor's evidence as marked text (:mod:`vigil.web.said`) that the template says in the
+page's language. Nothing stored changes, so older history reads in the same words.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
+from pydantic import Field
 from sqlalchemy.orm import Session
 
 from vigil.access.fields import report_fields
@@ -33,9 +43,12 @@ from vigil.intake.schemas import ReportOut
 from vigil.intake.thread import MessageOut, record_thread_viewed, thread_messages
 from vigil.linkage.schemas import EntityPage
 from vigil.linkage.views import record_entities_viewed, report_entities
+from vigil.triage.labels import category_label, item_kind_label, outcome_label, readable
 from vigil.triage.models import TriageResult
+from vigil.triage.schemas import DecisionOut, TriageOut
 from vigil.triage.views import emails
 from vigil.web.runtime import Runtime
+from vigil.web.said import Gettext, Said, said, spoken
 
 
 @dataclass
@@ -78,6 +91,8 @@ def _read(session: Session, user: StaffUser, reference: str) -> ReportView:
     # The thread is every follow-up, so its length is the report's count of them.
     followups = len(messages) if show_thread else followup_count(session, row.id)
     view = ReportView(report=report_as_shown(session, user, row, followups))
+    if view.report.triage is not None:
+        view.report.triage = shown_triage(view.report.triage)
     if Permission.linkage_read in user.permissions:
         view.entities = report_entities(session, user, row)
     view.show_thread = show_thread
@@ -86,3 +101,195 @@ def _read(session: Session, user: StaffUser, reference: str) -> ReportView:
         view.authors = emails(session, [m.author_user_id for m in messages])
     view.followup_possible = credential is not None
     return view
+
+
+# --- the history and the factors in words ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    """One history entry as the page says it: what happened, then its details."""
+
+    at: datetime
+    by: str | None
+    reason: str | None
+    parts: tuple[Said, ...]
+
+    def what(self, gettext: Gettext) -> str:
+        return " · ".join(spoken(gettext, part) for part in self.parts)
+
+
+@dataclass(frozen=True)
+class FactorRow:
+    """One priority factor: its label, weight and evidence, with codes put into words."""
+
+    label: str
+    weight: Any  # as stored: 8, 2.5, 0.0 for a floor rule
+    evidence: Said | str
+
+    def evidence_in(self, gettext: Gettext) -> str:
+        return spoken(gettext, self.evidence) if isinstance(self.evidence, Said) else self.evidence
+
+
+class ShownTriage(TriageOut):
+    """The triage part of the report as the report page shows it: the API's fields, and the
+    history (oldest first) and the factors in words."""
+
+    shown_history: list[Any] = Field(default_factory=list)
+    shown_factors: list[Any] = Field(default_factory=list)
+
+
+def shown_triage(triage: TriageOut) -> ShownTriage:
+    return ShownTriage.model_construct(
+        **dict(triage),
+        shown_history=history_rows(triage.history),
+        shown_factors=factor_rows(triage.factors),
+    )
+
+
+def history_rows(history: Sequence[DecisionOut]) -> list[HistoryRow]:
+    """Each entry in words. The pipeline records "triaged" each time it scores the report:
+    the first is the triage, a later one (after a follow-up, an alert, or a new report
+    joining its cluster) is a new score, and is called that."""
+    rows = []
+    scored = False
+    for entry in history:
+        if entry.action == "triaged":
+            parts = _triaged(entry.detail, again=scored)
+            scored = True
+        else:
+            parts = _decided(entry.action, entry.detail)
+        rows.append(HistoryRow(entry.at, entry.by, entry.reason, parts))
+    return rows
+
+
+def _triaged(detail: dict[str, Any], *, again: bool) -> tuple[Said, ...]:
+    parts = [said("Scored again") if again else said("Triaged")]
+    if detail.get("priority"):
+        parts.append(said("priority %(priority)s", priority=str(detail["priority"])))
+    if detail.get("cluster_id"):
+        parts.append(said("grouped with similar reports"))
+    return tuple(parts)
+
+
+def _item(item: Any) -> dict[str, Any]:
+    """An item recorded in a correction ({"kind", "value"}) as words to put in a sentence."""
+    known = item if isinstance(item, dict) else {}
+    return {
+        "kind": item_kind_label(str(known.get("kind") or "")),
+        "value": str(known.get("value") or ""),
+    }
+
+
+def _categories(codes: Any) -> str:
+    return ", ".join(category_label(str(c)) for c in codes) if isinstance(codes, list) else ""
+
+
+def _decided(action: str, detail: dict[str, Any]) -> tuple[Said, ...]:
+    """A person's decision (or a question asked) in words; an action this page does not know
+    is shown by name with its details, never as Python data."""
+    if action == "claimed":
+        return (said("Claimed"),)
+    if action == "released":
+        return (said("Released"),)
+    if action == "assigned":
+        return (said("Assigned to %(who)s", who=str(detail.get("to") or "")),)
+    if action == "graded":
+        return _graded(str(detail.get("grading") or ""))
+    if action == "decided":
+        outcome = outcome_label(str(detail.get("outcome") or ""))
+        parts = [
+            said("Decided: %(outcome)s (%(detail)s)", outcome=outcome, detail=detail["detail"])
+            if detail.get("detail")
+            else said("Decided: %(outcome)s", outcome=outcome)
+        ]
+        if detail.get("cluster_of"):
+            parts.append(
+                said("decided for the cluster of %(reference)s", reference=detail["cluster_of"])
+            )
+        return tuple(parts)
+    if action == "item_added":
+        return (said("Item added: %(kind)s “%(value)s”", **_item(detail.get("after"))),)
+    if action == "item_corrected":
+        before = _item(detail.get("before"))
+        if not detail.get("after"):
+            return (said("Item rejected: %(kind)s “%(value)s”", **before),)
+        after = _item(detail.get("after"))
+        return (
+            said(
+                "Item corrected: %(kind)s “%(value)s” to %(new_kind)s “%(new_value)s”",
+                **before,
+                new_kind=after["kind"],
+                new_value=after["value"],
+            ),
+        )
+    if action == "categories_corrected":
+        parts = [said("Categories corrected")]
+        if detail.get("added"):
+            parts.append(said("added %(categories)s", categories=_categories(detail["added"])))
+        if detail.get("removed"):
+            parts.append(said("removed %(categories)s", categories=_categories(detail["removed"])))
+        return tuple(parts)
+    if action == "question_asked":
+        return (said("Question sent to the reporter"),)
+    return (Said(readable(action), {}), *(Said(_plain(k, v), {}) for k, v in detail.items() if v))
+
+
+def _graded(grading: str) -> tuple[Said, ...]:
+    """The 3x5x2 grading ("2/B/P") named part by part."""
+    source, intelligence, handling = ([*grading.split("/"), "", ""])[:3]
+    if not (source and intelligence and handling) or grading.count("/") != 2:
+        return (said("Graded"), Said(grading, {})) if grading else (said("Graded"),)
+    return (
+        said("Graded"),
+        said(
+            "source %(source)s, intelligence %(intelligence)s, handling code %(handling)s",
+            source=source,
+            intelligence=intelligence,
+            handling=handling,
+        ),
+    )
+
+
+def _plain(key: str, value: Any) -> str:
+    """An unknown detail as text: its name without underscores, and its value flattened."""
+    if isinstance(value, dict):
+        value = ", ".join(f"{readable(str(k)).lower()} {v}" for k, v in value.items() if v)
+    elif isinstance(value, list):
+        value = ", ".join(str(v) for v in value)
+    return f"{readable(key).lower()} {value}"
+
+
+FLOOR = "floor."
+AT_LEAST = " → at least "
+CATEGORY = "category:"
+TIER = "category_tier"
+
+
+def factor_rows(factors: Sequence[dict[str, Any]]) -> list[FactorRow]:
+    """The factors with their evidence in words. A behaviour tier's evidence is the codes of
+    its categories, and a floor rule's is the codes of what met it ("explicit_threat +
+    category:aviation → at least P1"); both are named by their labels, the factors' from
+    this report's own factors (a floor is met only by factors that applied)."""
+    labels = {str(f.get("code")): str(f.get("label") or "") for f in factors}
+    rows = []
+    for factor in factors:
+        code = str(factor.get("code") or "")
+        evidence: Said | str = str(factor.get("evidence") or "")
+        if code.startswith(TIER) and evidence:
+            evidence = ", ".join(category_label(c.strip()) for c in evidence.split(","))
+        elif code.startswith(FLOOR):
+            met, arrow, priority = evidence.rpartition(AT_LEAST)
+            if arrow:
+                names = [
+                    category_label(c.removeprefix(CATEGORY))
+                    if c.startswith(CATEGORY)
+                    else labels.get(c) or readable(c)
+                    for c in met.split(" + ")
+                ]
+                evidence = said(
+                    "%(met)s → at least %(priority)s", met=" + ".join(names), priority=priority
+                )
+        label = str(factor.get("label") or "") or readable(code.removeprefix(FLOOR))
+        rows.append(FactorRow(label, factor.get("weight"), evidence))
+    return rows
