@@ -29,7 +29,7 @@ from vigil.intake.models import Report
 from vigil.linkage.alerts import live_alert_reports
 from vigil.linkage.models import Alert
 from vigil.linkage.pages import waterfall
-from vigil.triage import map_pages, report_pages, services, sharing_pages
+from vigil.triage import labels, map_pages, report_pages, services, sharing_pages
 from vigil.triage.categories import load_rules
 from vigil.triage.queue import SORTS, STATES, QueueFilter, list_queue
 from vigil.triage.report_pages import (
@@ -45,7 +45,7 @@ from vigil.triage.schemas import GradeIn, Outcome, OutcomeIn, QueueItem
 from vigil.web.problems import Problem, field_error
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
-from vigil.web.said import Gettext, Said, said
+from vigil.web.said import Gettext, Said, said, spoken
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -261,6 +261,8 @@ def report_page(
         me=user.email,
         scheme=GRADING_SCHEMES["3x5x2"],
         outcomes=list(Outcome),
+        outcome_labels={code: spoken(p._, label) for code, label in labels.OUTCOMES.items()},
+        kind_labels={kind: spoken(p._, label) for kind, label in labels.ITEM_KINDS.items()},
         form_errors=refused.get("errors", {}),
         form_values=refused.get("values", {}),
         refused_form=refused.get("form"),
