@@ -268,3 +268,20 @@ def test_a_partner_cannot_pass_on_or_unshare_a_received_report_through_the_api_e
         assert refused.status_code == 403, refused.text
         assert "Only the organisation that owns this report" in refused.json()["detail"]
     assert [s["organisation"] for s in shares(world, reference)] == [HEALTH]
+
+
+def test_the_report_page_offers_the_sharing_page_only_to_its_owners(
+    web: TestClient, rt: Runtime
+) -> None:
+    world, analyst = world_and_analyst(web, rt)
+    reference = world.submit()
+    link = f'href="{REPORTS}/{reference}/sharing"'
+    assert link in html(web, analyst, f"{REPORTS}/{reference}")
+    assert (
+        web.post(
+            f"/api/v1/reports/{reference}/shares", json=JOINT, headers=auth(world.analyst)
+        ).status_code
+        == 201
+    )
+    nurse = health_analyst(rt)
+    assert link not in html(web, nurse, f"{REPORTS}/{reference}")  # a partner it was shared with

@@ -165,6 +165,7 @@ def page_context(user: StaffUser, view: ReportView) -> dict[str, Any]:
         "new_case_url": NEW_CASE.format(reference=report.reference)
         if Permission.cases_write in user.permissions
         else None,
+        "may_manage_sharing": view.owned,
         "question_max": thread.QUESTION_MAX_CHARS,
         "justification_min": attachment_access.MIN_JUSTIFICATION,
     }

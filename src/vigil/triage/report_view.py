@@ -59,6 +59,7 @@ class ReportView:
     messages: list[MessageOut] = field(default_factory=list)
     followup_possible: bool = False  # the reporter holds a follow-up code
     authors: dict[int, str] = field(default_factory=dict)  # staff authors' e-mails
+    owned: bool = False  # the reader's organisation owns it (and so manages its sharing)
 
 
 def read_report_page(
@@ -90,7 +91,10 @@ def _read(session: Session, user: StaffUser, reference: str) -> ReportView:
     messages = thread_messages(session, row.id) if show_thread else []
     # The thread is every follow-up, so its length is the report's count of them.
     followups = len(messages) if show_thread else followup_count(session, row.id)
-    view = ReportView(report=report_as_shown(session, user, row, followups))
+    view = ReportView(
+        report=report_as_shown(session, user, row, followups),
+        owned=row.owning_org_id == user.org_id,
+    )
     if view.report.triage is not None:
         view.report.triage = shown_triage(view.report.triage)
     if Permission.linkage_read in user.permissions:
