@@ -19,7 +19,13 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from vigil.intake.journey import KINDS, LONDON, N_, PLATFORMS
-from vigil.intake.schemas import clean_text, normalise_phone, normalise_postcode
+from vigil.intake.schemas import (
+    EARLIEST_YEAR,
+    clean_text,
+    normalise_phone,
+    normalise_postcode,
+    visible_length,
+)
 from vigil.intake.schemas import normalise_registration as _registration
 from vigil.settings import Settings
 from vigil.web.said import Gettext
@@ -138,7 +144,7 @@ def _described(
         return text
     if not text:
         parsed.errors.add("description", _(missing))
-    elif len(text) < 10:
+    elif visible_length(text) < 10:  # as the API counts: invisible characters do not show
         parsed.errors.add("description", _(too_short))
     return text
 
@@ -215,6 +221,8 @@ def _date_error(day: str, month: str, year: str) -> tuple[str, set[str]] | None:
         return N_("The date must be a real date"), set(parts)
     if given > datetime.now(LONDON).date():
         return N_("The date must be today or in the past"), set(parts)
+    if given.year < EARLIEST_YEAR:  # the API's bound too, so the check page never refuses it
+        return N_("The year must be %(year)s or later"), {"year"}
     return None
 
 
@@ -241,7 +249,7 @@ def parse_when_date(form: Form, _: Gettext, settings: Settings) -> Parsed:
     if problem:
         message, parts = problem
         first = next(n for n in ("day", "month", "year") if n in parts)
-        parsed.errors.add("date", _(message), anchor=f"date-{first}")
+        parsed.errors.add("date", _(message, year=EARLIEST_YEAR), anchor=f"date-{first}")
         parsed.flags |= {f"date-{n}" for n in parts}
     normalised = None
     if clock_time:

@@ -1,22 +1,25 @@
 """The public report's JSON shape, its validation rules and the API's answers.
 
 Field names are fixed by the published API. Every string is NFC-normalised and refused if it
-carries control characters; every size and count has an explicit limit (the count limits
-come from settings and are checked in the service, which knows them).
+carries control characters or text-direction overrides; every size and count has an explicit
+limit (the count limits come from settings and are checked in the service, which knows them).
+The website turns its answers into the same ``ReportIn``, so a rule here holds there too.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from enum import StrEnum
 from typing import Annotated
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticKnownError
 
 from vigil.triage.schemas import TriageOut
 from vigil.web.said import said
@@ -30,6 +33,39 @@ _VRM = re.compile(r"^[A-Z0-9]{2,10}$")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 _NON_CHARACTER = re.compile("[\ue000-\uf8ff\U000f0000-\U000ffffd\U00100000-\U0010fffd\ufffe\uffff]")
 
+# Invisible format characters (Unicode's default-ignorable code points) come in three kinds.
+# Embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069) change the order text is
+# shown in, so what an analyst reads can differ from what was sent ("Trojan Source"): refused.
+# The implicit marks (LRM, RLM, ALM) are the safe way to mix Arabic or Hebrew with Latin and
+# are kept. Tag characters are refused unless they spell an emoji flag (Wales, Scotland,
+# England): elsewhere they carry hidden text. The rest are kept (ZWJ joins emoji and Indic
+# letters, ZWNJ shapes Persian, ZWSP breaks Thai and Khmer lines), but none counts towards a
+# minimum length, and those that stand alone are stripped from the ends like spaces.
+_BIDI_CONTROL = re.compile("[\u202a-\u202e\u2066-\u2069]")
+_TAG = re.compile("[\U000e0000-\U000e007f]")
+_EMOJI_TAG_SEQUENCE = re.compile("\U0001f3f4[\U000e0020-\U000e007e]{1,32}\U000e007f")
+_STANDALONE_INVISIBLE = (
+    "\u00ad\u061c\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\u2064"
+    "\u206a\u206b\u206c\u206d\u206e\u206f\u3164\ufeff\uffa0"
+)
+_ATTACHED_INVISIBLE = (  # marks that modify the character before them
+    "\u034f\u115f\u1160\u17b4\u17b5\u180b\u180c\u180d\u180f"
+    + "".join(map(chr, range(0xFE00, 0xFE10)))
+    + "".join(map(chr, range(0xE0020, 0xE0080)))
+    + "".join(map(chr, range(0xE0100, 0xE01F0)))
+)
+_INVISIBLE = re.compile(f"[{_STANDALONE_INVISIBLE}{_ATTACHED_INVISIBLE}]")
+_SPACES = "".join(c for c in map(chr, range(0x3001)) if c.isspace())  # U+3000 is the last
+_LEADING = _SPACES + _STANDALONE_INVISIBLE + _ATTACHED_INVISIBLE  # nothing before to modify
+_TRAILING = _SPACES + _STANDALONE_INVISIBLE
+
+
+def visible_length(value: str) -> int:
+    """How many characters of ``value`` show: zero-width and other invisible ones do not."""
+    if value.isascii():
+        return len(value)
+    return len(value) - sum(1 for _ in _INVISIBLE.finditer(value))
+
 
 def clean_text(value: str) -> str:
     if not unicodedata.is_normalized("NFC", value):
@@ -42,7 +78,36 @@ def clean_text(value: str) -> str:
         raise ValueError(
             said("contains a non-character (U+%(code)s)", code=format(ord(bad.group()), "04X"))
         )
-    return value.strip()
+    if value.isascii():
+        return value.strip()
+    if bad := _BIDI_CONTROL.search(value):
+        raise ValueError(
+            said(
+                "contains a text direction control (U+%(code)s), which can disguise text",
+                code=format(ord(bad.group()), "04X"),
+            )
+        )
+    if _TAG.search(value) and (bad := _TAG.search(_EMOJI_TAG_SEQUENCE.sub("", value))):
+        raise ValueError(
+            said(
+                "contains a hidden tag character (U+%(code)s)", code=format(ord(bad.group()), "04X")
+            )
+        )
+    return value.lstrip(_LEADING).rstrip(_TRAILING)
+
+
+def _at_least_visible(minimum: int) -> AfterValidator:
+    """A minimum length counted in characters that show, refused in pydantic's own words."""
+
+    def check(value: str) -> str:
+        shown = visible_length(value)
+        if shown < minimum:
+            raise PydanticKnownError(
+                "too_short", {"field_type": "Value", "min_length": minimum, "actual_length": shown}
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 def _line(value: str) -> str:
@@ -80,10 +145,32 @@ def normalise_phone(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+LONDON = ZoneInfo("Europe/London")
+EARLIEST_YEAR = 1900
+
+
 def _aware(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _in_the_past(value: datetime | None) -> datetime | None:
+    """A moment that can have been seen: from 1900 to the end of today in the UK, as the
+    website's date question allows (a time later today is allowed there too). The year is
+    checked before any conversion, which would overflow at year 1 or 9999."""
+    if value is None:
+        return None
+    if value.year < EARLIEST_YEAR:
+        raise ValueError(said("must not be before %(year)s", year=EARLIEST_YEAR))
+    today = datetime.now(LONDON).date()
+    if value.year > today.year + 1:
+        raise ValueError(said("must be today or in the past"))
+    moment = _aware(value)
+    end_of_today = datetime.combine(today + timedelta(days=1), time.min, LONDON)
+    if moment is not None and moment >= end_of_today:
+        raise ValueError(said("must be today or in the past"))
+    return moment
 
 
 class ReportKind(StrEnum):
@@ -110,7 +197,7 @@ class When(_Strict):
     @field_validator("start", "end")
     @classmethod
     def _utc(cls, value: datetime | None) -> datetime | None:
-        return _aware(value)
+        return _in_the_past(value)
 
     @model_validator(mode="after")
     def _ordered(self) -> When:
@@ -118,6 +205,9 @@ class When(_Strict):
             raise ValueError(said("end must not be before start"))
         if self.end and not self.start:
             raise ValueError(said("end needs a start"))
+        if self.start and self.ongoing and self.unsure:
+            # the website asks one question: happening now, a date, or not sure
+            raise ValueError(said("ongoing and unsure cannot both be true when a start is given"))
         return self
 
 
@@ -147,6 +237,12 @@ class Person(_Strict):
     clothing: Annotated[Text | None, Field(max_length=1000)] = None
     behaviour: Annotated[Text | None, Field(max_length=2000)] = None
 
+    @model_validator(mode="after")
+    def _something(self) -> Person:
+        if not (self.name or self.age or self.appearance or self.clothing or self.behaviour):
+            raise ValueError(said("Tell us at least one thing about this person"))
+        return self
+
 
 class Vehicle(_Strict):
     registration: Annotated[Line | None, Field(max_length=20)] = None
@@ -160,6 +256,12 @@ class Vehicle(_Strict):
         if value:
             normalise_registration(value)
         return value or None
+
+    @model_validator(mode="after")
+    def _something(self) -> Vehicle:
+        if not (self.registration or self.make or self.model or self.colour):
+            raise ValueError(said("Tell us at least one thing about this vehicle"))
+        return self
 
     @property
     def registration_normalised(self) -> str | None:
@@ -206,14 +308,15 @@ class Reporter(_Strict):
         given = [self.name, self.phone, self.email, self.contact_preference]
         if self.anonymous and any(given):
             raise ValueError(said("an anonymous reporter cannot give contact details"))
-        if not self.anonymous and not (self.name or self.phone or self.email):
-            raise ValueError(said("give a name, phone or e-mail, or stay anonymous"))
+        if not self.anonymous and not (self.phone or self.email):
+            # as the website: a name alone is no way to reach someone
+            raise ValueError(said("give a phone number or e-mail address, or stay anonymous"))
         return self
 
 
 class ReportIn(_Strict):
     kind: ReportKind
-    description: Annotated[Text, Field(min_length=10, max_length=20_000)]
+    description: Annotated[Text, Field(min_length=10, max_length=20_000), _at_least_visible(10)]
     when: When | None = None
     where: Where | None = None
     people: list[Person] = Field(default_factory=list)

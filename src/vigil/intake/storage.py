@@ -3,6 +3,9 @@
 Files are written to a staging folder, fsync'd, then moved into place and the folder entry
 fsync'd before the database row that refers to them is committed. A crash can therefore
 leave an unreferenced file behind, never a row that points at nothing.
+
+Staged files are originals as sent (a photo's location included), so they go as soon as they
+can no longer be submitted: see ``LocalFileStore.sweep_staging``.
 """
 
 from __future__ import annotations
@@ -12,9 +15,36 @@ import os
 import shutil
 import time
 import uuid
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
+
+STAGING_MARGIN_S = 15 * 60
+"""How long past the form idle timeout an unnamed staged file is kept: a report sent just as
+its session expires is still moving its files into place, and an API or follow-up upload still
+streaming its last files has not yet used its first ones."""
+
+
+def staging_max_age_s(form_idle_timeout_s: int) -> int:
+    """How long a staged file may wait to be submitted: answers in progress expire after the
+    form idle timeout, and their files with them (plus ``STAGING_MARGIN_S``)."""
+    return form_idle_timeout_s + STAGING_MARGIN_S
+
+
+def staged_names(document: Any) -> set[str]:
+    """Every ``"staged"`` file name in a session's answers, wherever a journey keeps them."""
+    names: set[str] = set()
+    stack = [document]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if isinstance(item.get("staged"), str):
+                names.add(item["staged"])
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return names
 
 
 class FileTooLarge(Exception):
@@ -90,12 +120,33 @@ class LocalFileStore:
         self.root = root
         self.staging = root / "staging"
 
-    def prepare(self, max_staging_age_s: int = 86_400) -> None:
+    def prepare(self) -> None:
+        """Make the staging folder. Old staged files are left to ``sweep_staging``, which
+        knows which ones a report in progress still needs (at start-up nothing here does)."""
         self.staging.mkdir(parents=True, exist_ok=True)
-        cutoff = time.time() - max_staging_age_s
+
+    def sweep_staging(self, max_age_s: float, named: Callable[[], Collection[str]]) -> int:
+        """Delete staged files untouched for ``max_age_s`` seconds unless ``named()`` (the
+        files live answers in progress still hold) lists them; return how many went.
+
+        ``named`` is asked only when some file is that old: a journey that has gone on for
+        longer than the idle timeout is rare, and finding its files means opening sessions."""
+        self.staging.mkdir(parents=True, exist_ok=True)
+        cutoff = time.time() - max_age_s
+        old = []
         for leftover in self.staging.iterdir():
-            if leftover.stat().st_mtime < cutoff:
-                leftover.unlink(missing_ok=True)
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    old.append(leftover)
+            except FileNotFoundError:  # submitted or removed meanwhile
+                continue
+        if not old:
+            return 0
+        keep = named()
+        gone = [path for path in old if path.name not in keep]
+        for path in gone:
+            path.unlink(missing_ok=True)
+        return len(gone)
 
     def staged_path(self, suffix: str = "") -> Path:
         self.staging.mkdir(parents=True, exist_ok=True)

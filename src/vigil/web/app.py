@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import struct
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+import orjson
+from cryptography.exceptions import InvalidTag
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import select
 from starlette.middleware.gzip import GZipMiddleware
 
 from vigil.access import disclosure as access_disclosure
@@ -34,6 +38,7 @@ from vigil.intake import attachment_api as intake_attachment_api
 from vigil.intake import pages as intake_pages
 from vigil.intake import thread_api as intake_thread_api
 from vigil.intake.services import ensure_receiving_org, purge_expired_idempotency
+from vigil.intake.storage import staged_names, staging_max_age_s
 from vigil.jobs import api as jobs_api
 from vigil.jobs.queue import purge_done
 from vigil.jobs.worker import Worker
@@ -41,6 +46,7 @@ from vigil.linkage import api as linkage_api
 from vigil.linkage import graph_api as linkage_graph_api
 from vigil.linkage import pages as linkage_pages
 from vigil.logging import configure_logging
+from vigil.sealing import Sealed, UnknownKey
 from vigil.search import api as search_api
 from vigil.search import pages as search_pages
 from vigil.search.phonetic import load_name_lists
@@ -56,7 +62,7 @@ from vigil.web.jsonresp import FastJSONResponse
 from vigil.web.middleware import RequestObserver
 from vigil.web.problems import install_problem_handlers
 from vigil.web.runtime import Runtime
-from vigil.web.sessions import purge_idle_sessions
+from vigil.web.sessions import BrowserSession, purge_idle_sessions
 from vigil.web.templating import install_page_handlers
 
 STATIC = Path(__file__).parent / "static"
@@ -166,13 +172,40 @@ def sign_checkpoint(runtime: Runtime) -> None:
 
 
 async def _housekeeping(runtime: Runtime, every_s: float = 600) -> None:
-    """Forget expired Idempotency-Keys (their sealed answers hold follow-up codes) and
-    abandoned answers in progress."""
+    """Forget expired Idempotency-Keys (their sealed answers hold follow-up codes), abandoned
+    answers in progress, and the files staged for them (originals, a photo's location
+    included) once they can no longer be sent: after the form idle timeout and a margin,
+    unless answers still in progress name them. Files go before sessions, so a report sent as
+    its session expires keeps its own."""
+
+    def named_by_live_answers() -> set[str]:
+        # Sessions seen within the idle timeout and the margin: those that can still send,
+        # and any whose last request (a submission, say) is still running.
+        max_age_s = staging_max_age_s(runtime.settings.form_idle_timeout_s)
+        since = utcnow() - timedelta(seconds=max_age_s)
+        table = BrowserSession.__table__
+        query = select(table.c.id_hash, table.c.sealed).where(table.c.last_seen_at >= since)
+        names: set[str] = set()
+        with runtime.db.session() as session:
+            for id_hash, sealed in session.execute(query):
+                try:
+                    data = runtime.sealer.open(
+                        Sealed.unpack(sealed), b"browser-session:" + id_hash.encode()
+                    )
+                    names |= staged_names(orjson.loads(data))
+                except (InvalidTag, UnknownKey, ValueError, struct.error):
+                    pass  # a session that cannot be opened cannot send either
+        return names
+
     while True:
         await asyncio.to_thread(purge_expired_idempotency, runtime)
+        await asyncio.to_thread(
+            runtime.store.sweep_staging,
+            staging_max_age_s(runtime.settings.form_idle_timeout_s),
+            named_by_live_answers,
+        )
         await asyncio.to_thread(purge_idle_sessions, runtime)
         await asyncio.to_thread(purge_staff_sessions, runtime)
-        await asyncio.to_thread(runtime.store.prepare)  # uploads of abandoned journeys
         await asyncio.to_thread(sign_checkpoint, runtime)
         await asyncio.to_thread(forget_done_jobs, runtime)
         await asyncio.sleep(min(every_s, runtime.settings.audit_checkpoint_interval_s))
