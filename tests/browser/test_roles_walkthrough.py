@@ -166,7 +166,7 @@ def test_an_analyst_triages_a_p1_report_and_opens_a_case_from_it(
     page.locator("#outcome-reason").fill("Threat to life and a vehicle: a case is needed")
     page.get_by_role("button", name="Record the outcome").click()
     page.wait_for_url(f"**/console/reports/{reference}#outcome")
-    expect(page.get_by_text("Decided: Open a case")).to_be_visible()
+    expect(page.locator("#state")).to_contain_text("Decided: Open a case")
     assert_accessible(page, "report page, decided")
     shot(page, "report-decided")
 
