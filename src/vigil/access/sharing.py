@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel
 from sqlalchemy import and_, or_, select
@@ -268,6 +268,42 @@ def share(
         purpose=f"to {recipient}; agreement {row.agreement_id}; purpose: {purpose}"[:500],
     )
     return share_out(row, target_org.name, team.name if team else None)
+
+
+class ShareAsked(Protocol):
+    """What a request to share names: the API's ``ShareIn`` and ``CaseShareIn``, which the
+    console's share forms are parsed as too."""
+
+    @property
+    def organisation(self) -> str | None: ...
+    @property
+    def team(self) -> str | None: ...
+    @property
+    def purpose(self) -> str: ...
+    @property
+    def conditions_accepted(self) -> bool: ...
+
+
+def share_as_asked(
+    session: Session,
+    user: StaffUser,
+    record: Any,
+    record_type: str,
+    asked: ShareAsked,
+    client: str | None,
+) -> ShareOut:
+    """:func:`share` with the recipient, purpose and confirmation the request names."""
+    return share(
+        session,
+        user,
+        record,
+        record_type,
+        org_name=asked.organisation,
+        team_name=asked.team,
+        purpose=asked.purpose,
+        client=client,
+        conditions_accepted=asked.conditions_accepted,
+    )
 
 
 def revoke(

@@ -279,17 +279,7 @@ def share_case(
 
     def work(session: Session) -> ShareOut:
         case = managed_case(session, user, reference, open_only=False)
-        out = sharing.share(
-            session,
-            user,
-            case,
-            "case",
-            org_name=body.organisation,
-            team_name=body.team,
-            purpose=body.purpose,
-            client=client,
-            conditions_accepted=body.conditions_accepted,
-        )
+        out = sharing.share_as_asked(session, user, case, "case", body, client)
         recipient = f"team {out.team} of {out.organisation}" if out.team else out.organisation
         add_event(
             session,

@@ -35,6 +35,7 @@ from vigil.cases.forms import (
     visible,
 )
 from vigil.cases.schemas import CaseChangeIn, CaseOut, CaseShareIn, LinkIn
+from vigil.cases.sharing_form import share_form, share_from_form
 from vigil.web.problems import Problem
 from vigil.web.said import said
 from vigil.web.templating import Page, page, page_router
@@ -200,8 +201,6 @@ def link_records(
 
 # --- sharing ------------------------------------------------------------------------------
 
-SHARE_FIELDS = ("organisation", "team", "purpose", "conditions_accepted")
-
 
 def _sharing_page(
     p: Page,
@@ -212,9 +211,6 @@ def _sharing_page(
     status: int = 200,
 ) -> Response:
     found = visible(lambda: actions.case_sharing(p.rt, user, reference, client_address(p.request)))
-    errors = dict(errors or {})
-    if "organisation" in errors and not found.partners:  # only teams are offered: say it there
-        errors["team"] = errors.pop("organisation")
     return render_staff(
         p,
         "cases/sharing.html",
@@ -222,9 +218,7 @@ def _sharing_page(
         sharing=found,
         case=found.case,
         path=SHARING.format(reference=found.case.reference),
-        values=dict(values or {}),
-        errors=errors,
-        error_list=error_list(errors),
+        **share_form(values, errors, bool(found.partners)),
     )
 
 
@@ -239,37 +233,16 @@ def sharing_page(
 def share_case(
     reference: str, user: StaffUser = Depends(_sharer), p: Page = Depends(page)
 ) -> Response:
-    form: FormData = p.request.state.form
-    values = {name: text(form, name) for name in SHARE_FIELDS}
-    try:
-        if not values["organisation"] and not values["team"]:
-            raise services.invalid(
-                ("organisation", said("choose the organisation to share the case with"))
-            )
-        if values["organisation"] and values["team"]:
-            raise services.invalid(
-                ("team", said("choose a partner organisation or a team of yours, not both"))
-            )
-        data = {
-            "organisation": values["organisation"] or None,  # none: the managing organisation
-            "team": values["team"] or None,
-            "purpose": values["purpose"],
-            "conditions_accepted": values["conditions_accepted"] == "yes",
-        }
-        body: CaseShareIn = parsed(CaseShareIn, data)
-        visible(lambda: actions.share_case(p.rt, user, reference, body, client_address(p.request)))
-    except Problem as problem:
-        if problem.kind == "no-sharing-agreement":  # a forged choice: say so on its field
-            problem = services.invalid(
-                ("organisation", said("no agreement in force lets this case be shared with it"))
-            )
-        elif problem.kind == "handling-conditions":
-            problem = services.invalid(
-                ("conditions_accepted", said("confirm the recipients will follow them"))
-            )
-        if problem.status != 422:
-            raise
-        errors = field_errors(problem, SHARE_FIELDS, p._)
+    values, errors = share_from_form(
+        p,
+        CaseShareIn,
+        lambda body: visible(
+            lambda: actions.share_case(p.rt, user, reference, body, client_address(p.request))
+        ),
+        choose=said("choose the organisation to share the case with"),
+        no_agreement=said("no agreement in force lets this case be shared with it"),
+    )
+    if errors:
         return _sharing_page(p, user, reference, values, errors, status=400)
     return p.redirect(SHARING.format(reference=reference) + "#shares")
 

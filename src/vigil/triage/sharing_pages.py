@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from fastapi import Depends
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
-from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -34,8 +33,8 @@ from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.sharing import ShareOut
 from vigil.audit.services import record_event
-from vigil.cases.forms import error_list, field_errors, parsed, text
 from vigil.cases.services import invalid
+from vigil.cases.sharing_form import share_form, share_from_form
 from vigil.intake.api import ShareIn
 from vigil.intake.reading import NO_REPORT, owned_report
 from vigil.triage.report_pages import REPORT, not_found
@@ -47,7 +46,6 @@ from vigil.web.templating import Page, page, page_router
 router = page_router()
 SHARING = REPORT + "/sharing"
 REVOKE = SHARING + "/{share_id}/revoke"
-SHARE_FIELDS = ("organisation", "team", "purpose", "conditions_accepted")
 _reader = staff_session(Permission.report_read)
 _sharer = staff_session(Permission.record_share)
 
@@ -112,17 +110,7 @@ def share_report(
             raise invalid(
                 ("organisation", said("no agreement in force lets this report be shared with it"))
             )
-        return sharing.share(
-            session,
-            user,
-            report,
-            "report",
-            org_name=body.organisation,
-            team_name=body.team,
-            purpose=body.purpose,
-            client=client,
-            conditions_accepted=body.conditions_accepted,
-        )
+        return sharing.share_as_asked(session, user, report, "report", body, client)
 
     return rt.db.write_sync(work, as_user=user.id)
 
@@ -154,18 +142,13 @@ def _sharing_page(
         if problem.status == 404:
             return not_found(p)
         raise
-    errors = dict(errors or {})
-    if "organisation" in errors and not found.partners:  # only teams are offered: say it there
-        errors["team"] = errors.pop("organisation")
     return render_staff(
         p,
         "triage/sharing.html",
         status=status,
         sharing=found,
         path=SHARING.format(reference=found.reference),
-        values=dict(values or {}),
-        errors=errors,
-        error_list=error_list(errors),
+        **share_form(values, errors, bool(found.partners)),
     )
 
 
@@ -178,39 +161,19 @@ def sharing_page(
 
 @router.post(SHARING)
 def share(reference: str, user: StaffUser = Depends(_sharer), p: Page = Depends(page)) -> Response:
-    form: FormData = p.request.state.form
-    values = {name: text(form, name) for name in SHARE_FIELDS}
     try:
-        if not values["organisation"] and not values["team"]:
-            raise invalid(
-                ("organisation", said("choose the organisation to share the report with"))
-            )
-        if values["organisation"] and values["team"]:
-            raise invalid(
-                ("team", said("choose a partner organisation or a team of yours, not both"))
-            )
-        data = {
-            "organisation": values["organisation"] or None,  # none: the owning organisation
-            "team": values["team"] or None,
-            "purpose": values["purpose"],
-            "conditions_accepted": values["conditions_accepted"] == "yes",
-        }
-        body: ShareIn = parsed(ShareIn, data)
-        share_report(p.rt, user, reference, body, client_address(p.request))
+        values, errors = share_from_form(
+            p,
+            ShareIn,
+            lambda body: share_report(p.rt, user, reference, body, client_address(p.request)),
+            choose=said("choose the organisation to share the report with"),
+            no_agreement=said("no agreement in force lets this report be shared with it"),
+        )
     except Problem as problem:
         if problem.status == 404:
             return not_found(p)
-        if problem.kind == "no-sharing-agreement":  # the agreement ended since the page
-            problem = invalid(
-                ("organisation", said("no agreement in force lets this report be shared with it"))
-            )
-        elif problem.kind == "handling-conditions":
-            problem = invalid(
-                ("conditions_accepted", said("confirm the recipients will follow them"))
-            )
-        if problem.status != 422:
-            raise
-        errors = field_errors(problem, SHARE_FIELDS, p._)
+        raise
+    if errors:
         return _sharing_page(p, user, reference, values, errors, status=400)
     return p.redirect(SHARING.format(reference=reference) + "#shares")
 
