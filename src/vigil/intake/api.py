@@ -270,16 +270,7 @@ def share_report(
     rt: Runtime = Depends(runtime),
     user: StaffUser = Depends(require(Permission.record_share)),
 ) -> ShareOut:
-    return reading.share_report(
-        rt,
-        user,
-        reference,
-        organisation=body.organisation,
-        team=body.team,
-        purpose=body.purpose,
-        client=client_address(request),
-        conditions_accepted=body.conditions_accepted,
-    )
+    return reading.share_report(rt, user, reference, body, client_address(request))
 
 
 @router.delete(

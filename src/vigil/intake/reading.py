@@ -192,27 +192,12 @@ def owned_report(session: Session, user: StaffUser, reference: str) -> Report:
 
 
 def share_report(
-    rt: Runtime,
-    user: StaffUser,
-    reference: str,
-    *,
-    organisation: str | None,
-    team: str | None,
-    purpose: str,
-    client: str | None,
-    conditions_accepted: bool = False,
+    rt: Runtime, user: StaffUser, reference: str, asked: sharing.ShareAsked, client: str | None
 ) -> ShareOut:
+    """Share a report its owner's organisation holds, as the request asks (API)."""
     return rt.db.write_sync(
-        lambda session: sharing.share(
-            session,
-            user,
-            owned_report(session, user, reference),
-            "report",
-            org_name=organisation,
-            team_name=team,
-            purpose=purpose,
-            client=client,
-            conditions_accepted=conditions_accepted,
+        lambda session: sharing.share_as_asked(
+            session, user, owned_report(session, user, reference), "report", asked, client
         ),
         as_user=user.id,
     )
