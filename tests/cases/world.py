@@ -23,6 +23,7 @@ from vigil.web.runtime import Runtime
 HEALTH = "Synthetic Health Trust"  # agreement covers cases and reports
 COUNCIL = "Synthetic Borough Council"  # agreement covers cases only
 ELSEWHERE = "Northern CT Unit"  # no agreement at all
+CONDITIONS = "Not to be shared outside policing without consent"
 
 
 @dataclass
@@ -67,6 +68,22 @@ class World:
         response = self.post(f"/{reference}/actions", self.analyst, body)
         assert response.status_code == 201, response.text
         return int(response.json()["id"])
+
+    def grade_handling_c(self, reference: str, conditions: str = CONDITIONS) -> None:
+        """Grade the report 2/B/C with handling conditions (as an analyst does through the
+        triage API), so that sharing it needs the conditions accepted."""
+        graded = self.client.post(
+            f"/api/v1/triage/reports/{reference}/grade",
+            json={
+                "source": "2",
+                "intelligence": "B",
+                "handling": "C",
+                "conditions": conditions,
+                "reason": "Known reliable reporter",
+            },
+            headers=auth(self.analyst),
+        )
+        assert graded.status_code == 200, graded.text
 
     def partner(self, email: str, organisation: str = HEALTH) -> str:
         kind = OrganisationKind.health if organisation == HEALTH else OrganisationKind.other

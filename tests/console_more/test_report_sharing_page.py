@@ -127,18 +127,7 @@ def test_a_report_graded_with_handling_code_c_is_shared_only_once_its_conditions
     world, analyst = world_and_analyst(web, rt)
     ref = world.submit()
     run_pipeline(rt)
-    graded = web.post(
-        f"/api/v1/triage/reports/{ref}/grade",
-        json={
-            "source": "2",
-            "intelligence": "B",
-            "handling": "C",
-            "conditions": "Not to be shared outside policing without consent",
-            "reason": "Known reliable reporter",
-        },
-        headers=auth(world.analyst),
-    )
-    assert graded.status_code == 200, graded.text
+    world.grade_handling_c(ref)
     path = f"{REPORTS}/{ref}/sharing"
     shown = html(web, analyst, path)
     assert "handling code C" in shown

@@ -136,18 +136,7 @@ def test_a_referral_of_handling_code_c_needs_the_conditions_accepted(
     world = build_world(client, rt)
     report = world.submit()
     run_pipeline(rt)
-    graded = client.post(
-        f"/api/v1/triage/reports/{report}/grade",
-        json={
-            "source": "2",
-            "intelligence": "B",
-            "handling": "C",
-            "conditions": "Not to be shared outside policing without consent",
-            "reason": "Known reliable reporter",
-        },
-        headers=auth(world.analyst),
-    )
-    assert graded.status_code == 200, graded.text
+    world.grade_handling_c(report)
     refused = decide(world, report, outcome="refer_to_partner", detail=HEALTH)
     assert refused.status_code == 422
     assert [e["pointer"] for e in refused.json()["errors"]] == ["#/conditions_accepted"]
