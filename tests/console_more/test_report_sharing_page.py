@@ -13,7 +13,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from tests.cases.world import COUNCIL, ELSEWHERE, HEALTH, World, build_world
+from tests.cases.world import CONDITIONS, COUNCIL, ELSEWHERE, HEALTH, World, build_world
 from tests.console_more import Staff, be, csrf, html, page, post_form, session_cookie, staff
 from tests.console_more import web as web  # fixture
 from tests.factories import auth
@@ -274,3 +274,26 @@ def test_the_report_page_offers_the_sharing_page_only_to_its_owners(
     )
     nurse = health_analyst(rt)
     assert link not in html(web, nurse, f"{REPORTS}/{reference}")  # a partner it was shared with
+
+
+def test_the_report_page_shows_its_marking_grading_and_handling_conditions_to_every_reader(
+    web: TestClient, rt: Runtime
+) -> None:
+    world, analyst = world_and_analyst(web, rt)
+    reference = world.submit()
+    run_pipeline(rt)
+    before = html(web, analyst, f"{REPORTS}/{reference}")
+    assert "OFFICIAL-SENSITIVE" in before and "Not graded yet" in before
+    world.grade_handling_c(reference)
+    shown = html(web, analyst, f"{REPORTS}/{reference}")
+    assert "Graded 2/B/C" in shown and CONDITIONS in shown
+    assert (
+        web.post(
+            f"/api/v1/reports/{reference}/shares",
+            json={**JOINT, "conditions_accepted": True},
+            headers=auth(world.analyst),
+        ).status_code
+        == 201
+    )
+    nurse = health_analyst(rt)
+    assert CONDITIONS in html(web, nurse, f"{REPORTS}/{reference}")  # the partner is told too

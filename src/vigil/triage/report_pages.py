@@ -166,6 +166,7 @@ def page_context(user: StaffUser, view: ReportView) -> dict[str, Any]:
         if Permission.cases_write in user.permissions
         else None,
         "may_manage_sharing": view.owned,
+        "marking": view.marking,
         "question_max": thread.QUESTION_MAX_CHARS,
         "justification_min": attachment_access.MIN_JUSTIFICATION,
     }

@@ -60,6 +60,19 @@ class ReportView:
     followup_possible: bool = False  # the reporter holds a follow-up code
     authors: dict[int, str] = field(default_factory=dict)  # staff authors' e-mails
     owned: bool = False  # the reader's organisation owns it (and so manages its sharing)
+    marking: Marking | None = None
+
+
+@dataclass(frozen=True)
+class Marking:
+    """How the report is marked and graded, and the conditions any sharing carries: shown at
+    the top of its page, so whoever reads it knows how it may be handled."""
+
+    classification: str
+    source: str | None
+    intelligence: str | None
+    handling: str | None
+    conditions: str | None
 
 
 def read_report_page(
@@ -94,6 +107,13 @@ def _read(session: Session, user: StaffUser, reference: str) -> ReportView:
     view = ReportView(
         report=report_as_shown(session, user, row, followups),
         owned=row.owning_org_id == user.org_id,
+        marking=Marking(
+            row.classification,
+            row.source_evaluation,
+            row.intelligence_assessment,
+            row.handling_code,
+            row.handling_conditions,
+        ),
     )
     if view.report.triage is not None:
         view.report.triage = shown_triage(view.report.triage)
