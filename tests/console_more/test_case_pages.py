@@ -8,7 +8,15 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.cases.world import COUNCIL, ELSEWHERE, HEALTH, World, build_world, shared_case
+from tests.cases.world import (
+    CONDITIONS,
+    COUNCIL,
+    ELSEWHERE,
+    HEALTH,
+    World,
+    build_world,
+    shared_case,
+)
 from tests.console_more import Staff, be, csrf, html, page, post_form, session_cookie, staff
 from tests.console_more import web as web  # fixture
 from tests.search import move_report
@@ -230,14 +238,20 @@ def test_a_partner_sees_a_shared_linked_report_without_a_link_it_could_not_follo
 ) -> None:
     world, analyst = world_and_analyst(web, rt)
     ref, one, _, _ = shared_case(world)
+    world.grade_handling_c(one)
     shared = web.post(
         f"/api/v1/reports/{one}/shares",
-        json={"organisation": HEALTH, "purpose": "Welfare visit context"},
+        json={
+            "organisation": HEALTH,
+            "purpose": "Welfare visit context",
+            "conditions_accepted": True,
+        },
         headers={"Authorization": f"Bearer {world.analyst}"},
     )
     assert shared.status_code == 201, shared.text
     nurse = partner(world, "nurse@example.org")
     shown = html(web, nurse, f"{CASES}/{ref}")
     assert one in shown  # the report is shown on the case page…
+    assert CONDITIONS in shown  # …with the conditions its handling code C puts on its use…
     assert f'href="/console/reports/{one}"' not in shown  # …with no link to a page it may not open
     assert f'href="/console/reports/{one}"' in html(web, analyst, f"{CASES}/{ref}")

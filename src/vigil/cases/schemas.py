@@ -144,6 +144,10 @@ class LinkedReport(BaseModel):
     kind: str
     received_at: datetime
     classification: str
+    handling_code: str | None = None
+    handling_conditions: str | None = Field(
+        None, description="The conditions anyone it is shared with must follow (handling code C)"
+    )
     excerpt: str
     linked_at: datetime
 

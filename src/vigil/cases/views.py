@@ -227,6 +227,8 @@ def linked_reports(session: Session, user: StaffUser, case: Case) -> list[Linked
             Report.kind,
             Report.received_at,
             Report.classification,
+            Report.handling_code,
+            Report.handling_conditions,
             Report.description,
             CaseLink.linked_at,
         )
@@ -240,10 +242,12 @@ def linked_reports(session: Session, user: StaffUser, case: Case) -> list[Linked
             kind=kind,
             received_at=received,
             classification=marking,
+            handling_code=code,
+            handling_conditions=conditions,
             excerpt=text[:EXCERPT],
             linked_at=linked,
         )
-        for ref, kind, received, marking, text, linked in rows
+        for ref, kind, received, marking, code, conditions, text, linked in rows
     ]
 
 
