@@ -119,6 +119,9 @@ def test_the_date_range_form_narrows_the_window_and_explains_mistakes(
         refused = page(web, boss, DASHBOARD, **params)
         assert refused.status_code == 400, params
         assert f'href="#{field}"' in refused.text and "There is a problem" in refused.text
+    backwards = page(web, boss, DASHBOARD, since=today.isoformat(), until=last_week).text
+    assert "The end date must be the same as or after the start date" in backwards
+    assert "later than since" not in backwards  # the page's words, not the API's parameter
 
 
 def test_only_roles_that_read_statistics_see_the_dashboard(web: TestClient, rt: Runtime) -> None:

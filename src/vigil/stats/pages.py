@@ -112,6 +112,8 @@ def dashboard(user: StaffUser = Depends(_supervisor), p: Page = Depends(page)) -
         errors["since"] = p._("Enter the start date as year-month-day, for example 2026-09-01")
     if values["until"] and until_day is None:
         errors["until"] = p._("Enter the end date as year-month-day, for example 2026-11-30")
+    if since_day and until_day and until_day < since_day:
+        errors["until"] = p._("The end date must be the same as or after the start date")
     bucket = Bucket.week
     if values["bucket"]:
         if values["bucket"] in {b.value for b in Bucket}:
