@@ -41,7 +41,9 @@ class JsonLines(logging.Formatter):
             "event": record.getMessage(),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "timestamp": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "timestamp": datetime.fromtimestamp(record.created, UTC)
+            .isoformat()
+            .replace("+00:00", "Z"),
         }
         if record.exc_info and record.exc_info[1] is not None:
             entry.update(exception_outline(record.exc_info[1]))

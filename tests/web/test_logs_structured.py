@@ -48,6 +48,7 @@ def test_a_server_error_from_the_standard_library_is_one_json_line_without_its_m
     err = capsys.readouterr().err
     (entry,) = lines(err)
     assert entry["event"] == "Exception in ASGI application" and entry["level"] == "error"
+    assert str(entry["timestamp"]).endswith("Z")  # as structlog's own lines write it
     assert entry["error"] == "builtins.RuntimeError"
     assert entry["caused_by"] == ["sqlalchemy.exc.IntegrityError", "sqlite3.IntegrityError"]
     frames = entry["frames"]
