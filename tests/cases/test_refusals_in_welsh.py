@@ -160,8 +160,8 @@ def test_a_dashboard_period_that_ends_before_it_starts_is_refused_in_welsh(
     text = shown(page(web, boss, "/console/dashboard", **period, **WELSH))
     says_in_welsh(
         text,
-        "Dyddiad gorffen: rhaid iddo fod yn hwyrach na since",
-        "End date: must be later than since",
+        "Rhaid i'r dyddiad gorffen fod yr un peth â'r dyddiad dechrau neu ar ei ôl",
+        "The end date must be the same as or after the start date",
     )
 
     api = web.get("/api/v1/stats/summary", params=period, headers=auth(boss.token))
