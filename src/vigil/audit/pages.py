@@ -37,8 +37,8 @@ _auditor = staff_session(Permission.audit_read)
 # An event's outcome is a word of the log's small vocabulary: English shows it as the log
 # holds it, a Welsh page looks it up. Actions, record types and actors are codes, shown as
 # they are (an auditor searches by them); beside a user's number the tables show the user's
-# e-mail address and the organisation's name, looked up as the page is read
-# (``services.actor_names``).
+# e-mail address and the organisation's name, looked up as the page is read (each event's
+# ``actor_email`` and ``actor_organisation``).
 OUTCOMES = {
     "success": said("success"),
     "failure": said("failure"),
@@ -108,10 +108,9 @@ def audit_log(user: StaffUser = Depends(_auditor), p: Page = Depends(page)) -> R
     values = {name: query.get(name, "").strip() for name in FIELDS}
     where, errors = _criteria(p, values)
     found = None
-    names = None
     next_href = None
     if where is not None:
-        named = services.search_named_events(
+        found = services.search_events(
             p.rt,
             user,
             where,
@@ -119,7 +118,6 @@ def audit_log(user: StaffUser = Depends(_auditor), p: Page = Depends(page)) -> R
             limit=PAGE_SIZE,
             client=client_address(p.request),
         )
-        found, names = named.page, named.names
         if found.next_cursor is not None:
             given = {k: v for k, v in values.items() if v}
             next_href = LOG + "?" + urlencode({**given, "cursor": found.next_cursor})
@@ -131,7 +129,6 @@ def audit_log(user: StaffUser = Depends(_auditor), p: Page = Depends(page)) -> R
         errors=errors,
         error_list=[{"text": text, "href": f"#{name}"} for name, text in errors.items()],
         found=found,
-        names=names,
         next_href=next_href,
         history_href=history_href,
         outcomes=outcome_words(p._),
@@ -147,7 +144,7 @@ def record_history(
     if not record.strip() or len(record) > 100:
         raise HTTPException(404)
     cursor = _cursor(p.request.query_params.get("cursor"))
-    named = services.search_named_events(
+    found = services.search_events(
         p.rt,
         user,
         AuditFilter(record=record),
@@ -155,7 +152,6 @@ def record_history(
         limit=PAGE_SIZE,
         client=client_address(p.request),
     )
-    found = named.page
     if not found.items and cursor is None:
         raise HTTPException(404)
     next_href = None
@@ -166,7 +162,6 @@ def record_history(
         "audit/history.html",
         record=record,
         found=found,
-        names=named.names,
         next_href=next_href,
         history_href=history_href,
         outcomes=outcome_words(p._),

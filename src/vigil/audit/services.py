@@ -150,14 +150,6 @@ def actor_names(session: Session, events: Sequence[AuditEventOut]) -> ActorNames
     return ActorNames(emails, organisations)
 
 
-@dataclass(frozen=True)
-class NamedAuditPage:
-    """A page of the log with who its actors are (what the console's tables show)."""
-
-    page: AuditPage
-    names: ActorNames
-
-
 def _search(
     session: Session,
     user: StaffUser,
@@ -197,29 +189,11 @@ def search_events(
     limit: int,
     client: str | None,
 ) -> AuditPage:
-    """A page of the log for an auditor; the search itself is audited."""
+    """A page of the log for an auditor, each event with its actor's e-mail address and
+    organisation (read now, never stored); the search itself is audited."""
     return rt.db.write_sync(
         lambda session: _search(session, user, criteria, after, limit, client), as_user=user.id
     )
-
-
-def search_named_events(
-    rt: Runtime,
-    user: StaffUser,
-    criteria: AuditFilter,
-    *,
-    after: int | None,
-    limit: int,
-    client: str | None,
-) -> NamedAuditPage:
-    """:func:`search_events` with each actor's e-mail address and organisation, read in the
-    same transaction (the console's log and history pages)."""
-
-    def work(session: Session) -> NamedAuditPage:
-        page = _search(session, user, criteria, after, limit, client)
-        return NamedAuditPage(page, actor_names(session, page.items))
-
-    return rt.db.write_sync(work, as_user=user.id)
 
 
 def export_events(
