@@ -20,13 +20,11 @@ Not stored, so not rotated: the OpenID sign-in flow cookie (sealed for at most
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
 from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -35,11 +33,8 @@ from vigil.access.oidc import IdentityProvider
 from vigil.audit.services import Actor, record_event
 from vigil.db import Database
 from vigil.intake.models import IdempotencyRecord, ReporterIdentity
-from vigil.sealing import Sealed, Sealer, UnknownKey
+from vigil.sealing import UNREADABLE, Sealed, Sealer
 from vigil.web.sessions import BrowserSession
-
-# What a value no configured key opens raises: its key is gone, it is corrupt or truncated.
-_UNREADABLE = (UnknownKey, InvalidTag, struct.error, ValueError)
 
 
 @dataclass(frozen=True)
@@ -196,7 +191,7 @@ def _rewrap_batch(
             if sealed.key_id == current:
                 continue
             new = sealer.rewrap(sealed)
-        except _UNREADABLE:
+        except UNREADABLE:
             out.unreadable += 1
             continue
         values: dict[str, Any]

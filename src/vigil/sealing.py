@@ -14,6 +14,7 @@ import os
 import struct
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 NONCE_BYTES = 12
@@ -47,6 +48,11 @@ class Sealed:
 
 class UnknownKey(KeyError):
     """A sealed value names a master key that is not configured."""
+
+
+# What opening or re-wrapping a stored value raises when no configured key can read it: its
+# key is gone, or the value is corrupt or truncated.
+UNREADABLE: tuple[type[Exception], ...] = (UnknownKey, InvalidTag, struct.error, ValueError)
 
 
 class Sealer:

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import struct
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
-import orjson
-from cryptography.exceptions import InvalidTag
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
-from sqlalchemy import select
 from starlette.middleware.gzip import GZipMiddleware
 
 from vigil.access import disclosure as access_disclosure
@@ -46,7 +42,6 @@ from vigil.linkage import api as linkage_api
 from vigil.linkage import graph_api as linkage_graph_api
 from vigil.linkage import pages as linkage_pages
 from vigil.logging import configure_logging
-from vigil.sealing import Sealed, UnknownKey
 from vigil.search import api as search_api
 from vigil.search import pages as search_pages
 from vigil.search.phonetic import load_name_lists
@@ -62,7 +57,7 @@ from vigil.web.jsonresp import FastJSONResponse
 from vigil.web.middleware import RequestObserver
 from vigil.web.problems import install_problem_handlers
 from vigil.web.runtime import Runtime
-from vigil.web.sessions import BrowserSession, purge_idle_sessions
+from vigil.web.sessions import answers_seen_since, purge_idle_sessions
 from vigil.web.templating import install_page_handlers
 
 STATIC = Path(__file__).parent / "static"
@@ -183,18 +178,9 @@ async def _housekeeping(runtime: Runtime, every_s: float = 600) -> None:
         # and any whose last request (a submission, say) is still running.
         max_age_s = staging_max_age_s(runtime.settings.form_idle_timeout_s)
         since = utcnow() - timedelta(seconds=max_age_s)
-        table = BrowserSession.__table__
-        query = select(table.c.id_hash, table.c.sealed).where(table.c.last_seen_at >= since)
         names: set[str] = set()
-        with runtime.db.session() as session:
-            for id_hash, sealed in session.execute(query):
-                try:
-                    data = runtime.sealer.open(
-                        Sealed.unpack(sealed), b"browser-session:" + id_hash.encode()
-                    )
-                    names |= staged_names(orjson.loads(data))
-                except (InvalidTag, UnknownKey, ValueError, struct.error):
-                    pass  # a session that cannot be opened cannot send either
+        for answers in answers_seen_since(runtime, since):
+            names |= staged_names(answers)
         return names
 
     while True:

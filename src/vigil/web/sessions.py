@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from vigil.db import Base, UTCDateTime, utcnow
-from vigil.sealing import Sealed
+from vigil.sealing import UNREADABLE, Sealed
 from vigil.web.runtime import Runtime
 
 COOKIE = "vigil_session"
@@ -91,6 +92,27 @@ def _id_hash(token: str) -> str:
     return hashlib.sha256(b"browser-session:" + token.encode()).hexdigest()
 
 
+def _context(id_hash: str) -> bytes:
+    """What a session's sealed data is bound to: its own row."""
+    return b"browser-session:" + id_hash.encode()
+
+
+def answers_seen_since(rt: Runtime, since: datetime) -> Iterator[dict[str, Any]]:
+    """The data of every session seen since ``since`` (for housekeeping: which staged files
+    answers in progress still name). A session no configured key opens is passed over: it
+    could not send anything either."""
+    query = select(BrowserSession.id_hash, BrowserSession.sealed).where(
+        BrowserSession.last_seen_at >= since
+    )
+    with rt.db.session() as session:
+        rows = session.execute(query).all()
+    for id_hash, sealed in rows:
+        try:
+            yield orjson.loads(rt.sealer.open(Sealed.unpack(sealed), _context(id_hash)))
+        except UNREADABLE:
+            continue
+
+
 def cookie_name(request: Request) -> str:
     return SECURE_COOKIE if request.url.scheme == "https" else COOKIE
 
@@ -109,7 +131,7 @@ def load_session(rt: Runtime, request: Request) -> WebSession:
             return WebSession(token=None, expired=True)
         sealed = Sealed.unpack(row.sealed)
         last_seen = row.last_seen_at
-    data = orjson.loads(rt.sealer.open(sealed, b"browser-session:" + _id_hash(token).encode()))
+    data = orjson.loads(rt.sealer.open(sealed, _context(_id_hash(token))))
     return WebSession(token=token, data=data, last_seen_at=last_seen)
 
 
@@ -138,7 +160,7 @@ def save_session(rt: Runtime, request: Request, web: WebSession, response: Respo
     if web.token is None:
         web.token = secrets.token_urlsafe(32)
     id_hash = _id_hash(web.token)
-    sealed = rt.sealer.seal(orjson.dumps(web.data), b"browser-session:" + id_hash.encode()).pack()
+    sealed = rt.sealer.seal(orjson.dumps(web.data), _context(id_hash)).pack()
     now = utcnow()
 
     def work(session: Session) -> None:
