@@ -34,7 +34,7 @@ from vigil.intake.thread import MessageIn
 from vigil.triage import services
 from vigil.triage.categories import load_rules
 from vigil.triage.items import ItemKind
-from vigil.triage.report_view import ReportView
+from vigil.triage.report_view import ReportView, factor_rows, history_rows
 from vigil.triage.schemas import CategoryCorrectionIn, ItemAddIn, ItemCorrectionIn, ItemOut
 from vigil.web.problems import Problem, field_error, told, validation_problem
 from vigil.web.ratelimit import client_key
@@ -155,6 +155,9 @@ def page_context(user: StaffUser, view: ReportView) -> dict[str, Any]:
         "followup_possible": view.followup_possible,
         "thread_files": {a.id for m in view.messages for a in m.attachments},
         "item_rows": item_rows(report.triage.entities if report.triage else []),
+        # the history (oldest first) and the priority factors in words
+        "history_rows": history_rows(report.triage.history) if report.triage else [],
+        "factor_rows": factor_rows(report.triage.factors) if report.triage else [],
         "all_categories": [(c.code, c.label) for c in rules],
         "item_kinds": [k.value for k in ItemKind],
         "may_ask": Permission.report_message_send in user.permissions,

@@ -14,8 +14,8 @@ What each role is shown is decided by the same functions the API uses.
 
 The triage history and the priority factors are stored as codes (an action, an outcome, a
 grading, the codes a floor rule met), which the API answers as they are. The page shows them
-in words: :class:`ShownTriage` carries, beside the API's triage part, each history entry and
-each factor's evidence as marked text (:mod:`vigil.web.said`) that the template says in the
+in words: :func:`history_rows` and :func:`factor_rows` give each history entry and each
+factor's evidence as marked text (:mod:`vigil.web.said`) that the template says in the
 page's language. Nothing stored changes, so older history reads in the same words.
 """
 
@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
 from sqlalchemy.orm import Session
 
 from vigil.access.fields import report_fields
@@ -45,7 +44,7 @@ from vigil.linkage.schemas import EntityPage
 from vigil.linkage.views import record_entities_viewed, report_entities
 from vigil.triage.labels import category_label, item_kind_label, outcome_label, readable
 from vigil.triage.models import TriageResult
-from vigil.triage.schemas import DecisionOut, TriageOut
+from vigil.triage.schemas import DecisionOut
 from vigil.triage.views import emails
 from vigil.web.runtime import Runtime
 from vigil.web.said import Gettext, Said, said, spoken
@@ -115,8 +114,6 @@ def _read(session: Session, user: StaffUser, reference: str) -> ReportView:
             row.handling_conditions,
         ),
     )
-    if view.report.triage is not None:
-        view.report.triage = shown_triage(view.report.triage)
     if Permission.linkage_read in user.permissions:
         view.entities = report_entities(session, user, row)
     view.show_thread = show_thread
@@ -153,22 +150,6 @@ class FactorRow:
 
     def evidence_in(self, gettext: Gettext) -> str:
         return spoken(gettext, self.evidence) if isinstance(self.evidence, Said) else self.evidence
-
-
-class ShownTriage(TriageOut):
-    """The triage part of the report as the report page shows it: the API's fields, and the
-    history (oldest first) and the factors in words."""
-
-    shown_history: list[Any] = Field(default_factory=list)
-    shown_factors: list[Any] = Field(default_factory=list)
-
-
-def shown_triage(triage: TriageOut) -> ShownTriage:
-    return ShownTriage.model_construct(
-        **dict(triage),
-        shown_history=history_rows(triage.history),
-        shown_factors=factor_rows(triage.factors),
-    )
 
 
 def history_rows(history: Sequence[DecisionOut]) -> list[HistoryRow]:
