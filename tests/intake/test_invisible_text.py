@@ -21,8 +21,8 @@ from tests.intake.test_thread import error_summary, new_report, reply, sign_in
 from tests.triage.test_triage_api import VAGUE, submit
 from vigil.intake import journey_guard
 from vigil.intake.models import Followup, Report
-from vigil.intake.schemas import clean_text, visible_length
 from vigil.web.runtime import Runtime
+from vigil.web.text import clean_text, visible_length
 
 ZWSP, ZWJ, ZWNJ, RLM, RLO = "\u200b", "\u200d", "\u200c", "\u200f", "\u202e"
 WELSH_FLAG = "\U0001f3f4\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f"

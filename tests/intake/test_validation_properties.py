@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vigil.intake.schemas import clean_text
+from vigil.web.text import clean_text
 
 JSON_SCALARS = (
     st.none()

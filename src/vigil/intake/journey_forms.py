@@ -19,16 +19,11 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 
 from vigil.intake.journey import KINDS, LONDON, N_, PLATFORMS
-from vigil.intake.schemas import (
-    EARLIEST_YEAR,
-    clean_text,
-    normalise_phone,
-    normalise_postcode,
-    visible_length,
-)
+from vigil.intake.schemas import EARLIEST_YEAR, normalise_phone, normalise_postcode
 from vigil.intake.schemas import normalise_registration as _registration
 from vigil.settings import Settings
 from vigil.web.said import Gettext
+from vigil.web.text import clean_text, visible_length
 
 Form = Mapping[str, Any]
 

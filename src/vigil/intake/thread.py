@@ -26,7 +26,7 @@ from vigil.db import utcnow
 from vigil.intake.codes import normalise_reference
 from vigil.intake.models import Attachment, Followup, FollowupCredential, Report
 from vigil.intake.reading import visible_report
-from vigil.intake.schemas import FollowupAccepted, Text
+from vigil.intake.schemas import FollowupAccepted
 from vigil.intake.services import attachment_rows, keep_files
 from vigil.intake.storage import StagedFile
 from vigil.triage.models import TriageDecision
@@ -34,6 +34,7 @@ from vigil.triage.tasks import retriage
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
 from vigil.web.said import said
+from vigil.web.text import Text
 
 QUESTION_MAX_CHARS = 5_000
 REPLY_MAX_CHARS = 20_000  # the same limit as the API's FollowupIn.text

@@ -28,7 +28,6 @@ from vigil.access.permissions import Permission
 from vigil.intake import journey_files, thread
 from vigil.intake.codes import CODE_LENGTH, normalise_code, normalise_reference
 from vigil.intake.metrics import FOLLOWUPS
-from vigil.intake.schemas import clean_text
 from vigil.intake.storage import FileTooLarge, StagedFile
 from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
@@ -42,6 +41,7 @@ from vigil.web.templating import (
     page_router,
     translations,
 )
+from vigil.web.text import clean_text
 
 router = page_router()
 _view = Depends(public(Permission.public_pages_view))

@@ -10,24 +10,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from vigil.triage.items import ItemKind
 from vigil.web.said import said
+from vigil.web.text import clean_text, single_line
 
 REASON_MIN_CHARACTERS = 3
-
-
-def _staff_text(value: str) -> str:
-    """Staff text follows the rule for the public's (intake's ``clean_text``): NFC, no
-    control characters (line breaks allowed), stripped. Imported here, when first used,
-    because intake's schemas import this module."""
-    from vigil.intake.schemas import clean_text
-
-    return clean_text(value)
-
-
-def _staff_line(value: str) -> str:
-    """As ``_staff_text``, on one line (intake's ``Line``): a value, a code, an address."""
-    from vigil.intake.schemas import _line
-
-    return _line(value)
 
 
 def _not_blank(value: str) -> str:
@@ -49,7 +34,7 @@ def _says_something(value: str) -> str:
 
 
 # Lengths are checked on what was typed, before cleaning, so pydantic says them in its words.
-_CLEAN, _ONE_LINE = AfterValidator(_staff_text), AfterValidator(_staff_line)
+_CLEAN, _ONE_LINE = AfterValidator(clean_text), AfterValidator(single_line)
 Reason = Annotated[
     str,
     Field(min_length=REASON_MIN_CHARACTERS, max_length=2000),
