@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
+import orjson
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from tests.factories import minimal_report
@@ -30,8 +31,10 @@ from tests.intake.test_report_pages import (
 from tests.intake.test_thread import csrf, sign_in
 from vigil.db import utcnow
 from vigil.intake import journey_guard
+from vigil.sealing import Sealed
 from vigil.web.runtime import Runtime
-from vigil.web.sessions import BrowserSession
+from vigil.web.sessions import HUSK_KEEP_S, BrowserSession, purge_idle_sessions, read_note
+from vigil.web.templating import translations
 
 
 @pytest.fixture
@@ -119,6 +122,30 @@ def test_reloading_the_confirmation_shows_the_same_reference_and_stores_one_repo
     assert len(codes) == 1
 
 
+def test_a_reload_reaching_another_web_process_shows_the_same_confirmation(
+    site: Browser, rt: Runtime
+) -> None:
+    form = _ready_to_send(site)
+    first = site.post("/report/check", form)
+    journey_guard.forget_answers()  # nothing in this process's memory: as another process
+    again = site.post("/report/check", form)
+    (row,) = reports(rt)
+    assert again.status_code == 200, again.text[-1500:]
+    assert REFERENCE.findall(again.text) == [row.reference]
+    assert CODE.search(again.text).group(1) == CODE.search(first.text).group(1)  # type: ignore[union-attr]
+
+
+def test_the_note_of_what_was_sent_holds_no_follow_up_code(site: Browser, rt: Runtime) -> None:
+    form = _ready_to_send(site)
+    first = site.post("/report/check", form)
+    code = CODE.search(first.text).group(1)  # type: ignore[union-attr]
+    with rt.db.session() as session:
+        rows = session.scalars(select(BrowserSession)).all()
+    assert len(rows) == 1  # the ended session's note, and nothing else
+    note, _at = read_note(rt, f"sent:report:{form['csrf_token']}") or ({}, None)
+    assert note["reference"] in first.text and code not in str(note)
+
+
 def test_a_retry_after_a_lost_answer_shows_the_same_confirmation(
     site: Browser, rt: Runtime
 ) -> None:
@@ -163,8 +190,8 @@ def test_after_the_short_window_a_repeat_gives_the_reference_but_never_the_code(
     form = _ready_to_send(site)
     first = site.post("/report/check", form)
     code = CODE.search(first.text).group(1)  # type: ignore[union-attr]
-    later = journey_guard.time.monotonic() + journey_guard.ANSWER_MEMORY_S + 1
-    monkeypatch.setattr(journey_guard.time, "monotonic", lambda: later)
+    later = utcnow() + timedelta(seconds=journey_guard.ANSWER_MEMORY_S + 1)
+    monkeypatch.setattr(journey_guard, "utcnow", lambda: later)
     again = site.post("/report/check", form)
     (row,) = reports(rt)
     assert again.status_code == 400
@@ -252,6 +279,60 @@ def test_the_deleted_answers_page_gives_the_configured_idle_time(
     idle_out(rt, seconds + 5)
     page = site.get("/report/where").text
     assert f"Your answers have been deleted because you did not do anything {words}." in page
+
+
+def _purged(rt: Runtime, idle_s: int) -> None:
+    """The visitor walked away ``idle_s`` seconds ago and housekeeping has run since."""
+    idle_out(rt, idle_s)
+    purge_idle_sessions(rt)
+
+
+def _stored_sessions(rt: Runtime) -> list[dict[str, object]]:
+    with rt.db.session() as session:
+        rows = session.execute(select(BrowserSession.id_hash, BrowserSession.sealed)).all()
+    return [
+        orjson.loads(rt.sealer.open(Sealed.unpack(sealed), b"browser-session:" + id_hash.encode()))
+        for id_hash, sealed in rows
+    ]
+
+
+def test_housekeeping_purges_idle_answers_and_keeps_only_the_language(
+    site: Browser, rt: Runtime
+) -> None:
+    site.get("/?lang=cy")
+    start_report(site)
+    site.answer("/report/people", {"add": "yes"})
+    site.answer("/report/people/add", {"name": "Alex"})
+    _purged(rt, rt.settings.form_idle_timeout_s + 5)
+    (husk,) = _stored_sessions(rt)
+    assert husk == {"husk": True, "answers": True, "lang": "cy"}  # Alex is gone
+    _purged(rt, rt.settings.form_idle_timeout_s + HUSK_KEEP_S + 5)
+    assert _stored_sessions(rt) == []
+
+
+def test_after_housekeeping_a_welsh_visitor_is_told_in_welsh_and_the_site_stays_welsh(
+    site: Browser, rt: Runtime
+) -> None:
+    site.get("/?lang=cy")
+    start_report(site)
+    _purged(rt, rt.settings.form_idle_timeout_s + 5)
+    told = site.get("/report/where")
+    assert told.status_code == 200 and '<html lang="cy"' in told.text
+    assert "Your answers have been deleted" not in told.text  # said in Welsh instead
+    assert translations("cy").gettext("Your answers have been deleted") in told.text
+    assert '<html lang="cy"' in site.get("/").text  # the next page too
+
+
+def test_a_visitor_who_never_started_is_not_told_that_answers_were_deleted(
+    site: Browser, rt: Runtime
+) -> None:
+    site.get("/?lang=cy")
+    _purged(rt, rt.settings.form_idle_timeout_s + 5)
+    moved = site.get("/report/where")
+    assert moved.status_code == 303  # to the start, as for anyone without a journey
+    response = site.get(moved.headers["location"])
+    assert response.status_code == 200 and '<html lang="cy"' in response.text
+    assert translations("cy").gettext("Your answers have been deleted") not in response.text
 
 
 # --- 7. add and remove sent twice ----------------------------------------------------

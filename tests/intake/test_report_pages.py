@@ -92,8 +92,10 @@ def reports(rt: Runtime) -> list[Report]:
 
 
 def session_rows(rt: Runtime) -> int:
+    """Live sessions: not the husks or notes that ended ones leave behind."""
+    live = select(func.count()).select_from(BrowserSession).where(BrowserSession.ended_at.is_(None))
     with rt.db.session() as session:
-        return session.scalar(select(func.count()).select_from(BrowserSession)) or 0
+        return session.scalar(live) or 0
 
 
 def start_report(b: Browser, kind: str = "vehicle", description: str = DESCRIPTION) -> None:
@@ -754,7 +756,8 @@ def test_genuine_looking_submissions_are_limited_per_client(
 
 def _session_snapshot(rt: Runtime) -> dict[str, Any]:
     with rt.db.session() as session:
-        row = session.scalars(select(BrowserSession)).one()
+        live = select(BrowserSession).where(BrowserSession.ended_at.is_(None))
+        row = session.scalars(live).one()
         return {c: getattr(row, c) for c in ("id_hash", "sealed", "created_at", "last_seen_at")}
 
 

@@ -57,8 +57,10 @@ def site(client: TestClient, rt: Runtime) -> Iterator[Browser]:
 
 
 def session_ids(rt: Runtime) -> set[str]:
+    """Live sessions (an ended one leaves a husk without answers)."""
+    live = select(BrowserSession.id_hash).where(BrowserSession.ended_at.is_(None))
     with rt.db.session() as session:
-        return set(session.scalars(select(BrowserSession.id_hash)))
+        return set(session.scalars(live))
 
 
 def last_seen(rt: Runtime, ids: set[str], seconds_ago: int) -> None:

@@ -15,10 +15,12 @@ while, and ``submit_report`` is called with the journey's idempotency key in any
 
 A repeat that comes *after* the answer (the confirmation page reloaded, which posts the form
 again, or a retry after the answer was lost on the way) finds the journey's session gone.
-What was sent is therefore also remembered against the sending form's CSRF token, which
-only that browser's session ever had: within ``ANSWER_MEMORY_S`` the same confirmation is
-shown again, code included; after that, for as long as an idle session could have lasted,
-only the reference (so the browser is never told that nothing was sent).
+What was sent is therefore also noted against the sending form's CSRF token, which only that
+browser's session ever had, in the database, so that whichever web process the repeat
+reaches finds it: within ``ANSWER_MEMORY_S`` the same confirmation is shown again, code
+included (opened from the submission's idempotency record, never kept in the note); after
+that, for as long as an idle session could have lasted, only the reference (so the browser
+is never told that nothing was sent).
 """
 
 from __future__ import annotations
@@ -34,10 +36,13 @@ from typing import Any
 import structlog
 from prometheus_client import Counter
 
+from vigil.db import utcnow
+from vigil.intake import services
 from vigil.intake.journey import clock
 from vigil.intake.schemas import ReportAccepted
 from vigil.web.ratelimit import RateLimiter
 from vigil.web.runtime import Runtime
+from vigil.web.sessions import leave_note, read_note
 
 HONEYPOT = "website"
 ANSWER_MEMORY_S = 120.0
@@ -57,15 +62,11 @@ _answers: dict[str, tuple[float, ReportAccepted]] = {}
 
 @dataclass
 class Sent:
-    """What one browser sent on one route: when, in which language, and the answer."""
+    """What one browser sent on one route: in which language, and the answer."""
 
-    at: float
     lang: str
     reference: str
     accepted: ReportAccepted | None  # None once ANSWER_MEMORY_S has passed: no code any more
-
-
-_sent: dict[str, Sent] = {}
 
 
 def suspect_reason(rt: Runtime, data: dict[str, Any], honeypot: object) -> str | None:
@@ -132,38 +133,34 @@ def _forget_old_answers() -> None:
         _answers.pop(memo, None)
 
 
-def _sent_memo(route: str, csrf_token: str) -> str:
-    return hashlib.sha256(f"sent:{route}:{csrf_token}".encode()).hexdigest()
+def _note_name(route: str, csrf_token: str) -> str:
+    return f"sent:{route}:{csrf_token}"
 
 
 def remember_sent(
-    route: str, csrf_token: str, lang: str, accepted: ReportAccepted, keep_s: float
+    rt: Runtime, route: str, csrf_token: str, lang: str, accepted: ReportAccepted, key: str
 ) -> None:
-    """Remember what the browser holding ``csrf_token`` sent on ``route`` (see above)."""
-    _forget_old_sent(keep_s)
-    _sent[_sent_memo(route, csrf_token)] = Sent(
-        time.monotonic(), lang, accepted.reference, accepted
-    )
+    """Note what the browser holding ``csrf_token`` sent on ``route`` under idempotency ``key``
+    (see above); blocking, so called from a worker thread."""
+    note = {"lang": lang, "reference": accepted.reference, "key": key}
+    leave_note(rt, _note_name(route, csrf_token), note)
 
 
-def sent_before(route: str, csrf_token: object, keep_s: float) -> Sent | None:
-    """What this browser already sent on ``route``; ``accepted`` only within the short window."""
-    _forget_old_sent(keep_s)
+def sent_before(rt: Runtime, route: str, csrf_token: object) -> Sent | None:
+    """What this browser already sent on ``route``; ``accepted`` only within the short window.
+    Blocking, so called from a worker thread."""
     if not isinstance(csrf_token, str) or not csrf_token:
         return None
-    return _sent.get(_sent_memo(route, csrf_token))
-
-
-def _forget_old_sent(keep_s: float) -> None:
-    now = time.monotonic()
-    for memo, sent in list(_sent.items()):
-        if sent.at < now - max(keep_s, ANSWER_MEMORY_S):
-            _sent.pop(memo, None)
-        elif sent.accepted is not None and sent.at < now - ANSWER_MEMORY_S:
-            sent.accepted = None  # the follow-up code is not kept beyond the short window
+    found = read_note(rt, _note_name(route, csrf_token))
+    if found is None:
+        return None
+    note, at = found
+    accepted = None
+    if (utcnow() - at).total_seconds() < ANSWER_MEMORY_S:
+        accepted = services.answer_given(rt, str(note["key"]))
+    return Sent(str(note["lang"]), str(note["reference"]), accepted)
 
 
 def forget_answers() -> None:
-    """Drop every remembered answer (tests use it to prove the database keeps its promise)."""
+    """Drop every answer this process remembers (tests use it to act as another process)."""
     _answers.clear()
-    _sent.clear()

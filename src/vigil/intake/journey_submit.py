@@ -16,9 +16,11 @@ from functools import partial
 from typing import Any
 
 import anyio
+import structlog
 from fastapi import Depends
 from markupsafe import Markup, escape
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import Response
 
 from vigil.access.api import public
@@ -54,7 +56,6 @@ from vigil.intake.journey_web import open_journey, tr
 from vigil.intake.schemas import ReportAccepted
 from vigil.web.problems import Problem
 from vigil.web.ratelimit import client_key
-from vigil.web.sessions import WebSession, save_session
 from vigil.web.templating import (
     LANGUAGES,
     SENDING_PATHS,
@@ -72,6 +73,8 @@ _FIELD_STEPS = {
     "report": {"kind": "what", "description": "what", "online": "online", "reporter": "about-you"},
     "online": {"description": "shows", "online": "links", "reporter": "about-you"},
 }
+
+log = structlog.get_logger("vigil.intake.web")
 
 
 def _lines(*lines: str | None) -> Markup:
@@ -304,16 +307,11 @@ def _register(route: Route) -> None:
     SENDING_PATHS.add(path)
 
 
-def _keep_s(p: Page) -> float:
-    """How long a browser is told what it sent: as long as its session could have lasted."""
-    return float(p.rt.settings.form_idle_timeout_s)
-
-
 async def _sent_again(p: Page, route: Route) -> Response | None:
     """The same form sent again after its report was accepted: the same confirmation while
     the answer is remembered, then a page giving the reference; None if nothing is known."""
     posted = p.request.state.form.get("csrf_token")
-    sent = sent_before(route.name, posted, _keep_s(p))
+    sent = await anyio.to_thread.run_sync(sent_before, p.rt, route.name, posted)
     if sent is None:
         return None
     if sent.lang != p.lang and sent.lang in LANGUAGES:
@@ -371,7 +369,6 @@ async def _send(p: Page, route: Route, data: dict[str, Any]) -> Response:
 
     try:
         accepted = await submit_once(key, submit)
-        remember_sent(route.name, p.session.csrf_token, p.lang, accepted, _keep_s(p))
     except Problem:
         form_errors.add(
             "send",
@@ -379,6 +376,12 @@ async def _send(p: Page, route: Route, data: dict[str, Any]) -> Response:
             href="#main-content",
         )
         return _show_check(p, route, data, form_errors)
+    try:  # the report is stored: a note that cannot be kept must not hide its confirmation
+        await anyio.to_thread.run_sync(
+            remember_sent, rt, route.name, p.session.csrf_token, p.lang, accepted, key
+        )
+    except SQLAlchemyError as exc:
+        log.warning("web.sent_note_not_kept", error=type(exc).__name__)
     if any(journey(p, other) for other in ROUTES.values() if other is not route):
         p.session.pop(route.name)  # another report is still in progress in this browser
     else:
@@ -388,17 +391,13 @@ async def _send(p: Page, route: Route, data: dict[str, Any]) -> Response:
 
 def _confirm(p: Page, route: Route, accepted: ReportAccepted) -> Response:
     """The confirmation. When the session was deleted, a chosen language lives on in a new,
-    otherwise empty session: the answers are gone, but the site stays in Welsh."""
-    response = p.render(
+    otherwise empty session (``Page.finish``): the answers are gone, the site stays in Welsh."""
+    return p.render(
         "intake/confirmation.html",
         route=route,
         reference=accepted.reference,
         code=accepted.followup_code,
     )
-    lang = p.lang
-    if p.session.deleted and lang in LANGUAGES and lang != LANGUAGES[0]:
-        save_session(p.rt, p.request, WebSession(None, {"lang": lang}, dirty=True), response)
-    return response
 
 
 _register(REPORT)

@@ -296,7 +296,7 @@ def _idempotency(
                 field_error("#/headers/Idempotency-Key", said("1 to 200 printable characters"))
             ],
         )
-    key_hash = hashlib.sha256(b"idem:" + key.encode()).hexdigest()
+    key_hash = _key_hash(key)
     request = hashlib.sha256(content + b"".join(k.staged.sha256.encode() for k in kept)).hexdigest()
     sealed = rt.sealer.seal(answer.model_dump_json().encode(), b"idempotency:" + key_hash.encode())
     expires = utcnow() + timedelta(seconds=rt.settings.idempotency_ttl_s)
@@ -328,10 +328,31 @@ def _earlier_answer(rt: Runtime, session: Session, idem: _Idempotency) -> Report
             said("This Idempotency-Key was already used for a different report."),
             kind="idempotency-key-reused",
         )
+    return _opened(rt, record)
+
+
+def _key_hash(key: str) -> str:
+    return hashlib.sha256(b"idem:" + key.encode()).hexdigest()
+
+
+def _opened(rt: Runtime, record: IdempotencyRecord) -> ReportAccepted:
     plain = rt.sealer.open(
-        Sealed.unpack(record.sealed_response), b"idempotency:" + idem.key_hash.encode()
+        Sealed.unpack(record.sealed_response), b"idempotency:" + record.key_hash.encode()
     )
     return ReportAccepted.model_validate_json(plain)
+
+
+def answer_given(rt: Runtime, key: str) -> ReportAccepted | None:
+    """The answer a submission under ``key`` was given, while the key is remembered.
+
+    For the website's own keys only (a confirmation page reloaded after its session ended,
+    perhaps in another web process): the key is never shown to anyone, and what it opens
+    is that browser's own answer."""
+    with rt.db.session() as session:
+        record = session.get(IdempotencyRecord, _key_hash(key.strip()))
+        if record is None or record.expires_at <= utcnow():
+            return None
+        return _opened(rt, record)
 
 
 @dataclass

@@ -172,7 +172,8 @@ class Page:
     def finish(self, response: Response) -> Response:
         response.headers["Content-Security-Policy"] = page_csp(self.img_origin)
         response.headers["Cache-Control"] = "no-store"
-        save_session(self.rt, self.request, self.session, response)
+        lang = self.lang if self.lang != LANGUAGES[0] else None
+        save_session(self.rt, self.request, self.session, response, keep_language=lang)
         return response
 
 
