@@ -234,6 +234,15 @@ def share(
                 said("No team by that name in that organisation."),
                 errors=[field_error("#/team", said("unknown team"))],
             )
+    if target_org.id == owner.id and team is None:
+        # Records start with the team that received them; the owner opens one to another of
+        # its teams by name, never to all of them at once.
+        raise Problem(
+            422,
+            said("Invalid request"),
+            said("Name the team of your own organisation to share it with."),
+            errors=[field_error("#/team", said("required when sharing within the organisation"))],
+        )
     agreement = None
     if target_org.id != owner.id:
         marking = Classification(record.classification)

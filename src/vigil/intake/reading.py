@@ -181,13 +181,22 @@ def find_visible_report(
 NOT_OWNER = said("Only the organisation that owns this report shares it or stops a share.")
 
 
-def owned_report(session: Session, user: StaffUser, reference: str) -> Report:
+NOT_TRIAGER = said(
+    "Only the organisation that owns this report triages it, decides what happens to it or "
+    "asks its reporter questions."
+)
+
+
+def owned_report(
+    session: Session, user: StaffUser, reference: str, refusal: str = NOT_OWNER
+) -> Report:
     """The report, if the reader may see it (404 otherwise) and is of the organisation that
-    owns it (403 otherwise): a partner it was shared with does not pass it on, or undo the
-    owner's sharing. (Who it is shared with may be read by anyone who may read it.)"""
+    owns it (403 with ``refusal`` otherwise): a partner it was shared with reads it, but does
+    not pass it on, undo the owner's sharing, triage it or write to its reporter. (Who it is
+    shared with may be read by anyone who may read it.)"""
     report = visible_report(session, user, reference)
     if report.owning_org_id != user.org_id:
-        raise Problem(403, said("Forbidden"), NOT_OWNER)
+        raise Problem(403, said("Forbidden"), refusal)
     return report
 
 

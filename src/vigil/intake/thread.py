@@ -25,7 +25,7 @@ from vigil.audit.services import PUBLIC, record_event
 from vigil.db import utcnow
 from vigil.intake.codes import normalise_reference
 from vigil.intake.models import Attachment, Followup, FollowupCredential, Report
-from vigil.intake.reading import visible_report
+from vigil.intake.reading import NOT_TRIAGER, owned_report, visible_report
 from vigil.intake.schemas import FollowupAccepted
 from vigil.intake.services import attachment_rows, keep_files
 from vigil.intake.storage import StagedFile
@@ -325,7 +325,7 @@ async def ask_question(
     """Post an analyst's question into the thread. The audit row never holds the text."""
 
     def work(session: Session) -> MessageOut:
-        report = visible_report(session, user, reference_text)
+        report = owned_report(session, user, reference_text, NOT_TRIAGER)
         followup = Followup(
             report_id=report.id,
             received_at=utcnow(),

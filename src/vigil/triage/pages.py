@@ -257,7 +257,7 @@ def report_page(
         entities=entities,
         waterfall=waterfall,
         colours=PRIORITY_COLOURS,
-        may_decide=Permission.triage_decide in user.permissions,
+        may_decide=Permission.triage_decide in user.permissions and view.owned,
         me=user.email,
         scheme=GRADING_SCHEMES["3x5x2"],
         outcomes=list(Outcome),

@@ -218,6 +218,7 @@ def list_queue(
                 overdue=is_overdue(res, now),
                 cluster_id=res.cluster_id,
                 cluster_size=sizes.get(res.cluster_id, 1) if res.cluster_id else 1,
+                owned=rep.owning_org_id == user.org_id,
             )
             for res, rep in rows
         ]

@@ -160,7 +160,8 @@ def page_context(user: StaffUser, view: ReportView) -> dict[str, Any]:
         "factor_rows": factor_rows(report.triage.factors) if report.triage else [],
         "all_categories": [(c.code, c.label) for c in rules],
         "item_kinds": [k.value for k in ItemKind],
-        "may_ask": Permission.report_message_send in user.permissions,
+        # a partner it was shared with reads the report; its owner triages it and writes
+        "may_ask": Permission.report_message_send in user.permissions and view.owned,
         "may_download": Permission.attachment_original_download in user.permissions,
         "disclose_url": disclosure.PAGE.format(reference=report.reference)
         if Permission.reporter_identity_disclose in user.permissions

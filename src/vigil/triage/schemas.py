@@ -219,6 +219,7 @@ class QueueItem(BaseModel):
     overdue: bool
     cluster_id: int | None
     cluster_size: int
+    owned: bool = True  # False: shared with the reader's organisation, triaged by its owner
 
 
 class QueuePage(BaseModel):

@@ -21,7 +21,7 @@ from vigil.access.services import StaffUser, staff_user
 from vigil.audit.services import record_event
 from vigil.db import utcnow
 from vigil.intake.models import Report
-from vigil.intake.reading import visible_report
+from vigil.intake.reading import NOT_TRIAGER, owned_report
 from vigil.triage import outcomes
 from vigil.triage.categories import load_rules
 from vigil.triage.items import ItemKind
@@ -84,10 +84,11 @@ def _on_report(
     action: str,
     change: Callable[[Session, Report, TriageResult], T],
 ) -> T:
-    """Find the report through the policy, apply ``change``, audit it, in one transaction."""
+    """Find the report through the policy, apply ``change``, audit it, in one transaction.
+    Only its owning organisation triages it: a partner it was shared with reads it (403)."""
 
     def work(session: Session) -> T:
-        report = visible_report(session, user, reference)
+        report = owned_report(session, user, reference, NOT_TRIAGER)
         answer = change(session, report, _result(session, report))
         record_event(
             session, user.actor(client), action, record_type="report", record_ids=[reference]
@@ -237,10 +238,10 @@ def decide(
     rt: Runtime, user: StaffUser, reference: str, body: OutcomeIn, client: str | None
 ) -> DecisionResult:
     """Record the outcome, for this report or every undecided report of its cluster that
-    this user may see."""
+    this user may see and their organisation owns."""
 
     def work(session: Session) -> DecisionResult:
-        report = visible_report(session, user, reference)
+        report = owned_report(session, user, reference, NOT_TRIAGER)
         result = _result(session, report)
         if result.state == "decided":
             raise _conflict(said("This report has already been decided."))
@@ -256,6 +257,7 @@ def decide(
                         TriageResult.cluster_id == result.cluster_id,
                         TriageResult.report_id != report.id,
                         TriageResult.state != "decided",
+                        Report.owning_org_id == user.org_id,
                         policy.reports(user),
                     )
                     .order_by(TriageResult.report_id)
