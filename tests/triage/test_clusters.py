@@ -312,7 +312,7 @@ def test_the_same_photo_resized_and_recompressed_links_by_image(
     assert cluster == first
     [link] = links_of(rt, second)
     assert link.reason == "image" and link.other_report_id == first
-    assert link.detail.startswith("same picture as attachment ")
+    assert link.detail.startswith("same picture or video as attachment ")
     assert link.score >= 1 - 8 / 64
     _, unrelated = add_and_triage(rt, DRONE, pictures=[picture("park", (300, 225))])
     assert unrelated == first  # through the park picture that came with the second report
@@ -342,7 +342,7 @@ def test_a_picture_a_few_bits_off_in_every_chunk_is_found_by_probing(
     assert triage(rt, far, [(far_images[0][0], nine_off)]) is None
     assert triage(rt, near, [(near_images[0][0], seven_off)]) == first
     assert Link(
-        first, "image", f"same picture as attachment {attachment} (distance 7)", 1 - 7 / 64
+        first, "image", f"same picture or video as attachment {attachment} (distance 7)", 1 - 7 / 64
     ) in (links_of(rt, near))
 
 

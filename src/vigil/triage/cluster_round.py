@@ -251,7 +251,7 @@ class LinkFinder:
             Link(
                 other,
                 LinkReason.image.value,
-                f"same picture as attachment {best[other][1]} (distance {best[other][0]})",
+                f"same picture or video as attachment {best[other][1]} (distance {best[other][0]})",
                 1 - best[other][0] / sim.PHASH_BITS,
             )
             for other in ranked

@@ -7,7 +7,9 @@ reason (principle 3: automation advises and shows why). Four reasons link two re
 
 ``text``        their texts' MinHash signatures agree on at least 60% of values;
 ``identifier``  they name the same phone, e-mail address, URL, plate or handle (any age);
-``image``       they carry the same picture (perceptual hashes within 8 bits, any age);
+``image``       they carry the same picture or video (perceptual hashes within 8 bits, any
+                age; a video's hash is that of a montage of its frames, see
+                :mod:`vigil.triage.video`);
 ``time_place``  both give a time and a place, within 60 minutes and 500 metres (or the same
                 full postcode), *and* their texts are at least 30% similar. Time and place
                 alone would fold every report from a busy city centre on a Saturday into

@@ -1,13 +1,13 @@
 """The triage pipeline for a batch of reports: extract, categorise, cluster, prioritise.
 
-Everything that needs only the report's own content (extraction, categories, text and
-image hashes) runs outside the single writer; only the lookups that must see other reports
-(clusters) and the writes run inside it, a chunk of reports per transaction. Inside, each
-chunk costs a fixed few set-based statements however many reports it holds: the clustering
-lookups are read once for the chunk (:mod:`vigil.triage.cluster_round` lets the chunk's
-reports see each other exactly as if they had been triaged one at a time, in the order the
-queue handed them over), and items, bands, links, cluster ids, results and history are each
-written with one statement.
+Everything that needs only the report's own content (extraction, categories, text hashes,
+the perceptual hashes of pictures and videos) runs outside the single writer; only the
+lookups that must see other reports (clusters) and the writes run inside it, a chunk of
+reports per transaction. Inside, each chunk costs a fixed few set-based statements
+however many reports it holds: the clustering lookups are read once for the chunk
+(:mod:`vigil.triage.cluster_round` lets the chunk's reports see each other exactly as if
+they had been triaged one at a time, in the order the queue handed them over), and items,
+bands, links, cluster ids, results and history are each written with one statement.
 
 Re-running is safe: the pipeline replaces its own output and keeps everything a person
 decided (rejected or corrected items, category corrections, claims and outcomes). A report
@@ -20,6 +20,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any, cast
 
 import structlog
@@ -40,7 +42,7 @@ from vigil.jobs.queue import NewJob, enqueue_many
 from vigil.jobs.registry import PartialFailure
 from vigil.linkage.alerts import live_alert_reports
 from vigil.linkage.tasks import link_reports
-from vigil.triage import similarity
+from vigil.triage import similarity, video
 from vigil.triage.categories import CategoryAssignment, categorise
 from vigil.triage.cluster_candidates import Probe
 from vigil.triage.cluster_round import LinkFinder
@@ -59,6 +61,11 @@ from vigil.web.runtime import Runtime
 log = structlog.get_logger(__name__)
 PIPELINE_VERSION = 1
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/heic"})
+# Videos hashed per worker process, remembered by stored path (which is the content's
+# SHA-256): the same file from many people, and each re-run of a report (a growing cluster
+# re-scores its members), would otherwise start a decoding child every time. What failed is
+# remembered too, so a video that runs into the timeout costs it once per process.
+VIDEO_HASHES_KEPT = 4096
 
 # Reports stored per writer transaction: short enough that intake commits waiting behind a
 # pipeline write are not held up for long (a chunk holds the writer for some tens of
@@ -89,7 +96,7 @@ class Prepared:
     categories: list[CategoryAssignment]
     text: str
     signature: similarity.TextSignature
-    images: list[tuple[int, int]]  # (attachment id, perceptual hash)
+    images: list[tuple[int, int]]  # (attachment id, perceptual hash of a picture or video)
 
 
 _WARM_UP_TEXT = (
@@ -172,9 +179,12 @@ _ONLINE = (
     .where(ReportOnline.report_id.in_(_IDS))
     .order_by(ReportOnline.report_id, ReportOnline.position)
 )
-_PICTURES = (
-    select(Attachment.report_id, Attachment.id, Attachment.sha256)
-    .where(Attachment.report_id.in_(_IDS), Attachment.media_type.in_(sorted(IMAGE_TYPES)))
+_PICTURES = (  # and videos: both cluster by perceptual hash
+    select(Attachment.report_id, Attachment.id, Attachment.sha256, Attachment.media_type)
+    .where(
+        Attachment.report_id.in_(_IDS),
+        Attachment.media_type.in_(sorted(IMAGE_TYPES | video.VIDEO_TYPES)),
+    )
     .order_by(Attachment.id)
 )
 _FOLLOWUPS = (
@@ -186,7 +196,8 @@ _FOLLOWUPS = (
 
 def _prepare(rt: Runtime, ids: Sequence[int]) -> list[Prepared]:
     """One statement each for the batch's reports, their people, vehicles, online items,
-    pictures and follow-ups (plain rows: building ORM objects cost more than reading)."""
+    pictures and videos, and follow-ups (plain rows: building ORM objects cost more than
+    reading)."""
     with rt.db.session() as session:
         conn = session.connection()
         params = {"ids": list(ids)}
@@ -233,8 +244,13 @@ def _analyse(rt: Runtime, report: Any, extra: dict[str, list[Any]]) -> Prepared:
     categories = categorise(text, [i for _, i in items], report_kind=report.kind)
     images = [
         (attachment_id, h)
-        for attachment_id, sha256 in extra["pictures"]
-        if (h := _image_hash(rt, attachment_id, sha256)) is not None
+        for attachment_id, sha256, media_type in extra["pictures"]
+        if (
+            h := _video_hash(rt, attachment_id, sha256)
+            if media_type in video.VIDEO_TYPES
+            else _image_hash(rt, attachment_id, sha256)
+        )
+        is not None
     ]
     return Prepared(
         facts=Facts(
@@ -266,6 +282,31 @@ def _image_hash(rt: Runtime, attachment_id: int, sha256: str) -> int | None:
                 log.warning("triage.image_hash_failed", attachment_id=attachment_id)
                 return None
     return None
+
+
+def _video_hash(rt: Runtime, attachment_id: int, sha256: str) -> int | None:
+    """The perceptual hash of a video's montage (:mod:`vigil.triage.video`; there is no
+    display copy of a video, so the original). A video that gives no montage, or only a
+    flat one (a black screen, a pocket), does not cluster; why is logged, never its name."""
+    path = rt.store.path_for(original_key(sha256))
+    if not path.exists():
+        return None
+    h, reason = _video_phash(path)
+    if reason is not None:
+        log.warning("triage.video_hash_failed", attachment_id=attachment_id, reason=reason)
+    return h
+
+
+@lru_cache(maxsize=VIDEO_HASHES_KEPT)
+def _video_phash(path: Path) -> tuple[int | None, str | None]:
+    """(hash, None), or (None, why not)."""
+    try:
+        h = similarity.image_phash(video.montage(path))
+    except video.UnhashableVideo as exc:
+        return None, exc.reason
+    if not similarity.is_informative(h):
+        return None, "flat"
+    return h, None
 
 
 # --- storing, inside the writer -------------------------------------------------------

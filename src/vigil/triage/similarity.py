@@ -1,6 +1,8 @@
 """Near-duplicate signals, as pure functions: text MinHash with LSH bands, perceptual image
-hashes, and closeness in time and place; and the vocabulary of a near-duplicate link
-(:class:`Link`, :class:`ClusterSettings`) that :mod:`vigil.triage.clusters` stores.
+hashes (of pictures, and of videos through a montage of their frames made by
+:mod:`vigil.triage.video`), and closeness in time and place; and the vocabulary of a
+near-duplicate link (:class:`Link`, :class:`ClusterSettings`) that
+:mod:`vigil.triage.clusters` stores.
 
 After a major incident hundreds of reports about one event arrive within an hour, many with
 the same photo. These functions turn each report into small, stable numbers that the
