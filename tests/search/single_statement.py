@@ -223,7 +223,7 @@ def search(
     """The page the old code answered (without its audit event)."""
     types = searchable_types(user, criteria)
     after = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))[0] if cursor else None
-    names = rt.db.write_sync(lambda session: prepare(session, criteria.parsed))
+    names = rt.db.write_sync(lambda session: prepare(session, criteria.parsed)).names
 
     def work(session: Session) -> SearchPage:
         m = matched(session, user, criteria, types, names)

@@ -71,6 +71,8 @@ def test_a_backlog_is_handed_to_the_job_which_drains_it(client: TestClient, rt: 
     page = found(client, analyst, "kiosk")
     assert sorted(ids(page)) == sorted(refs)
     assert count(rt, SearchPending) == 3 * rounds - index.CATCH_UP_BATCH
+    # changes still wait: the answer says it may be incomplete and counts nothing as exact
+    assert page["index_complete"] is False and page["total_exact"] is False
     asked = rt.db.write_sync(
         lambda s: s.scalar(select(Job.kind).where(Job.key == f"{tasks.SEARCH_INDEX}:backlog"))
     )
@@ -78,6 +80,8 @@ def test_a_backlog_is_handed_to_the_job_which_drains_it(client: TestClient, rt: 
 
     tasks.index_backlog(rt, [{}])
     assert count(rt, SearchPending) == 0
+    settled = found(client, analyst, "kiosk")
+    assert settled["index_complete"] is True and settled["total_exact"] is True
     more = rt.db.write_sync(
         lambda s: s.scalar(select(func.count()).where(Job.key.like(f"{tasks.SEARCH_INDEX}:more%")))
     )

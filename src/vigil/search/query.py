@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -64,16 +65,25 @@ def _encode(doc_id: int) -> str:
     return base64.urlsafe_b64encode(orjson.dumps([doc_id])).decode()
 
 
-def prepare(session: Session, parsed: ParsedQuery) -> dict[str, list[str]]:
+@dataclass
+class Prepared:
+    """The name words widened, and whether changes were still waiting to be indexed."""
+
+    names: dict[str, list[str]]
+    behind: bool = False
+
+
+def prepare(session: Session, parsed: ParsedQuery) -> Prepared:
     """As the system, before the reader's query: bring the index up to date (what was just
-    written is findable at once; a bigger backlog goes to the ``search.index`` job) and widen
-    the name words."""
-    if index.catch_up(session) == index.CATCH_UP_BATCH and index.has_backlog(session):
+    written is findable at once; a bigger backlog goes to the ``search.index`` job, and the
+    answer says the results may be incomplete) and widen the name words."""
+    behind = index.catch_up(session) == index.CATCH_UP_BATCH and index.has_backlog(session)
+    if behind:
         tasks.ask_for_catch_up(session)
-    return phonetic.expand(session, parsed.names)
+    return Prepared(phonetic.expand(session, parsed.names), behind)
 
 
-def _name_words(rt: Runtime, parsed: ParsedQuery) -> dict[str, list[str]]:
+def _name_words(rt: Runtime, parsed: ParsedQuery) -> Prepared:
     """The name words widened (:func:`prepare`), with the index brought up to date first
     only when something is waiting to be indexed.
 
@@ -86,7 +96,7 @@ def _name_words(rt: Runtime, parsed: ParsedQuery) -> dict[str, list[str]]:
     """
     with rt.db.session() as session:
         if not index.has_backlog(session):
-            return phonetic.expand(session, parsed.names)
+            return Prepared(phonetic.expand(session, parsed.names))
     return rt.db.write_sync(lambda session: prepare(session, parsed))
 
 
@@ -168,7 +178,8 @@ def search(
     """
     types = searchable_types(user, criteria)
     after = _decode(cursor) if cursor else None
-    names = _name_words(rt, criteria.parsed)
+    prepared = _name_words(rt, criteria.parsed)
+    names = prepared.names
     counted = COUNT_LIMIT  # read when called, so a test may lower it
     with rt.db.session(as_user=user.id) as session:
         if rt.db.dialect == "postgresql":
@@ -178,6 +189,8 @@ def search(
             session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
         m = matched(session, user, criteria, types, names)
         page = _read(session, m, criteria, names, after, limit, counted)
+    if prepared.behind:  # recent changes are not all findable yet: say so, count no floor
+        page.index_complete = page.total_exact = False
     returned = [h.id if h.type is not RecordType.entity else f"entity:{h.id}" for h in page.hits]
     rt.db.write_sync(
         lambda session: record_event(

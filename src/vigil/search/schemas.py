@@ -59,8 +59,13 @@ class SearchPage(BaseModel):
         description=f"Hits the reader may see, on every page (counted up to {COUNT_LIMIT:,})"
     )
     total_exact: bool = Field(
-        description=f"False when more than {COUNT_LIMIT:,} hits matched: the total and the "
-        f"facets then count the newest {COUNT_LIMIT:,}"
+        description=f"False when more than {COUNT_LIMIT:,} hits matched (the total and the "
+        f"facets then count the newest {COUNT_LIMIT:,}), or when the index is catching up"
+    )
+    index_complete: bool = Field(
+        True,
+        description="False while recent changes wait to be indexed (after a large import, "
+        "say): the hits may leave out the newest records; search again shortly",
     )
     hits: list[SearchHit]
     facets: Facets
