@@ -251,7 +251,7 @@ def expected(role: Role, relation: str, classification: Classification) -> dict[
         "list": sees,
         "messages": code,
         "shares": code,
-        "map": sees,
+        "map": sees and "where" in report_fields(role),  # a place withheld is no point
         "display": code if "attachments" in report_fields(role) else 404,  # no files shown
         "original": gated(Permission.attachment_original_download, code),
         **others,

@@ -319,6 +319,28 @@ def test_an_address_is_refused_after_too_many_failures_across_accounts(
         sign_in(other, staff)
 
 
+def test_behind_the_proxy_a_client_cannot_dodge_the_address_lockout_with_forged_addresses(
+    rt: Runtime, web: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    few = signin.SignInLimits(address_max_failures=3)
+    monkeypatch.setattr(signin, "limits", lambda _settings: few)
+    monkeypatch.setattr(rt.settings, "trust_forwarded_for", True)
+    staff = make_staff(rt)
+
+    def through_proxy(n: int, email: str) -> Response:
+        # the client wrote the first entry; the proxy appended the address it really saw
+        web.headers["X-Forwarded-For"] = f"198.51.100.{n}, 203.0.113.10"
+        return post_password(web, email)
+
+    for n in range(3):
+        assert through_proxy(n, f"guess{n}@example.org").status_code == 400
+    assert through_proxy(99, staff.email).status_code == 429
+    (locked,) = events(rt, "staff.address_locked")
+    assert locked.client_address == "203.0.113.10"
+    failed = {e.client_address for e in events(rt, "staff.sign_in_failed")}
+    assert failed == {"203.0.113.10"}  # never an address the client made up
+
+
 # --- the TOTP code ------------------------------------------------------------------------
 
 

@@ -36,12 +36,24 @@ def partner_searched(client: TestClient, rt: Runtime) -> int:
     return int(found)
 
 
+def partner_auditor(rt: Runtime) -> str:
+    """An auditor of the partner agency: the one who may read its staff's events."""
+    return staff_token(
+        rt,
+        "auditor@northshire.example.org",
+        role=Role.auditor,
+        org=PARTNER_ORG,
+        org_kind=OrganisationKind.local_authority,
+        teams=(),
+    )
+
+
 def test_the_export_names_each_actor_by_e_mail_and_organisation(
     client: TestClient, rt: Runtime
 ) -> None:
     reference = client.post("/api/v1/reports", json=minimal_report()).json()["reference"]
     partner_id = partner_searched(client, rt)
-    token = staff_token(rt, email="auditor@example.org", role=Role.auditor)
+    token = partner_auditor(rt)
 
     lines = client.get(
         "/api/v1/audit/export", params={"action": "search.performed"}, headers=auth(token)
@@ -59,7 +71,9 @@ def test_the_export_names_each_actor_by_e_mail_and_organisation(
     assert (row["actor_email"], row["actor_organisation"]) == (PARTNER, PARTNER_ORG)
     assert row["actor_user_id"] == str(partner_id)
 
-    # The public, who are never identified, have neither.
+    # The public, who are never identified, have neither (their events are the receiving
+    # organisation's auditors' to read).
+    token = staff_token(rt, email="auditor@example.org", role=Role.auditor)
     public = client.get("/api/v1/audit/export", params={"record": reference}, headers=auth(token))
     (collected,) = [orjson.loads(line) for line in public.content.splitlines()]
     assert collected["actor_label"] == "public"
@@ -74,7 +88,7 @@ def test_the_export_names_each_actor_by_e_mail_and_organisation(
 
 def test_the_search_api_names_each_actor_too(client: TestClient, rt: Runtime) -> None:
     partner_id = partner_searched(client, rt)
-    token = staff_token(rt, email="auditor@example.org", role=Role.auditor)
+    token = partner_auditor(rt)
     found = client.get(
         "/api/v1/audit/events", params={"action": "search.performed"}, headers=auth(token)
     )

@@ -31,6 +31,19 @@ def auditor(rt: Runtime) -> Staff:
     return staff(rt, "auditor@example.org", Role.auditor)
 
 
+def partner_auditor(rt: Runtime) -> Staff:
+    """An auditor of the partner agency: the log's events of its own staff are theirs to
+    read (the hub's auditor does not see them; tests/audit/test_audit_scope.py)."""
+    return staff(
+        rt,
+        "auditor@northshire.example.org",
+        Role.auditor,
+        org=PARTNER_ORG,
+        org_kind=OrganisationKind.local_authority,
+        teams=(),
+    )
+
+
 def shown_rows(text_: str) -> list[list[str]]:
     """The events table's cells, row by row, as text (tags removed, spacing folded)."""
     body = text_.split('id="events"', 1)[1].split("</table>", 1)[0]
@@ -218,12 +231,11 @@ def test_each_event_shows_who_acted_by_e_mail_and_their_organisation(
     viewed_case(web, rt)
     partner = partner_searched(web, rt)
     partner_id = user_id(rt, partner.email)
-    who = auditor(rt)
 
-    (searched,) = shown_rows(html(web, who, LOG, action="search.performed"))
+    (searched,) = shown_rows(html(web, partner_auditor(rt), LOG, action="search.performed"))
     assert searched[WHO] == f"{partner.email} (user {partner_id})"
     assert searched[ORGANISATION] == PARTNER_ORG
-    viewed = shown_rows(html(web, who, LOG, action="case.viewed"))
+    viewed = shown_rows(html(web, auditor(rt), LOG, action="case.viewed"))
     analyst_id = user_id(rt, "analyst@example.org")
     assert [(r[WHO], r[ORGANISATION]) for r in viewed] == [
         (f"analyst@example.org (user {analyst_id})", rt.settings.receiving_org)
@@ -236,7 +248,7 @@ def test_the_log_itself_keeps_numbers_and_never_an_e_mail_address(
     """Names are joined as the page is read: the rows are as they were written."""
     partner = partner_searched(web, rt)
     partner_id = user_id(rt, partner.email)
-    who = auditor(rt)
+    who = partner_auditor(rt)
     assert partner.email in html(web, who, LOG, user=str(partner_id))
 
     with rt.db.session() as session:
@@ -254,7 +266,7 @@ def test_filtering_by_a_users_number_still_works_and_names_them_on_each_event(
     viewed_case(web, rt)
     partner = partner_searched(web, rt)
     partner_id = user_id(rt, partner.email)
-    who = auditor(rt)
+    who = partner_auditor(rt)
     rows = shown_rows(html(web, who, LOG, user=str(partner_id)))
     assert [r[ACTION] for r in rows] == ["search.performed"]
     assert {(r[WHO], r[ORGANISATION]) for r in rows} == {
@@ -286,7 +298,7 @@ def test_the_organisation_column_speaks_welsh_and_names_stay_as_they_are(
 ) -> None:
     partner = partner_searched(web, rt)
     partner_id = user_id(rt, partner.email)
-    welsh = html(web, auditor(rt), LOG, action="search.performed", lang="cy")
+    welsh = html(web, partner_auditor(rt), LOG, action="search.performed", lang="cy")
     assert 'lang="cy"' in welsh
     assert ">Sefydliad</th>" in welsh and ">Organisation</th>" not in welsh
     (row,) = shown_rows(welsh)

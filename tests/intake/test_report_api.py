@@ -269,6 +269,18 @@ def test_responses_carry_security_headers(client: TestClient) -> None:
     assert headers["x-content-type-options"] == "nosniff"
 
 
+def test_api_answers_are_never_cached_but_static_assets_may_be(
+    client: TestClient, rt: Runtime
+) -> None:
+    reference = client.post("/api/v1/reports", json=minimal_report()).json()["reference"]
+    token = staff_token(rt)
+    for url in (f"/api/v1/reports/{reference}", "/api/v1/reports", "/api/v1/triage/queue"):
+        answer = client.get(url, headers=auth(token))
+        assert answer.status_code == 200 and answer.headers["cache-control"] == "no-store", url
+    asset = client.get("/static/vigil.css")
+    assert asset.status_code == 200 and asset.headers.get("cache-control") != "no-store"
+
+
 def test_api_docs_are_served_from_vigil_itself(client: TestClient) -> None:
     page = client.get("/api/docs")
     assert page.status_code == 200
@@ -306,3 +318,17 @@ def test_a_report_is_not_shown_when_its_viewing_cannot_be_audited(
     with rt.db.session() as session:
         viewed = session.scalar(select(AuditEvent).where(AuditEvent.action == "report.viewed"))
     assert viewed is None
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(
+    client: TestClient, rt: Runtime
+) -> None:
+    token = staff_token(rt)
+    listed = client.get("/api/v1/reports?limit=5", headers=auth(token))
+    assert listed.status_code == 200  # a parameter the route reads
+    typo = client.get("/api/v1/reports?limt=5&cursorr=x", headers=auth(token))
+    assert typo.status_code == 422
+    assert typo.headers["content-type"].startswith("application/problem+json")
+    assert [e["pointer"] for e in typo.json()["errors"]] == ["#/query/cursorr", "#/query/limt"]
+    page = client.get("/?lang=cy&utm=anything")  # a page's address may carry anything
+    assert page.status_code == 200

@@ -1,4 +1,5 @@
-"""``GET /api/v1/jobs``: counts and job metadata for jobs:job:read holders, audited."""
+"""``GET /api/v1/jobs``: counts and job metadata for the platform's operators (jobs:job:read
+holders of the receiving organisation), audited. Who else is refused: test_jobs_listing_scope."""
 
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ def jobs_client(rt: Runtime) -> Iterator[TestClient]:
         yield client
 
 
-def supervisor(rt: Runtime) -> str:
-    return staff_token(rt, email="supervisor@example.org", role=Role.supervisor)
+def operator(rt: Runtime) -> str:
+    """An administrator of the receiving organisation (the platform's operators)."""
+    return staff_token(rt, email="operator@example.org", role=Role.administrator)
 
 
 def seed(rt: Runtime) -> None:
@@ -37,11 +39,11 @@ def seed(rt: Runtime) -> None:
     rt.db.write_sync(lambda s: enqueue_many(s, rows))
 
 
-def test_a_supervisor_sees_counts_and_jobs_without_payloads(
+def test_an_operator_sees_counts_and_jobs_without_payloads(
     jobs_client: TestClient, rt: Runtime
 ) -> None:
     seed(rt)
-    response = jobs_client.get("/api/v1/jobs", headers=auth(supervisor(rt)))
+    response = jobs_client.get("/api/v1/jobs", headers=auth(operator(rt)))
     assert response.status_code == 200
     body = response.json()
     assert body["summary"] == {
@@ -69,7 +71,7 @@ def test_listing_filters_by_kind_and_status_and_is_audited(
     jobs_client: TestClient, rt: Runtime
 ) -> None:
     seed(rt)
-    token = supervisor(rt)
+    token = operator(rt)
     response = jobs_client.get(
         "/api/v1/jobs",
         params={"kind": "triage.report", "status": "queued", "limit": 2},
@@ -85,7 +87,7 @@ def test_listing_filters_by_kind_and_status_and_is_audited(
 
 
 def test_bad_filters_are_refused(jobs_client: TestClient, rt: Runtime) -> None:
-    token = supervisor(rt)
+    token = operator(rt)
     for params in ({"limit": 501}, {"limit": 0}, {"status": "stuck"}):
         response = jobs_client.get("/api/v1/jobs", params=params, headers=auth(token))
         assert response.status_code == 422, params

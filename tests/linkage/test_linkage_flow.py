@@ -8,10 +8,14 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from tests.factories import auth, minimal_report, staff_token
 from vigil.access.markings import Classification
-from vigil.access.permissions import Role
+from vigil.access.permissions import OrganisationKind, Role
+from vigil.access.services import ensure_organisation
+from vigil.access.sharing import create_agreement
+from vigil.audit.services import SYSTEM
 from vigil.jobs.worker import Worker
 from vigil.linkage.models import Entity, Match
 from vigil.triage.tasks import default_registry
@@ -184,7 +188,7 @@ def test_blind_review_hides_every_number(client: TestClient, rt: Runtime) -> Non
         json={"person": person, "reason": "A partner's referral of the same person."},
         headers=auth(token),
     )
-    (blind,) = client.get("/api/v1/linkage/matches?blind=true", headers=auth(token)).json()
+    (blind,) = client.get("/api/v1/linkage/matches?blind=true", headers=auth(token)).json()["items"]
     assert blind["match_probability"] is None and blind["explanation"] is None
     assert blind["is_match"] is None and blind["match_weight"] is None
 
@@ -287,3 +291,50 @@ def test_a_report_that_fails_to_link_fails_alone_and_its_batch_neighbours_are_li
             session.scalars(select(Entity.source_id).where(Entity.source_type == "report"))
         )
     assert linked == {ids[0], ids[2]}
+
+
+def test_once_the_report_is_shared_the_alerted_team_follows_its_evidence_to_the_entities(
+    client: TestClient, rt: Runtime
+) -> None:
+    other_org = "Security Service North"
+    other = investigator(rt, "svc@example.org", org=other_org, teams=("Desk 4",))
+    subject(client, other, person={"first_name": "Karl", "phone": "+447700900123"})
+    ref = submit(client, PHONE_REPORT)
+    run_pipeline(rt)
+    (hidden,) = alerts(client, other)
+    assert hidden["record_visible"] is False
+
+    def agree(session: Session) -> None:
+        ensure_organisation(session, other_org, OrganisationKind.security_service)
+        create_agreement(
+            session,
+            SYSTEM,
+            rt.settings.receiving_org,
+            other_org,
+            ["report"],
+            Classification.secret,
+            "Joint work on known subjects",
+        )
+
+    rt.db.write_sync(agree)
+    sharer = staff_token(rt, "sup@example.org", role=Role.supervisor)
+    shared = client.post(
+        f"/api/v1/reports/{ref}/shares",
+        json={"organisation": other_org, "purpose": "They asked, after their alert"},
+        headers=auth(sharer),
+    )
+    assert shared.status_code == 201, shared.text
+
+    (alert,) = alerts(client, other)
+    assert alert["record_visible"] is True and alert["record_reference"] == ref
+    assert alert["evidence"], "the evidence comes with the shared report"
+    with rt.db.session() as session:
+        from_report = session.scalars(select(Entity.id).where(Entity.source_type == "report")).all()
+    assert from_report
+    for entity_id in from_report:
+        page = client.get(f"/api/v1/linkage/entities/{entity_id}", headers=auth(other))
+        assert page.status_code == 200, page.text
+    unrelated = investigator(rt, "prob@example.org", org="Synthetic Probation", teams=("P",))
+    for entity_id in from_report:  # still hidden from anyone the report is not shared with
+        page = client.get(f"/api/v1/linkage/entities/{entity_id}", headers=auth(unrelated))
+        assert page.status_code == 404

@@ -25,8 +25,13 @@ _UNAUTHORISED = Problem(
 
 
 def client_address(request: Request) -> str | None:
-    """The caller's address for a staff action's audit event (never for the public)."""
-    return request.client.host if request.client else None
+    """The caller's address for a staff action's audit event (never for the public): the
+    same address the pages and the lockouts use (:func:`vigil.web.ratelimit.client_key`)."""
+    rt: Runtime | None = getattr(request.app.state, "runtime", None)
+    trusted = rt is not None and rt.settings.trust_forwarded_for
+    if not trusted and request.client is None:
+        return None
+    return client_key(request, trusted)
 
 
 # Reads the console's own scripts make (graph expansion, the map): a signed-in staff member's

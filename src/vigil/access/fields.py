@@ -17,11 +17,18 @@ The reporter-contact custodian reads a report only to decide on disclosing its r
 identity: they are shown that it exists, when and how it came in and whether the reporter
 gave contact details, never what it says. Every other role that may read reports is shown
 all of it (the reporter's identity is never part of a report response for anyone).
+
+The same allow-list governs every other response built from a report's fields (a point on
+the map, a message of the report's thread): each of their fields is named under the report
+field it comes from (:class:`DerivedFields`), so a reader is shown a point's place only if
+they are shown the report's ``where``, and a message's words only if they are shown its
+``description``. No read path decides that for itself.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TypeVar
 
 from pydantic import BaseModel
@@ -75,6 +82,77 @@ def restrict_report(out: M, role: Role) -> M:
     if hidden:
         out.withheld = hidden  # type: ignore[attr-defined]
     return out
+
+
+@dataclass(frozen=True)
+class DerivedFields:
+    """A response built from a report's fields, each of its fields named under the report
+    field it comes from, so that a role's allow-list decides it as it decides the report's.
+
+    ``essential`` are the fields the record is nothing without: when a role is not shown one
+    of them, the record is left out of the response altogether (and out of any count of it),
+    rather than shown with a hole where, say, its place would be. Tests check ``sources``
+    against the response models, so a field added to one is not shown until someone names
+    the report field it comes from."""
+
+    sources: Mapping[str, str]
+    essential: frozenset[str]
+
+    def withheld(self, role: Role) -> list[str]:
+        """The fields of this response ``role`` is not shown, sorted."""
+        shown = report_fields(role)
+        return sorted(name for name, field in self.sources.items() if field not in shown)
+
+    def shown(self, role: Role) -> bool:
+        """Whether ``role`` is shown such a record at all."""
+        return not self.essential.intersection(self.withheld(role))
+
+    def restrict(self, out: M, role: Role) -> M:
+        """``out`` with every field ``role`` is not shown emptied (a list to ``[]``, so a
+        reader that walks it needs no change; anything else to None) and named in
+        ``out.withheld``, as :func:`restrict_report` does for a report."""
+        hidden = self.withheld(role)
+        for name in hidden:
+            setattr(out, name, [] if isinstance(getattr(out, name), list) else None)
+        if hidden:
+            out.withheld = hidden  # type: ignore[attr-defined]
+        return out
+
+
+# A point on the map (vigil.triage.map.MapPoint). Every field is essential: the map draws a
+# point at its place in its priority's colour and lists it in a table beside its categories,
+# and neither can say "withheld" where a place or a priority would be ("not yet scored" would
+# be a false answer), so a reader not shown all of it is shown no point.
+MAP_POINT = DerivedFields(
+    sources={
+        "reference": "reference",
+        "received_at": "received_at",
+        "lat": "where",
+        "lon": "where",
+        "place": "where",
+        "priority": "triage",
+        "categories": "triage",
+    },
+    essential=frozenset(
+        {"reference", "received_at", "lat", "lon", "place", "priority", "categories"}
+    ),
+)
+
+# A message of a report's thread (vigil.intake.thread.MessageOut): the reporter's follow-ups
+# and staff questions (which quote or answer what the reporter said) are the report's words,
+# their files its attachments; that there was a message, from whom and when is what the
+# report's count of follow-ups already tells.
+THREAD_MESSAGE = DerivedFields(
+    sources={
+        "id": "followups",
+        "author": "followups",
+        "author_user_id": "followups",
+        "received_at": "followups",
+        "text": "description",
+        "attachments": "attachments",
+    },
+    essential=frozenset({"id", "author", "author_user_id", "received_at"}),
+)
 
 
 # Organisations whose notes are health or social-care details.

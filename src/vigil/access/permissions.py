@@ -127,7 +127,6 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.record_share,
             Permission.triage_queue_read,
             Permission.triage_decide,
-            Permission.jobs_read,
             Permission.linkage_read,
             Permission.linkage_review,
             Permission.alerts_read,
@@ -147,6 +146,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.report_message_send,
             Permission.triage_queue_read,
             Permission.triage_configure,
+            # The queue is platform-wide (counts over every organisation, keys naming
+            # records): the jobs route also requires the receiving organisation.
             Permission.jobs_read,
             Permission.linkage_import,
             Permission.benign_manage,

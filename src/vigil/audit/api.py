@@ -46,6 +46,9 @@ def search(
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> AuditPage:
+    """Need-to-know applies to the log too: the events of the auditor's own organisation's
+    staff; auditors of the receiving organisation also see events with no staff actor (the
+    public, the system). The export and the console's pages read the same part."""
     return services.search_events(
         rt, user, where, after=cursor, limit=limit, client=client_address(request)
     )
@@ -64,6 +67,7 @@ def export(
     where: AuditFilter = Depends(criteria),
     format: ExportFormat = ExportFormat.jsonl,
 ) -> StreamingResponse:
+    """The same events as the search would list, every page of them."""
     rows = services.export_events(rt, user, where, client_address(request))
     if format is ExportFormat.jsonl:
         body: Iterator[bytes] = (orjson.dumps(r) + b"\n" for r in rows)

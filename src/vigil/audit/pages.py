@@ -2,7 +2,10 @@
 and time; the history of one record; and a button that verifies the hash chain now.
 
 Handlers parse, call one function of :mod:`vigil.audit.services` (each of which records the
-auditor's own look in the log) and render. Verifying is a POST (it is an act that is itself
+auditor's own look in the log) and render. Every page reads only the part of the log the
+auditor may read (:func:`vigil.access.policy.audit_events`: their own organisation's events,
+and for the receiving organisation's auditors also the public's and the system's), the same
+part as the JSON search and the export. Verifying is a POST (it is an act that is itself
 audited) and then a redirect to a page showing the verdict, kept in the visitor session
 for that one showing (POST-redirect-GET: a refresh does not verify again).
 """
@@ -139,8 +142,9 @@ def audit_log(user: StaffUser = Depends(_auditor), p: Page = Depends(page)) -> R
 def record_history(
     record: str, user: StaffUser = Depends(_auditor), p: Page = Depends(page)
 ) -> Response:
-    """Everything the log holds about one record (a reference, an id like ``entity:5``),
-    oldest first. A record the log has never named is "Page not found"."""
+    """Everything the auditor's part of the log holds about one record (a reference, an id
+    like ``entity:5``), oldest first. A record that part has never named is "Page not found",
+    like one the log has never named at all."""
     if not record.strip() or len(record) > 100:
         raise HTTPException(404)
     cursor = _cursor(p.request.query_params.get("cursor"))

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from sqlalchemy import Select, String, cast, select
+from sqlalchemy import ColumnElement, Select, String, cast, select
 from sqlalchemy.orm import Session
 
 from vigil.access.models import Organisation, User
@@ -85,9 +85,28 @@ def _event(
     )
 
 
-def event_query(criteria: AuditFilter) -> Select[AuditEvent]:
-    """Events matching the auditor's filter, oldest first (the chain's order)."""
-    query = select(AuditEvent).order_by(AuditEvent.seq)
+def receiving_org_id(session: Session, rt: Runtime) -> int | None:
+    """The organisation that receives public reports (``VIGIL_RECEIVING_ORG``), which runs
+    the platform: as the app found or made it at start, else looked up by name (None while
+    it does not exist yet)."""
+    if rt.receiving_unit is not None:
+        return rt.receiving_unit[0]
+    return session.scalar(
+        select(Organisation.id).where(Organisation.name == rt.settings.receiving_org)
+    )
+
+
+def auditor_scope(session: Session, rt: Runtime, user: StaffUser) -> ColumnElement[bool]:
+    """The part of the log ``user`` may read (:func:`vigil.access.policy.audit_events`)."""
+    from vigil.access import policy  # policy -> access.services -> this module
+
+    return policy.audit_events(user, receiving_org_id(session, rt))
+
+
+def event_query(criteria: AuditFilter, scope: ColumnElement[bool]) -> Select[AuditEvent]:
+    """Events within the reader's ``scope`` (always given: every read of the log is
+    need-to-know) matching the auditor's filter, oldest first (the chain's order)."""
+    query = select(AuditEvent).where(scope).order_by(AuditEvent.seq)
     if criteria.user_id is not None:
         query = query.where(AuditEvent.actor_user_id == criteria.user_id)
     if criteria.action:
@@ -152,13 +171,14 @@ def actor_names(session: Session, events: Sequence[AuditEventOut]) -> ActorNames
 
 def _search(
     session: Session,
+    rt: Runtime,
     user: StaffUser,
     criteria: AuditFilter,
     after: int | None,
     limit: int,
     client: str | None,
 ) -> AuditPage:
-    query = event_query(criteria).limit(limit + 1)
+    query = event_query(criteria, auditor_scope(session, rt, user)).limit(limit + 1)
     if after is not None:
         query = query.where(AuditEvent.seq > after)
     rows = list(session.scalars(query))
@@ -189,22 +209,25 @@ def search_events(
     limit: int,
     client: str | None,
 ) -> AuditPage:
-    """A page of the log for an auditor, each event with its actor's e-mail address and
-    organisation (read now, never stored); the search itself is audited."""
+    """A page of the part of the log the auditor may read (``auditor_scope``), each event
+    with its actor's e-mail address and organisation (read now, never stored); the search
+    itself is audited."""
     return rt.db.write_sync(
-        lambda session: _search(session, user, criteria, after, limit, client), as_user=user.id
+        lambda session: _search(session, rt, user, criteria, after, limit, client),
+        as_user=user.id,
     )
 
 
 def export_events(
     rt: Runtime, user: StaffUser, criteria: AuditFilter, client: str | None
 ) -> list[dict[str, Any]]:
-    """Every matching event (for an export), each as the log holds it plus its actor's
-    e-mail address and organisation name (``ACTOR_FIELDS``, read now); recorded as a
-    disclosure to the auditor."""
+    """Every matching event the auditor may read (the search's ``auditor_scope``), each as
+    the log holds it plus its actor's e-mail address and organisation name
+    (``ACTOR_FIELDS``, read now); recorded as a disclosure to the auditor."""
 
     def work(session: Session) -> list[dict[str, Any]]:
-        rows = [event_out(r) for r in session.scalars(event_query(criteria))]
+        scope = auditor_scope(session, rt, user)
+        rows = [event_out(r) for r in session.scalars(event_query(criteria, scope))]
         names = actor_names(session, rows)
         record_event(
             session,

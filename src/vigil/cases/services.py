@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.access import policy
+from vigil.access.markings import Classification, most_restrictive
 from vigil.access.models import Team, User
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser, staff_user
@@ -222,18 +223,140 @@ def resolve_links(session: Session, user: StaffUser, body: LinksIn) -> list[Link
     return list(unique.values())
 
 
-def link(session: Session, user: StaffUser, case: Case, records: list[Linkable]) -> list[str]:
-    """Link the records not yet linked; the audit names of those newly linked."""
+# Handling codes from least to most restrictive (3x5x2): none given, P (lawful sharing
+# permitted), C (permitted with conditions). A code outside the scheme ranks as none.
+HANDLING_RANK = {None: 0, "P": 1, "C": 2}
+
+
+@dataclass(frozen=True)
+class Marking:
+    """A record's marking: its classification, handling code and handling conditions."""
+
+    classification: Classification
+    handling_code: str | None = None
+    conditions: str | None = None
+
+    def audit_text(self) -> str:
+        return f"{self.classification.value} handling {self.handling_code or 'none'}"
+
+
+def combined_marking(base: Marking, others: list[Marking]) -> Marking:
+    """``base`` (a case's marking) combined with ``others`` (its records'): the most
+    restrictive wins (domain-facts §4). The highest classification, the most restrictive
+    handling code (C over P), and ``base``'s conditions as written followed by each line of
+    a C-coded record's conditions that they do not already hold, so that a case keeps every
+    condition of what it combines and a marking already combined is not changed again."""
+    classification = most_restrictive([base.classification, *(m.classification for m in others)])
+    code = max(
+        [base.handling_code, *(m.handling_code for m in others)],
+        key=lambda c: HANDLING_RANK.get(c, 0),
+    )
+    if HANDLING_RANK.get(code, 0) == 0:
+        code = base.handling_code
+    held = {line.strip() for line in (base.conditions or "").splitlines()}
+    added: list[str] = []
+    for m in others:
+        for line in (m.conditions or "").splitlines() if m.handling_code == "C" else []:
+            if line.strip() and line.strip() not in held:
+                held.add(line.strip())
+                added.append(line.strip())
+    conditions = "\n".join(c for c in (base.conditions, *added) if c) or base.conditions
+    return Marking(classification, code, conditions)
+
+
+def record_markings(session: Session, records: list[Linkable]) -> list[Marking]:
+    """The markings of ``records``, read as they stand (entities carry no handling code,
+    subjects no conditions)."""
+    ids: dict[str, list[int]] = {}
+    for record in records:
+        ids.setdefault(record.record_type, []).append(record.record_id)
+    found: list[Marking] = []
+    if ids.get("report"):
+        reports = session.execute(
+            select(Report.classification, Report.handling_code, Report.handling_conditions).where(
+                Report.id.in_(ids["report"])
+            )
+        )
+        found += [Marking(Classification(c), code, text) for c, code, text in reports]
+    if ids.get("entity"):
+        entities = session.scalars(
+            select(Entity.classification).where(Entity.id.in_(ids["entity"]))
+        )
+        found += [Marking(Classification(c)) for c in entities]
+    if ids.get("subject"):
+        subjects = session.execute(
+            select(Subject.classification, Subject.handling_code).where(
+                Subject.id.in_(ids["subject"])
+            )
+        )
+        found += [Marking(Classification(c), code) for c, code in subjects]
+    return found
+
+
+@dataclass(frozen=True)
+class Linked:
+    """What :func:`link` did: the audit names of the records newly linked and, when combining
+    them raised the case's marking, the marking before and after (for the audit event)."""
+
+    records: list[str]
+    raised: tuple[Marking, Marking] | None = None
+
+
+def _raise_marking(
+    session: Session, user: StaffUser, case: Case, records: list[Linkable]
+) -> tuple[Marking, Marking] | None:
+    """Raise the case's marking to the most restrictive of its own and ``records``'; the
+    marking before and after, or None when it already was. A raise above the user's own
+    clearance is refused (they could not have found such a record through the policy, so
+    this only guards against a path that forgot to look)."""
+    before = Marking(
+        Classification(case.classification), case.handling_code, case.handling_conditions
+    )
+    after = combined_marking(before, record_markings(session, records))
+    if after == before:
+        return None
+    if after.classification.rank > user.clearance.rank:
+        raise Problem(
+            403,
+            said("Forbidden"),
+            said(
+                "Combining these records would mark the case %(marking)s, above your own "
+                "clearance; nothing was linked.",
+                marking=after.classification.value,
+            ),
+            kind="above-clearance",
+        )
+    case.classification = after.classification.value
+    case.handling_code = after.handling_code
+    case.handling_conditions = after.conditions
+    add_event(
+        session,
+        case,
+        user,
+        "marking_raised",
+        f"Marking raised from {before.audit_text()} to {after.audit_text()} "
+        "by the records combined into the case",
+        before=before.classification.value,
+        after=after.classification.value,
+        handling_before=before.handling_code,
+        handling_after=after.handling_code,
+    )
+    return before, after
+
+
+def link(session: Session, user: StaffUser, case: Case, records: list[Linkable]) -> Linked:
+    """Link the records not yet linked, raising the case's marking to the most restrictive
+    of its own and theirs; what was linked and how the marking changed, for the audit."""
     already = {
         (kind, rid)
         for kind, rid in session.execute(
             select(CaseLink.record_type, CaseLink.record_id).where(CaseLink.case_id == case.id)
         )
     }
+    new = [r for r in records if (r.record_type, r.record_id) not in already]
+    raised = _raise_marking(session, user, case, new) if new else None
     added = []
-    for record in records:
-        if (record.record_type, record.record_id) in already:
-            continue
+    for record in new:
         session.add(
             CaseLink(
                 case_id=case.id,
@@ -254,26 +377,32 @@ def link(session: Session, user: StaffUser, case: Case, records: list[Linkable])
             about=(record.record_type, record.record_id),
         )
         added.append(record.audit_id)
-    return added
+    return Linked(added, raised)
 
 
 def audit_links(
     session: Session,
     user: StaffUser,
     case: Case,
-    added: list[str],
+    linked: Linked,
     client: str | None,
     *,
     always: bool = False,
 ) -> None:
-    """Combining records is logged in its own right (DPA 2018 s.62), naming each record."""
-    if added or always:
+    """Combining records is logged in its own right (DPA 2018 s.62), naming each record, and
+    with the case's marking before and after when combining them raised it."""
+    if linked.records or always:
+        raised = None
+        if linked.raised is not None:
+            before, after = linked.raised
+            raised = f"marking raised: {before.audit_text()} -> {after.audit_text()}"
         record_event(
             session,
             user.actor(client),
             "case.linked",
             record_type="case",
-            record_ids=[case.reference, *added],
+            record_ids=[case.reference, *linked.records],
+            purpose=raised,
         )
 
 
@@ -311,8 +440,9 @@ def _review_date_problem(value: date | None) -> tuple[str, str] | None:
 
 def open_case(rt: Runtime, user: StaffUser, body: CaseIn, client: str | None) -> CaseOut:
     """Open a case, usually from reports: they (and any entities and subjects) must be
-    visible to the opener. Markings are not raised by linking: aggregation alone adds none
-    (domain-facts §4), and every linked record keeps its own marking for every reader."""
+    visible to the opener. The case is marked at least as restrictively as every record
+    combined into it (:func:`link`; domain-facts §4: when markings combine, the most
+    restrictive wins, though aggregation alone adds none), and the answer shows that marking."""
     problems: list[tuple[str, str]] = []
     if body.classification.rank > user.clearance.rank:
         problems.append(("classification", said("above your own clearance")))
@@ -343,9 +473,10 @@ def open_case(rt: Runtime, user: StaffUser, body: CaseIn, client: str | None) ->
         )
         session.add(case)
         session.flush()
-        case.lead_user_id = _lead(session, case, body.lead).id if body.lead else user.id
         add_event(session, case, user, "opened", f"Case opened at level {case.level}")
-        added = link(session, user, case, records)
+        linked = link(session, user, case, records)
+        # After linking: the lead must be able to see the case as marked by its records.
+        case.lead_user_id = _lead(session, case, body.lead).id if body.lead else user.id
         record_event(
             session,
             user.actor(client),
@@ -353,7 +484,7 @@ def open_case(rt: Runtime, user: StaffUser, body: CaseIn, client: str | None) ->
             record_type="case",
             record_ids=[case.reference],
         )
-        audit_links(session, user, case, added, client)
+        audit_links(session, user, case, linked, client)
         return views.case_out(session, user, case)
 
     return rt.db.write_sync(work, as_user=user.id)

@@ -20,6 +20,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from vigil.access.fields import THREAD_MESSAGE
+from vigil.access.permissions import Role
 from vigil.access.services import StaffUser
 from vigil.audit.services import PUBLIC, record_event
 from vigil.db import utcnow
@@ -75,7 +77,11 @@ class MessageAttachmentOut(BaseModel):
 
 
 class MessageOut(BaseModel):
-    """One message of the thread. ``author_user_id`` is set only for staff messages."""
+    """One message of the thread. ``author_user_id`` is set only for staff messages.
+
+    A role not shown a report's words or files (``vigil.access.fields.THREAD_MESSAGE``) gets
+    each message's ``text`` as null and its ``attachments`` empty, and their names in
+    ``withheld``, as a report response withholds its fields."""
 
     id: int
     author: Literal["reporter", "staff"]
@@ -83,6 +89,9 @@ class MessageOut(BaseModel):
     text: str | None
     received_at: datetime
     attachments: list[MessageAttachmentOut]
+    withheld: list[str] = Field(
+        default_factory=list, description="Fields your role is not shown (emptied above)"
+    )
 
 
 @dataclass(frozen=True)
@@ -300,10 +309,20 @@ def list_messages(
 def read_messages(
     session: Session, user: StaffUser, report: Report, client: str | None = None
 ) -> list[MessageOut]:
-    """A visible report's thread; the reading is audited in ``session``'s transaction."""
-    messages = thread_messages(session, report.id)
+    """A visible report's thread as the user's role is shown it (:func:`shown_messages`);
+    the reading is audited in ``session``'s transaction."""
+    messages = shown_messages(thread_messages(session, report.id), user.role)
     record_thread_viewed(session, user, report.reference, client)
     return messages
+
+
+def shown_messages(messages: list[MessageOut], role: Role) -> list[MessageOut]:
+    """``messages`` with what ``role`` is not shown of a report withheld from each
+    (:data:`THREAD_MESSAGE`): the custodian, never shown what a report says, is shown that
+    each message exists, who sent it and when, not its words or its files."""
+    if not THREAD_MESSAGE.shown(role):
+        return []
+    return [THREAD_MESSAGE.restrict(message, role) for message in messages]
 
 
 def record_thread_viewed(
@@ -361,9 +380,10 @@ async def ask_question(
 
 
 def thread_messages(session: Session, report_id: int) -> list[MessageOut]:
-    """A report's thread, in time order, unaudited: a staff reader's caller records the
-    reading (:func:`record_thread_viewed`) before the messages reach them (the reporter's
-    own reading of their thread is not a staff access)."""
+    """A report's thread, in time order, unaudited and whole: a staff reader's caller applies
+    the reader's field rules (:func:`shown_messages`) and records the reading
+    (:func:`record_thread_viewed`) before the messages reach them (the reporter's own
+    reading of their thread is not a staff access)."""
     rows = list(
         session.scalars(
             select(Followup)

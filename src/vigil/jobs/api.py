@@ -1,19 +1,18 @@
-"""The job queue for supervisors and administrators: what is waiting, running or stuck."""
+"""The job queue for the platform's operators (administrators of the receiving organisation):
+what is waiting, running or stuck."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from sqlalchemy.orm import Session
 
 from vigil.access.api import client_address, require
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.jobs.models import JobStatus
-from vigil.jobs.queue import job_summary
-from vigil.jobs.schemas import JobOut, JobsPage
-from vigil.jobs.services import list_jobs_audited
+from vigil.jobs.schemas import JobsPage
+from vigil.jobs.services import jobs_page
 from vigil.web.runtime import Runtime, runtime
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"])
@@ -28,14 +27,8 @@ def jobs(
     kind: Annotated[str | None, Query(max_length=60, description="Only this kind")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> JobsPage:
-    """Each listing is audited, in the same transaction as the read that it records."""
-    actor = user.actor(client_address(request))
-
-    def work(session: Session) -> JobsPage:
-        rows = list_jobs_audited(session, actor, status=status, kind=kind, limit=limit)
-        return JobsPage(
-            summary=job_summary(session),
-            items=[JobOut.model_validate(row) for row in rows],
-        )
-
-    return rt.db.write_sync(work, as_user=user.id)
+    """Platform-wide, so only for administrators of the receiving organisation; anyone else
+    gets 403. Each listing is audited, in the same transaction as the read that it records."""
+    return jobs_page(
+        rt, user, status=status, kind=kind, limit=limit, client=client_address(request)
+    )

@@ -3,9 +3,12 @@
 The console's map page and ``GET /api/v1/map`` both read through :func:`map_points`, so the
 policy filter (the queue's: :func:`vigil.access.policy.reports`) and the audit trail are the
 same for both. The count of everything that matched goes through the same filter, so "the
-newest N of M" never counts, or hints at, a report the user may not see. Coordinates are
-rounded to four decimal places (about 11 metres): enough to place a marker on a street, not
-a claim of more precision than a member of the public's pin has.
+newest N of M" never counts, or hints at, a report the user may not see. Which reports are
+points is also decided by the reader's field allow-list (:data:`vigil.access.fields.MAP_POINT`):
+a role not shown a report's place or triage (as its report response withholds them) is shown
+no points and a count of none. Coordinates are rounded to four decimal places (about 11
+metres): enough to place a marker on a street, not a claim of more precision than a member
+of the public's pin has.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ from datetime import UTC, date, datetime, time
 from typing import Literal
 
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, false, func, select, true
 from sqlalchemy.orm import Session
 
 from vigil.access import policy
+from vigil.access.fields import MAP_POINT
 from vigil.access.services import StaffUser
 from vigil.audit.services import record_event
 from vigil.intake.models import Report
@@ -130,6 +134,8 @@ def map_points(
     def work(session: Session) -> MapPoints:
         where = [
             policy.reports(user),
+            # a reader not shown a point's every field is shown no point, and counts none
+            true() if MAP_POINT.shown(user.role) else false(),
             Report.where_lat.is_not(None),
             Report.where_lon.is_not(None),
             *criteria.clauses(),

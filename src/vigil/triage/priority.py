@@ -276,6 +276,15 @@ def _categories(factors: _Factors, categories: Sequence[CategoryAssignment]) -> 
             factors.add(f"category_tier{tier}", ", ".join(codes))
 
 
+CLUSTER_FACTORS = frozenset({"several_reports", "many_reports"})
+
+
+def cluster_evidence(size: int) -> str:
+    """The evidence of a cluster-count factor. The report page restates it with the count a
+    reader may see (:mod:`vigil.triage.factor_evidence`), in these same words."""
+    return f"{size} report in this cluster" if size == 1 else f"{size} reports in this cluster"
+
+
 def _band(score: float, config: TriageConfigModel) -> Priority:
     thresholds = config.thresholds
     if score >= thresholds.P1:
@@ -312,9 +321,9 @@ def prioritise(
         factors.add("known_subject", "linkage matched a known subject; an analyst confirms it")
     sizes = config.cluster_sizes
     if cluster_size >= sizes.many:
-        factors.add("many_reports", f"{cluster_size} reports in this cluster")
+        factors.add("many_reports", cluster_evidence(cluster_size))
     elif cluster_size >= sizes.several:
-        factors.add("several_reports", f"{cluster_size} reports in this cluster")
+        factors.add("several_reports", cluster_evidence(cluster_size))
     _source(factors, rules, text, first_hand)
     _specifics(factors, items)
     _categories(factors, categories)

@@ -42,6 +42,7 @@ from vigil.intake.schemas import ReportOut
 from vigil.intake.thread import MessageOut, record_thread_viewed, thread_messages
 from vigil.linkage.schemas import EntityPage
 from vigil.linkage.views import record_entities_viewed, report_entities
+from vigil.triage.factor_evidence import WITHHELD
 from vigil.triage.labels import category_label, item_kind_label, outcome_label, readable
 from vigil.triage.models import TriageResult
 from vigil.triage.schemas import DecisionOut
@@ -275,13 +276,17 @@ def factor_rows(factors: Sequence[dict[str, Any]]) -> list[FactorRow]:
     """The factors with their evidence in words. A behaviour tier's evidence is the codes of
     its categories, and a floor rule's is the codes of what met it ("explicit_threat +
     category:aviation → at least P1"); both are named by their labels, the factors' from
-    this report's own factors (a floor is met only by factors that applied)."""
+    this report's own factors (a floor is met only by factors that applied). The factors
+    come as this reader may see them (:mod:`vigil.triage.factor_evidence`): evidence
+    withheld from them is said in the page's language."""
     labels = {str(f.get("code")): str(f.get("label") or "") for f in factors}
     rows = []
     for factor in factors:
         code = str(factor.get("code") or "")
         evidence: Said | str = str(factor.get("evidence") or "")
-        if code.startswith(TIER) and evidence:
+        if evidence == WITHHELD:
+            evidence = WITHHELD
+        elif code.startswith(TIER) and evidence:
             evidence = ", ".join(category_label(c.strip()) for c in evidence.split(","))
         elif code.startswith(FLOOR):
             met, arrow, priority = evidence.rpartition(AT_LEAST)

@@ -1,7 +1,8 @@
 """Turning triage rows into what staff are shown, always through the policy filter.
 
 A cluster's size and links count only the reports this user may see: a near-duplicate the
-user may not see is neither listed nor counted, so nothing hints that it exists.
+user may not see is neither listed nor counted, so nothing hints that it exists. The priority
+factors' evidence is held to the same rule (:mod:`vigil.triage.factor_evidence`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from vigil.access.services import StaffUser
 from vigil.db import utcnow
 from vigil.intake.models import Report
 from vigil.triage.config import is_overdue as past_due
+from vigil.triage.factor_evidence import factors_as_seen
 from vigil.triage.models import ClusterLink, TriageDecision, TriageItem, TriageResult
 from vigil.triage.schemas import ClusterLinkOut, ClusterOut, DecisionOut, ItemOut, TriageOut
 
@@ -113,14 +115,17 @@ def triage_out(session: Session, user: StaffUser, report: Report) -> TriageOut |
         .order_by(TriageDecision.made_at, TriageDecision.id)
     ).all()
     who = emails(session, [d.user_id for d in decisions] + [result.claimed_by_user_id])
+    cluster = cluster_out(session, user, report, result)
+    size = cluster.size if cluster is not None else 1
     return TriageOut(
         status=result.status,
         priority=result.priority,
         score=result.score,
-        factors=result.factors,
+        # each factor's evidence only as far as this user may see the records it rests on
+        factors=factors_as_seen(session, user, report.id, result.factors, size),
         categories=result.categories,
         entities=[item_out(i) for i in items],
-        cluster=cluster_out(session, user, report, result),
+        cluster=cluster,
         history=[
             DecisionOut(
                 action=d.action,

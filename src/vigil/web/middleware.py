@@ -57,6 +57,9 @@ class RequestObserver:
         https = scope.get("scheme") == "https"
         path: str = scope["path"]
         csp = DOCS_CSP if path.startswith("/api/docs") or path.startswith("/static/") else API_CSP
+        # Answers hold reports, identities and audit rows: no cache keeps them, unless the
+        # handler said otherwise (static assets, which hold nothing of anyone's).
+        cacheable = path.startswith("/static/")
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -67,6 +70,8 @@ class RequestObserver:
                 extra = [h for h in SECURITY_HEADERS if h[0] not in names]
                 if b"content-security-policy" not in names:
                     extra.append((b"content-security-policy", csp))
+                if b"cache-control" not in names and not cacheable:
+                    extra.append((b"cache-control", b"no-store"))
                 if https:
                     extra.append(
                         (b"strict-transport-security", b"max-age=31536000; includeSubDomains")

@@ -73,8 +73,12 @@ class RateLimiter:
 
 
 def client_key(request: Request, trust_forwarded_for: bool) -> str:
+    """The client's address: behind the one trusted proxy (``trust_forwarded_for``), the last
+    X-Forwarded-For entry, which that proxy appended; everything before it came from the
+    client, who could write anything there (a new address per guess, to dodge a lockout)."""
     if trust_forwarded_for:
         forwarded = request.headers.get("x-forwarded-for", "")
-        if forwarded:
-            return forwarded.split(",")[0].strip()
+        last = forwarded.rsplit(",", 1)[-1].strip()
+        if last:
+            return last
     return request.client.host if request.client else "unknown"
