@@ -8,26 +8,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tests.access.test_sign_in import PASSWORD, Staff, events, sign_in, staff_token, totp
+from tests.access.stepup import lapse_step_up, reauthenticate
+from tests.access.test_sign_in import PASSWORD, Staff, events, sign_in, totp
 from tests.access.test_sign_in import cheap_hashing as cheap_hashing  # autouse fixture
 from tests.factories import auth, minimal_report
 from tests.factories import staff_token as bearer_token
 from vigil.access import disclosure, pages, signin
 from vigil.access import webauthn_pages as kp
-from vigil.access.models import StaffSession
 from vigil.access.permissions import OrganisationKind, Permission, Role
 from vigil.access.services import create_user
 from vigil.audit.models import AuditEvent
 from vigil.audit.services import SYSTEM
-from vigil.db import utcnow
 from vigil.web.app import create_app
 from vigil.web.runtime import Runtime
 
@@ -94,16 +92,6 @@ def path_for(reference: str) -> str:
     return disclosure.PAGE.format(reference=reference)
 
 
-def age_second_factor(rt: Runtime, web: TestClient) -> None:
-    sid = signin.session_id(staff_token(web))
-    past = utcnow() - timedelta(minutes=6)
-    rt.db.write_sync(
-        lambda s: s.execute(
-            update(StaffSession).where(StaffSession.id == sid).values(second_factor_at=past)
-        )
-    )
-
-
 def all_audit_text(rt: Runtime) -> str:
     with rt.db.session() as session:
         rows = session.scalars(select(AuditEvent)).all()
@@ -115,7 +103,8 @@ def test_the_custodian_sees_the_identity_with_a_reason_and_it_is_audited(
 ) -> None:
     reference = submit(web)
     custodian = make_user(rt)
-    sign_in(web, custodian)  # a second factor just now counts as fresh
+    sign_in(web, custodian)
+    reauthenticate(web, custodian, path_for(reference))  # signing in alone is not enough
     form = web.get(path_for(reference))
     assert form.status_code == 200, form.text
     assert REPORTER["name"] not in form.text
@@ -140,9 +129,10 @@ def test_a_stale_second_factor_must_be_renewed_before_disclosure(
 ) -> None:
     reference = submit(web)
     custodian = make_user(rt)
-    sign_in(web, custodian)
+    sign_in(web, custodian, steps=-1)
+    reauthenticate(web, custodian, path_for(reference), steps=0)
     token = csrf_of(web, path_for(reference))
-    age_second_factor(rt, web)
+    lapse_step_up(rt, web)  # re-authenticated 6 minutes ago: no longer counts
     sent = web.get(path_for(reference))
     assert sent.status_code == 303
     assert sent.headers["location"] == f"{kp.REAUTH}?next={path_for(reference)}"
@@ -187,7 +177,9 @@ def test_a_custodian_who_may_not_see_the_report_gets_not_found(
 
 def test_an_anonymous_reporter_has_nothing_to_disclose(rt: Runtime, web: TestClient) -> None:
     reference = submit(web, {"anonymous": True})
-    sign_in(web, make_user(rt))
+    custodian = make_user(rt)
+    sign_in(web, custodian)
+    reauthenticate(web, custodian, path_for(reference))
     token = csrf_of(web, path_for(reference))
     shown = web.post(path_for(reference), data={"csrf_token": token, "justification": REASON})
     assert shown.status_code == 200

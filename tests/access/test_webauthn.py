@@ -26,6 +26,7 @@ from httpx import Response
 from sqlalchemy import select, update
 from webauthn.helpers import base64url_to_bytes, bytes_to_base64url, encode_cbor
 
+from tests.access.stepup import reauthenticate
 from tests.access.test_sign_in import (
     Staff,
     csrf,
@@ -188,8 +189,11 @@ def key_options(client: TestClient, token: str) -> dict[str, Any]:
 
 
 def registered(rt: Runtime, web: TestClient) -> tuple[Staff, SoftKey]:
+    """A staff member with a key, added after re-authenticating; then signed out. The codes
+    used are the previous and the current step, so a test may still use the next one."""
     staff = make_staff(rt)
-    sign_in(web, staff)
+    sign_in(web, staff, steps=-1)
+    reauthenticate(web, staff, kp.KEYS, steps=0)
     key = SoftKey()
     response = add_key(web, key)
     assert response.json() == {"redirect": f"{kp.KEYS}?added=1"}, response.text
@@ -205,6 +209,7 @@ def test_a_signed_in_user_adds_a_key_and_only_public_material_is_kept(
 ) -> None:
     staff = make_staff(rt)
     sign_in(web, staff)
+    reauthenticate(web, staff, kp.KEYS)  # adding a key needs a step-up after sign-in
     page = web.get(kp.KEYS)
     assert "You need JavaScript turned on in your browser to add a security key" in page.text
     assert '<script type="module" src="/static/js/webauthn.mjs"></script>' in page.text
@@ -228,6 +233,7 @@ def test_registration_refuses_another_origin_a_replay_and_a_missing_csrf_header(
 ) -> None:
     staff = make_staff(rt)
     sign_in(web, staff)
+    reauthenticate(web, staff, kp.KEYS)
     token = page_csrf(web, kp.KEYS)
     assert web.post(kp.REGISTER_OPTIONS, content="{}").status_code == 403  # no header
     assert call(web, kp.REGISTER_OPTIONS, "forged", {}).status_code == 403
@@ -385,7 +391,8 @@ def test_reauthentication_with_a_key_or_a_code_refreshes_the_second_factor(
     assert _fresh(rt, sid)
     replay = web.post(kp.REAUTH, data=form)  # the same code again
     assert replay.status_code == 400
-    assert [e.purpose for e in events(rt, "staff.reauthenticated")] == ["security_key", "totp"]
+    reauths = [e.purpose for e in events(rt, "staff.reauthenticated")]
+    assert reauths == ["totp", "security_key", "totp"]  # the first, to add the key
 
 
 def _age_second_factor(rt: Runtime, sid: str) -> None:
@@ -398,11 +405,14 @@ def _age_second_factor(rt: Runtime, sid: str) -> None:
 
 
 def _fresh(rt: Runtime, sid: str) -> bool:
-    """Whether the session's second factor was proved within the last 5 minutes."""
+    """Whether the session re-authenticated, after sign-in, within the last 5 minutes."""
     with rt.db.session() as session:
         row = session.get(StaffSession, sid)
         assert row is not None and row.second_factor_at is not None
-        return utcnow() - row.second_factor_at < timedelta(minutes=5)
+        at = row.reauthenticated_at
+        fresh = at is not None and utcnow() - at < timedelta(minutes=5)
+    assert fresh == signin.fresh_step_up(rt, sid)
+    return fresh
 
 
 def _signed_in(client: TestClient) -> bool:
@@ -419,6 +429,7 @@ def test_without_javascript_the_page_explains_and_a_key_can_be_removed(
 ) -> None:
     staff = make_staff(rt)
     sign_in(web, staff)
+    reauthenticate(web, staff, kp.KEYS)
     token = page_csrf(web, kp.KEYS)
     no_js = web.post(kp.KEYS, data={"csrf_token": token, "action": "add", "name": "Key"})
     assert no_js.status_code == 400

@@ -1,5 +1,6 @@
 """Security keys in a real Chromium, with its virtual authenticator (DevTools' WebAuthn
-domain): add a key while signed in, sign out, sign in again with the password and the key.
+domain): add a key while signed in (after re-authenticating), sign out, sign in again with
+the password and the key.
 
 This is what proves the JavaScript (``/static/js/webauthn.mjs``) talks to the real browser
 API under the real CSP: the shared fixtures fail the test on any CSP violation, script error
@@ -103,14 +104,22 @@ def test_add_a_key_then_sign_in_with_password_and_key(
     added: dict[str, Any] = cdp.send("WebAuthn.addVirtualAuthenticator", {"options": AUTHENTICATOR})
     authenticator = added["authenticatorId"]
 
-    # signed in with password and code, add a key
+    # signed in with password and code, confirm it is you again (a key change needs a
+    # step-up after sign-in: a code not used before), then add a key
     password_step(page)
     page.get_by_label("Enter the code from your authenticator app").fill(
-        pyotp.TOTP(secret).at(time.time())
+        pyotp.TOTP(secret).at(time.time() - 30)
     )
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"**{pages.HOME}")
     page.goto(kp.KEYS)
+    page.wait_for_url(f"**{kp.REAUTH}?next={kp.KEYS}")
+    expect(page.get_by_role("heading", name="Confirm it is you")).to_be_visible()
+    page.get_by_label("Enter the code from your authenticator app").fill(
+        pyotp.TOTP(secret).at(time.time())
+    )
+    page.get_by_role("button", name="Continue").click()
+    page.wait_for_url(f"**{kp.KEYS}")
     expect(page.get_by_text("You need JavaScript turned on")).to_be_visible()
     page.get_by_label("Name for the key").fill("Virtual key")
     page.get_by_role("button", name="Add a security key").click()

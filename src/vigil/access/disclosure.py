@@ -6,8 +6,9 @@ only when all of these hold, each checked on the server at the moment of disclos
 - the user's role holds ``intake:identity:disclose`` (the reporter-contact custodian only);
 - the report is one the user may see (the same 404 as a report that does not exist);
 - a justification of at least 20 characters is given, and recorded as the audit purpose;
-- the staff session proved its second factor again within the last 5 minutes
-  (``/staff/reauthenticate``), so an unattended or stolen session cannot disclose.
+- the staff session proved its second factor again, after signing in, within the last 5
+  minutes (``/staff/reauthenticate``), so an unattended or stolen session cannot disclose.
+  Signing in is not re-authentication: a custodian who has just signed in is asked too.
 
 The disclosure is audited as ``reporter.identity_disclosed`` in the same transaction as the
 decryption; the identity itself never enters the audit log. A bearer token cannot
@@ -20,8 +21,6 @@ rule has passed, the same transaction switches to the system actor to read the s
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fastapi import APIRouter, Depends, Request
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
@@ -29,12 +28,10 @@ from starlette.responses import Response
 
 from vigil.access import pages, signin
 from vigil.access.api import require
-from vigil.access.models import StaffSession
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.access.webauthn_pages import reauth_url
 from vigil.audit.services import record_event
-from vigil.db import utcnow
 from vigil.intake.models import ReporterIdentity
 from vigil.intake.reading import visible_report
 from vigil.intake.services import open_identity
@@ -45,7 +42,7 @@ from vigil.web.said import said
 from vigil.web.templating import Page, page, page_router
 
 DISCLOSE = Permission.reporter_identity_disclose
-REAUTH_WINDOW_S = 300  # how long a re-authentication counts
+REAUTH_WINDOW_S = signin.REAUTH_WINDOW_S  # how long a re-authentication counts
 MIN_JUSTIFICATION = 20
 MAX_JUSTIFICATION = 2000
 PAGE = "/staff/reports/{reference}/reporter"
@@ -84,11 +81,9 @@ def disclose_identity(
 
 
 def fresh_second_factor(rt: Runtime, sid: str, window_s: int = REAUTH_WINDOW_S) -> bool:
-    """Whether this session proved its second factor within the last ``window_s`` seconds."""
-    with rt.db.session() as session:
-        row = session.get(StaffSession, sid)
-        at = row.second_factor_at if row is not None and row.ended_at is None else None
-    return at is not None and utcnow() - at <= timedelta(seconds=window_s)
+    """Whether this session re-authenticated, after signing in, within the last ``window_s``
+    seconds (the sign-in's own second factor does not count)."""
+    return signin.fresh_step_up(rt, sid, window_s)
 
 
 def _check_visible(rt: Runtime, user: StaffUser, reference: str) -> str:

@@ -73,6 +73,12 @@ class StaffSession(Base):
     The cookie carries a random 256-bit token; only its SHA-256 is the id here, so a copy of
     this table signs nobody in. A row without ``second_factor_at`` is half-way (password
     accepted, code not yet). Rows are ended, never reused: ``ended_reason`` says why.
+
+    ``second_factor_at`` is when the second factor was last proved. A whole session is
+    created at the moment its second factor passes (``created_at == second_factor_at``), so
+    the column moves past ``created_at`` only when the holder re-authenticates
+    (``/staff/reauthenticate``): that is :attr:`reauthenticated_at`, the step-up that
+    sensitive acts ask for, kept apart from sign-in without a column of its own.
     """
 
     __tablename__ = "staff_sessions"
@@ -87,6 +93,16 @@ class StaffSession(Base):
     ended_reason: Mapped[str | None] = mapped_column(String(40))
 
     user: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def reauthenticated_at(self) -> datetime | None:
+        """When the session last re-authenticated after signing in, or None if it never has.
+
+        Signing in, with a code, a key or single sign-on, never counts: only a second factor
+        proved later than the session's creation does.
+        """
+        at = self.second_factor_at
+        return at if at is not None and at > self.created_at else None
 
 
 class ApiToken(Base):

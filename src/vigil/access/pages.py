@@ -9,6 +9,7 @@ survives. Answers never say whether an account exists (see :mod:`vigil.access.si
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 from collections import deque
@@ -104,6 +105,12 @@ class AddressFailures:
         while hits and hits[0] <= now - lim.failure_window_s:
             hits.popleft()
         return hits
+
+
+def with_retry_after(response: Response, wait_s: float) -> Response:
+    """A 429 says when to try again (whole seconds, at least 1), as the API's 429s do."""
+    response.headers["Retry-After"] = str(max(1, math.ceil(wait_s)))
+    return response
 
 
 def _failed(p: Page, client: str, lim: signin.SignInLimits) -> None:
@@ -204,7 +211,7 @@ def sign_in(p: Page = Depends(page)) -> Response:
     wait = address_failures(p.request).wait(client, lim)
     if wait is not None:
         errors["email"] = _too_many(p, wait)
-        return _sign_in_page(p, values, errors, status=429)
+        return with_retry_after(_sign_in_page(p, values, errors, status=429), wait)
     step = signin.check_password(p.rt, values["email"], values["password"], client)
     if step.outcome is signin.Outcome.no_second_factor:
         errors["email"] = p._(
@@ -279,7 +286,7 @@ def code(p: Page = Depends(page)) -> Response:
     client = _client(p.request, p.rt)
     wait = address_failures(p.request).wait(client, lim)
     if wait is not None:
-        return _code_page(p, {"code": _too_many(p, wait)}, status=429)
+        return with_retry_after(_code_page(p, {"code": _too_many(p, wait)}, status=429), wait)
     step = signin.check_code(p.rt, token, entered, client)
     outcome = step.outcome
     if outcome is signin.Outcome.accepted and step.token is not None:

@@ -46,6 +46,7 @@ TOTP_ISSUER = "Vigil"
 MIN_PASSWORD = 12
 MAX_PASSWORD = 1000
 TOUCH_EVERY_S = 60  # refresh last_seen_at at most this often: one write a minute, not a request
+REAUTH_WINDOW_S = 300  # how long a re-authentication (step-up) counts for a sensitive act
 
 
 @dataclass(frozen=True)
@@ -530,6 +531,34 @@ def sign_out(rt: Runtime, token: str, client: str | None) -> bool:
     """End the session (half-way or whole); False when there was none to end."""
     sid = session_id(token)
     return rt.db.write_sync(lambda s: _end_live(s, sid, "signed_out", utcnow(), client))
+
+
+# --- re-authentication (step-up) ----------------------------------------------------------
+
+
+def stepped_up(row: StaffSession | None, now: datetime, window_s: int = REAUTH_WINDOW_S) -> bool:
+    """Whether this live session proved its second factor again *after* signing in, within
+    the last ``window_s`` seconds.
+
+    Signing in is not re-authentication: a sensitive act (disclosing a reporter's identity,
+    adding or removing a security key) needs a step-up at ``/staff/reauthenticate``, so that
+    whoever holds a session, even one that has just been opened, is asked to prove it again.
+    """
+    if row is None or row.ended_at is not None:
+        return False
+    at = row.reauthenticated_at
+    return at is not None and now - at <= timedelta(seconds=window_s)
+
+
+def fresh_step_up(rt: Runtime, sid: str, window_s: int = REAUTH_WINDOW_S) -> bool:
+    """:func:`stepped_up` for the session ``sid``, read now."""
+    with rt.db.session() as session:
+        return stepped_up(session.get(StaffSession, sid), utcnow(), window_s)
+
+
+def mark_reauthenticated(row: StaffSession, now: datetime) -> None:
+    """Record a step-up: the session's second factor was proved again, later than sign-in."""
+    row.second_factor_at = max(now, row.created_at + timedelta(microseconds=1))
 
 
 def purge_staff_sessions(rt: Runtime) -> int:

@@ -13,6 +13,10 @@ Why it is shaped like this:
   cloned authenticator: the assertion is refused and audited.
 - Failures count against the account exactly like wrong TOTP codes (same lockout), and every
   success and refusal is audited without any key material.
+- Adding or removing a key changes how the account signs in and ends its other sessions, so
+  it needs a step-up (re-authentication after sign-in, within the last 5 minutes; see
+  :func:`vigil.access.signin.stepped_up`), checked in the same transaction as the change:
+  otherwise a hijacked or unattended session could plant its own key and shut the owner out.
 """
 
 from __future__ import annotations
@@ -109,6 +113,27 @@ class KeyRefused(Exception):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class ReauthenticationRequired(Exception):
+    """A key change asked for by a session that has not re-authenticated within the window.
+
+    Raised after the refusal has been audited (and committed); the page sends the user to
+    ``/staff/reauthenticate`` and back.
+    """
+
+
+REAUTH_REQUIRED = "reauthentication_required"
+
+
+def _refuse_unless_stepped_up(session: Session, sid: str, actor: Actor, action: str) -> bool:
+    """True (and the refusal audited, as a disclosure's is) when the session has not
+    re-authenticated recently enough for a credential change."""
+    if signin.stepped_up(session.get(StaffSession, sid), utcnow()):
+        return False
+    assert actor.user_id is not None
+    _audit(session, actor, action, actor.user_id, REAUTH_REQUIRED, outcome="denied")
+    return True
 
 
 @dataclass(frozen=True)
@@ -220,10 +245,18 @@ def parse_json(body: bytes) -> dict[str, Any]:
 # --- registration (signed in) -------------------------------------------------------------
 
 
-def registration_options(rt: Runtime, sid: str, user_id: int, rp: RelyingParty) -> str:
-    """The JSON options for ``navigator.credentials.create`` (existing keys excluded)."""
+def registration_options(rt: Runtime, sid: str, actor: Actor, rp: RelyingParty) -> str:
+    """The JSON options for ``navigator.credentials.create`` (existing keys excluded).
 
-    def work(session: Session) -> str:
+    Raises :class:`ReauthenticationRequired` (audited) without a recent step-up, so that no
+    challenge is handed to a session that may not add a key.
+    """
+    user_id = actor.user_id
+    assert user_id is not None
+
+    def work(session: Session) -> str | None:
+        if _refuse_unless_stepped_up(session, sid, actor, "staff.security_key_refused"):
+            return None
         user = session.get(User, user_id)
         assert user is not None
         existing = credentials_of(session, user_id)
@@ -245,7 +278,10 @@ def registration_options(rt: Runtime, sid: str, user_id: int, rp: RelyingParty) 
         _store_challenge(session, sid, Purpose.register, user_id, options.challenge)
         return str(options_to_json(options))
 
-    return rt.db.write_sync(work)
+    found = rt.db.write_sync(work)
+    if found is None:
+        raise ReauthenticationRequired
+    return found
 
 
 def register(
@@ -256,15 +292,26 @@ def register(
     credential: dict[str, Any],
     name: str,
 ) -> int:
-    """Verify the browser's attestation and keep the new key; returns its row id.
+    """Verify the browser's attestation and keep the new key; returns its row id (-1 when
+    the key is refused).
 
-    Registering a key changes the account's credentials, so every other session ends.
+    Registering a key changes the account's credentials, so every other session ends; and so
+    it needs a recent step-up, checked here in the same transaction: without one the
+    challenge is spent, nothing changes and :class:`ReauthenticationRequired` is raised.
     """
     user_id = actor.user_id
     assert user_id is not None
     name = " ".join(name.split())[:MAX_NAME] or "Security key"
 
-    def work(session: Session) -> int:
+    def work(session: Session) -> int | None:
+        if _refuse_unless_stepped_up(session, sid, actor, "staff.security_key_refused"):
+            session.execute(
+                delete(WebAuthnChallenge).where(
+                    WebAuthnChallenge.staff_session_id == sid,
+                    WebAuthnChallenge.purpose == Purpose.register.value,
+                )
+            )
+            return None
         try:
             challenge = _take_challenge(session, sid, Purpose.register, user_id)
             try:
@@ -305,18 +352,25 @@ def register(
         )
         return row.id
 
-    return rt.db.write_sync(work)
+    found = rt.db.write_sync(work)
+    if found is None:
+        raise ReauthenticationRequired
+    return found
 
 
 def remove_key(rt: Runtime, sid: str, actor: Actor, key_id: int) -> bool:
-    """Remove one of the actor's own keys (ending their other sessions)."""
+    """Remove one of the actor's own keys (ending their other sessions); False when there is
+    no such key of theirs. Like adding one, it needs a recent step-up, or nothing changes and
+    :class:`ReauthenticationRequired` is raised (the refusal audited)."""
     user_id = actor.user_id
     assert user_id is not None
 
-    def work(session: Session) -> bool:
+    def work(session: Session) -> bool | None:
         row = session.get(WebAuthnCredential, key_id)
         if row is None or row.user_id != user_id:
             return False
+        if _refuse_unless_stepped_up(session, sid, actor, "staff.security_key_removal_refused"):
+            return None
         session.delete(row)
         signin.end_sessions(session, user_id, "credential_changed", keep=sid)
         record_event(
@@ -324,7 +378,10 @@ def remove_key(rt: Runtime, sid: str, actor: Actor, key_id: int) -> bool:
         )
         return True
 
-    return rt.db.write_sync(work)
+    found = rt.db.write_sync(work)
+    if found is None:
+        raise ReauthenticationRequired
+    return found
 
 
 # --- assertions: sign-in and re-authentication --------------------------------------------
@@ -444,7 +501,7 @@ def reauth_options(rt: Runtime, sid: str, user_id: int, rp: RelyingParty) -> str
 def reauthenticate_with_key(
     rt: Runtime, sid: str, actor: Actor, rp: RelyingParty, data: dict[str, Any] | None
 ) -> bool:
-    """Prove presence again with a key: the session's second-factor time becomes now."""
+    """Prove presence again with a key: the session counts as re-authenticated from now."""
     user_id = actor.user_id
     assert user_id is not None
 
@@ -496,7 +553,7 @@ def _reauth_failed(rt: Runtime, session: Session, actor: Actor, reason: str) -> 
 def _reauthenticated(session: Session, sid: str, actor: Actor, how: str) -> bool:
     row = session.get(StaffSession, sid)
     assert row is not None
-    row.second_factor_at = utcnow()
+    signin.mark_reauthenticated(row, utcnow())
     user = row.user
     signin._clear_failures(user)
     _audit(session, actor, "staff.reauthenticated", user.id, how, outcome="success")

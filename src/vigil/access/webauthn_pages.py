@@ -6,6 +6,10 @@ inline script). It exchanges JSON with the endpoints below. Those are POSTs outs
 ``/api``, so, like every form, they check the CSRF token, here from the ``X-CSRF-Token``
 header (a cross-site page cannot set it), and they answer with the pages' headers (CSP,
 ``no-store``). The TOTP code remains the way to re-authenticate without a key.
+
+Adding or removing a key needs a step-up: a re-authentication after sign-in, within the last
+5 minutes. Without one, the key page and every step of adding or removing send the user to
+``/staff/reauthenticate`` and back here; the service refuses (and audits) the change itself.
 """
 
 from __future__ import annotations
@@ -111,6 +115,9 @@ def _credential(call: JsonCall) -> dict[str, Any] | None:
 
 @router.get(KEYS)
 def keys_page(user: StaffUser = Depends(_signed_in), p: Page = Depends(page)) -> Response:
+    """Managing keys starts with a step-up, as disclosing a reporter's identity does."""
+    if not signin.fresh_step_up(p.rt, _signed(p).session_id):
+        return p.redirect(reauth_url(KEYS))
     added = p.request.query_params.get("added") == "1"
     return _keys_page(p, user, {}, added=added)
 
@@ -122,7 +129,10 @@ def keys_form(user: StaffUser = Depends(_signed_in), p: Page = Depends(page)) ->
     action = _text(form, "action")
     if action == "remove" and _text(form, "key").isdecimal():
         actor = user.actor(_client(p))
-        keys.remove_key(p.rt, _signed(p).session_id, actor, int(_text(form, "key")))
+        try:
+            keys.remove_key(p.rt, _signed(p).session_id, actor, int(_text(form, "key")))
+        except keys.ReauthenticationRequired:
+            return p.redirect(reauth_url(KEYS))
         return p.redirect(KEYS)
     errors = {"name": p._("You need JavaScript turned on in your browser to add a security key")}
     return _keys_page(p, user, errors, status=400)
@@ -152,10 +162,13 @@ def _keys_page(
 def register_options(
     user: StaffUser = Depends(_signed_in), call: JsonCall = Depends(json_call)
 ) -> Response:
+    actor = user.actor(_client(call.p))
     try:
         options = keys.registration_options(
-            call.p.rt, _signed(call.p).session_id, user.id, _rp(call.p)
+            call.p.rt, _signed(call.p).session_id, actor, _rp(call.p)
         )
+    except keys.ReauthenticationRequired:
+        return call.answer({"redirect": reauth_url(KEYS)}, 403)
     except keys.KeyRefused:
         return call.answer({"error": call.p._("You cannot add more security keys.")}, 400)
     return call.answer({"options": orjson.loads(options)})
@@ -172,7 +185,10 @@ def register_verify(
     found = -1
     if credential is not None:
         label = name if isinstance(name, str) else ""
-        found = keys.register(call.p.rt, sid, actor, _rp(call.p), credential, label)
+        try:
+            found = keys.register(call.p.rt, sid, actor, _rp(call.p), credential, label)
+        except keys.ReauthenticationRequired:
+            return call.answer({"redirect": reauth_url(KEYS)}, 403)
     if found < 0:
         message = call.p._("The security key could not be added. Try again.")
         return call.answer({"error": message}, 400)
@@ -211,9 +227,10 @@ def sign_in_verify(call: JsonCall = Depends(json_call)) -> Response:
         return call.answer({"redirect": pages.SIGN_IN}, 401)
     lim = signin.limits(p.rt.settings)
     client = _client(p)
-    if pages.address_failures(p.request).wait(client, lim) is not None:
+    wait = pages.address_failures(p.request).wait(client, lim)
+    if wait is not None:
         message = p._("There have been too many failed attempts. Try again later.")
-        return call.answer({"error": message}, 429)
+        return pages.with_retry_after(call.answer({"error": message}, 429), wait)
     step = keys.sign_in_with_key(p.rt, token, _rp(p), _credential(call), client)
     if step.outcome is signin.Outcome.accepted and step.token is not None:
         # A new visitor session and CSRF token: nothing from before sign-in carries over.
