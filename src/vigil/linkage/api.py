@@ -26,6 +26,8 @@ from vigil.linkage.schemas import (
     EntityPage,
     ImportOut,
     MatchOut,
+    MatchPage,
+    MatchQuery,
     MatchReviewIn,
     ReferralIn,
     ReferralOut,
@@ -150,17 +152,14 @@ def subject_entity(
     return services.attach_entity(rt, user, reference, body.entity_id, client_address(request))
 
 
-@router.get("/matches", response_model=list[MatchOut], summary="Matches to review")
+@router.get("/matches", response_model=MatchPage, summary="Matches to review")
 def matches(
-    request: Request,
-    rt: Rt,
-    user: Reader,
-    state: Annotated[str | None, Query(pattern="^(pending|positive|negative|unsure)$")] = None,
-    blind: bool = False,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> list[MatchOut]:
-    """``blind=true`` hides every score and explanation, for unbiased review."""
-    return services.list_matches(rt, user, state, blind, limit, client_address(request))
+    request: Request, rt: Rt, user: Reader, query: Annotated[MatchQuery, Query()]
+) -> MatchPage:
+    """Matches between entities you may see, best first (probability, then id); page on
+    with ``cursor=<next_cursor>``; ``total`` counts them all. ``blind=true`` hides every
+    score and explanation, for unbiased review. An unknown parameter is refused (422)."""
+    return services.list_matches(rt, user, query, client_address(request))
 
 
 @router.get("/accuracy", response_model=list[AccuracyBand], summary="Labels by score band")
@@ -178,6 +177,9 @@ def review(
     rt: Rt,
     user: Annotated[StaffUser, Depends(require(Permission.linkage_review))],
 ) -> MatchOut:
+    """Label a match. A positive or negative match is labelled again only as a change
+    (``"change": true``, with its own reason; else 409); taking back a positive label
+    undoes its merge. Every label, with who gave it and why, is kept in the audit log."""
     return services.review_match(rt, user, match_id, body, client_address(request))
 
 
@@ -200,6 +202,9 @@ def decide_alert(
     rt: Rt,
     user: Annotated[StaffUser, Depends(require(Permission.alerts_decide))],
 ) -> AlertOut:
+    """new → reviewed → actioned | dismissed (reviewed may be skipped); actioned and
+    dismissed are final but may be re-opened as reviewed with a reason. Anything else is
+    409. Dismissing needs a reason."""
     return services.decide_alert(rt, user, alert_id, body, client_address(request))
 
 

@@ -28,7 +28,6 @@ from vigil.linkage.graph_api import entity_graph
 from vigil.linkage.schemas import (
     AlertDecisionIn,
     AlertOut,
-    AlertState,
     GraphNode,
     MatchLabel,
     MatchOut,
@@ -180,6 +179,7 @@ def entity_page(
         blind=blind,
         waterfall=waterfall,
         labels=list(MatchLabel),
+        decided_labels=services.DECIDED,  # labelling these again is a change
         may_review=Permission.linkage_review in user.permissions,
         may_read_alerts=Permission.alerts_read in user.permissions,
         errors=bool(refused),
@@ -241,7 +241,8 @@ def alerts_page(user: StaffUser = Depends(_alert_reader), p: Page = Depends(page
         alerts=alerts,
         state=state,
         states=ALERT_STATES,
-        decisions=list(AlertState),
+        next_states=services.ALERT_NEXT,  # the decisions each state may take
+        final_states=services.ALERT_FINAL,
         may_decide=Permission.alerts_decide in user.permissions,
         errors=bool(refused),
         error_list=_error_list(refused),
@@ -309,11 +310,17 @@ def review(
     raw_entity = _text(form, "entity")
     entity_id = int(raw_entity) if raw_entity.isdecimal() and len(raw_entity) <= 18 else None
     blind = _text(form, "blind") == "1"
+    change = _text(form, "change") == "1"  # the form of a decided match asks for a change
     client = _client(p.request, p.rt)
 
     def act() -> None:
         body = MatchReviewIn.model_validate(
-            {"label": _text(form, "label"), "reason": _text(form, "reason"), "blind": blind}
+            {
+                "label": _text(form, "label"),
+                "reason": _text(form, "reason"),
+                "blind": blind,
+                "change": change,
+            }
         )
         services.review_match(p.rt, user, match_id, body, client)
 

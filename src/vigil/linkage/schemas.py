@@ -6,16 +6,23 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from vigil.access.markings import Classification
+from vigil.linkage.formats import BadValue, normalise_property
 from vigil.linkage.graph import MAX_SAME_IDENTITY
-from vigil.linkage.records import SubjectStatus
+from vigil.linkage.records import PERSON_FIELDS, EntityKind, SubjectStatus
 from vigil.web.said import said
 
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+DECISION_REASON_MAX = 500
+"""Longest reason for a decision (a match's label, an alert's state, a benign entry). The
+audit log is the history of every decision and keeps each reason whole in its ``purpose``
+(500 characters); a longer one could not be kept, so it is refused, not cut."""
 
 
 class MatchLabel(StrEnum):
@@ -41,6 +48,22 @@ class PersonIn(Strict):
     phone: str | None = Field(None, max_length=30)
     email: str | None = Field(None, max_length=254)
     id_number: str | None = Field(None, max_length=40)
+
+    @field_validator(*PERSON_FIELDS)
+    @classmethod
+    def _as_imported(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Each detail is checked and stored exactly as the person CSV import stores it (the
+        same normaliser): a date of birth as an ISO date, a phone in E.164, an e-mail with
+        its domain lower-cased. A value the import would refuse is refused here, with the
+        import's own words, rather than stored as typed and then silently ignored by
+        matching."""
+        if value is None:
+            return None
+        assert info.field_name is not None
+        try:
+            return normalise_property(EntityKind.person, info.field_name, value)
+        except BadValue as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _something(self) -> PersonIn:
@@ -78,14 +101,32 @@ class SubjectEntityIn(Strict):
 
 
 class MatchReviewIn(Strict):
+    """A person's label for a match. A match labelled ``positive`` or ``negative`` is
+    decided: labelling it again is a change of decision, which must say so (``change``)
+    and give its own reason. An ``unsure`` match is still open for a second opinion."""
+
     label: MatchLabel
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: str = Field(min_length=3, max_length=DECISION_REASON_MAX)
     blind: bool = False
+    change: bool = False  # true to change a positive or negative decision
+
+
+class MatchQuery(Strict):
+    """The review list's query: anything else is refused, not silently ignored."""
+
+    state: str | None = Field(None, pattern="^(pending|positive|negative|unsure)$")
+    blind: bool = False  # hides every score and explanation, for unbiased review
+    limit: int = Field(50, ge=1, le=200)
+    cursor: str | None = Field(None, max_length=200, description="next_cursor of the last page")
 
 
 class AlertDecisionIn(Strict):
+    """A decision on an alert: new → reviewed → actioned | dismissed (reviewing may be
+    skipped: actioning or dismissing is itself a review). Actioned and dismissed are final,
+    except that a decided alert may be re-opened (``reviewed``) with a reason."""
+
     state: AlertState
-    reason: str | None = Field(None, max_length=2000)
+    reason: str | None = Field(None, max_length=DECISION_REASON_MAX)
 
     @model_validator(mode="after")
     def _reason_for_dismissal(self) -> AlertDecisionIn:
@@ -97,7 +138,7 @@ class AlertDecisionIn(Strict):
 class BenignIn(Strict):
     kind: str = Field(pattern="^(phone|email|vrm|account|id_number|name|address)$")
     value: str = Field(min_length=1, max_length=300)
-    reason: str = Field(min_length=3, max_length=2000)
+    reason: str = Field(min_length=3, max_length=DECISION_REASON_MAX)
 
 
 class EntityOut(BaseModel):
@@ -130,6 +171,14 @@ class MatchOut(BaseModel):
     reviewed_at: datetime | None
 
 
+class MatchPage(BaseModel):
+    """Matches best first (by probability, then id), only those the reader may see."""
+
+    items: list[MatchOut]
+    next_cursor: str | None  # give it as ``cursor`` for the next page; None on the last
+    total: int  # every match the reader may see with this filter
+
+
 class SubjectOut(BaseModel):
     id: int
     reference: str
@@ -158,7 +207,10 @@ class AlertOut(BaseModel):
     ask: str | None
     ask_org: str | None = None  # the organisation named in ``ask``, for pages in other languages
     evidence: list[dict[str, Any]]
-    reason: str | None
+    reason: str | None  # the latest decision's reason (every decision's is in the audit log)
+    # Who made the latest decision (their e-mail) and when; None while the alert is new.
+    decided_by: str | None = None
+    decided_at: datetime | None = None
     created_at: datetime
     updated_at: datetime
 
@@ -172,7 +224,10 @@ class EntityPage(BaseModel):
 
 class ReferralOut(BaseModel):
     entity: EntityOut
-    matches: list[MatchOut]
+    matches: list[MatchOut]  # only matches whose two entities the caller may see
+    # New alerts the caller may see. Alerts for subjects the caller may not see are raised
+    # to their owning teams all the same, but not counted here: the count would tell the
+    # caller that the person is such a subject.
     alerts_raised: int
 
 
@@ -194,6 +249,7 @@ class BenignOut(BaseModel):
     kind: str
     value: str
     reason: str
+    added_by: str | None  # the e-mail of the person who added it
     added_at: datetime
 
 

@@ -9,14 +9,16 @@ the model by themselves.
 
 from __future__ import annotations
 
+import base64
 import secrets
 from typing import Any
 
-from sqlalchemy import select, update
+import orjson
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from vigil.access import policy
-from vigil.access.models import Organisation
+from vigil.access.models import Organisation, User
 from vigil.access.services import StaffUser
 from vigil.audit.services import record_event
 from vigil.db import utcnow
@@ -43,6 +45,8 @@ from vigil.linkage.schemas import (
     BenignOut,
     EntityPage,
     MatchOut,
+    MatchPage,
+    MatchQuery,
     MatchReviewIn,
     ReferralIn,
     ReferralOut,
@@ -239,7 +243,11 @@ def submit_referral(
     rt: Runtime, user: StaffUser, body: ReferralIn, client: str | None
 ) -> ReferralOut:
     """A partner refers a person: stored under the partner's marking, matched at once, and
-    any subject it touches alerted in the same transaction."""
+    any subject it touches alerted in the same transaction.
+
+    The answer counts only the new alerts the caller may see: an alert goes to the team that
+    owns the subject, and a count of alerts the caller may not see would tell them whether
+    the person is a subject they are not cleared or sharing to know about."""
     if body.classification.rank > user.clearance.rank:
         raise Problem(
             422,
@@ -260,14 +268,20 @@ def submit_referral(
             marking=marking,
             scorer=scorer,
         )
+        # Matching and alerting run as the system: a referral is matched against every known
+        # person and the team owning any subject it touches is alerted, whoever refers (as
+        # the referrer, PostgreSQL's row-level security would hide the subjects they may not
+        # see, and those teams would never hear of it). The answer is read as them again.
+        rt.db.act_as(session, None)
         outcome = link_as_configured(session, [entity], scorer, rt.settings)
-        alerts = raise_alerts(
+        raised = raise_alerts(
             session,
             outcome.match_ids,
             record_type="entity",
             record_id=entity.id,
             record_org_id=user.org_id,
         )
+        rt.db.act_as(session, user.id)
         record_event(
             session,
             user.actor(client),
@@ -280,35 +294,128 @@ def submit_referral(
         return ReferralOut(
             entity=views.entity_out(entity, views.report_references(session, user, [entity])),
             matches=matches,
-            alerts_raised=len(alerts),
+            alerts_raised=_visible_alerts(session, user, raised),
         )
 
     return rt.db.write_sync(work, as_user=user.id)
+
+
+def _visible_alerts(session: Session, user: StaffUser, alert_ids: list[int]) -> int:
+    """How many of these alerts the user may see (through the policy, like every count)."""
+    if not alert_ids:
+        return 0
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Alert)
+            .where(Alert.id.in_(sorted(alert_ids)), policy.visible(user, Alert, "alert"))
+        )
+        or 0
+    )
 
 
 # --- matches -----------------------------------------------------------------------------
 
 
-def list_matches(
-    rt: Runtime, user: StaffUser, state: str | None, blind: bool, limit: int, client: str | None
-) -> list[MatchOut]:
-    def work(session: Session) -> list[MatchOut]:
-        query = select(Match.id).order_by(Match.match_probability.desc(), Match.id).limit(limit * 4)
-        if state:
-            query = query.where(Match.state == state)
-        found = views.visible_matches(session, user, list(session.scalars(query)), blind=blind)
-        found = found[:limit]
+def list_matches(rt: Runtime, user: StaffUser, query: MatchQuery, client: str | None) -> MatchPage:
+    """Matches the reader may see (both entities; the policy's filter, in SQL), best first
+    by probability then id, keyset-paginated, with how many there are in all.
+
+    The cursor names the last match of the page, not its score: a blind reviewer must not
+    be able to read scores out of it. The next page starts after that match's current
+    place in the order, and the match must still be one the reader may see (a cursor
+    naming any other match would place it among theirs)."""
+    after = _match_cursor(query.cursor) if query.cursor else None
+
+    def work(session: Session) -> MatchPage:
+        seen = [policy.linkage_matches(user)]
+        if query.state:
+            seen.append(Match.state == query.state)
+        rows = select(Match.id, Match.match_probability).where(*seen)
+        if after is not None:
+            last = session.execute(
+                select(Match.id, Match.match_probability).where(Match.id == after, *seen[:1])
+            ).first()
+            if last is None:
+                raise _bad_cursor()
+            rows = rows.where(
+                or_(
+                    Match.match_probability < last.match_probability,
+                    and_(Match.match_probability == last.match_probability, Match.id > last.id),
+                )
+            )
+        found = session.execute(
+            rows.order_by(Match.match_probability.desc(), Match.id).limit(query.limit + 1)
+        ).all()
+        more = len(found) > query.limit
+        ids = [row.id for row in found[: query.limit]]
+        total = session.scalar(select(func.count()).select_from(Match).where(*seen)) or 0
+        items = views.visible_matches(session, user, ids, blind=query.blind)
         record_event(
             session,
             user.actor(client),
             "matches.listed",
             record_type="match",
-            record_ids=[m.id for m in found],
-            purpose=f"state={state}" if state else None,
+            record_ids=[m.id for m in items],
+            purpose=f"state={query.state}" if query.state else None,
         )
-        return found
+        next_cursor = _encode_match_cursor(ids[-1]) if more and ids else None
+        return MatchPage(items=items, next_cursor=next_cursor, total=int(total))
 
     return rt.db.write_sync(work, as_user=user.id)
+
+
+def _encode_match_cursor(match_id: int) -> str:
+    return base64.urlsafe_b64encode(orjson.dumps(["match", match_id])).decode().rstrip("=")
+
+
+def _bad_cursor() -> Problem:
+    return Problem(
+        422,
+        said("Invalid request"),
+        said("The cursor is not valid."),
+        errors=[field_error("#/query/cursor", said("is not a valid cursor"))],
+    )
+
+
+def _match_cursor(cursor: str) -> int:
+    try:
+        kind, match_id = orjson.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if kind != "match" or not isinstance(match_id, int) or isinstance(match_id, bool):
+            raise ValueError(cursor)
+    except (ValueError, TypeError) as exc:
+        raise _bad_cursor() from exc
+    return match_id
+
+
+DECIDED = ("positive", "negative")  # a match's final labels: changed only on purpose
+_LABEL_WORDS = {
+    "positive": said("Same (positive)"),
+    "negative": said("Different (negative)"),
+    "unsure": said("Unsure"),
+}
+
+
+def _review_refusal(was: str, body: MatchReviewIn) -> Problem | None:
+    """Why this label may not be recorded now (None: it may).
+
+    Pending and unsure matches take any label (unsure asks for a second opinion). A
+    positive or negative match is decided: labelling it again is a change of decision,
+    which must be asked for (``change``) with its own reason; relabelling it the same
+    is refused too, so that nobody believes they changed something."""
+    if was not in DECIDED:
+        return None
+    if body.label.value == was:
+        detail = said("This match is already labelled %(label)s.", label=_LABEL_WORDS[was])
+    elif not body.change:
+        detail = said(
+            "This match is already labelled %(label)s. To change that decision, ask for a "
+            "change and give the reason for it.",
+            label=_LABEL_WORDS[was],
+        )
+    else:
+        return None
+    return Problem(409, said("Conflict"), detail)
 
 
 def review_match(
@@ -316,16 +423,28 @@ def review_match(
 ) -> MatchOut:
     """A person's label. Positive merges the two identities (the older id survives) and
     alerts any subject it now touches; negative is remembered so the pair is not raised
-    again; unsure keeps it open for a second opinion."""
+    again; unsure keeps it open for a second opinion.
+
+    A decided match (positive or negative) is labelled again only as an explicit change
+    (see :func:`_review_refusal`). Taking a positive label back undoes its merge: the
+    identity is recomputed from the positive links that remain (:func:`_split_identity`).
+    The match keeps the latest label, reviewer and reason; every label, with who gave it
+    and why, stays in the audit log (``match.positive|negative|unsure``, the reason as its
+    purpose), in order."""
 
     def work(session: Session) -> MatchOut:
         if not views.visible_matches(session, user, [match_id], blind=False):
             raise _not_found(said("No match with that id, or not one you may see."))
         match = session.get(Match, match_id)
         assert match is not None
+        was = match.state
+        refused = _review_refusal(was, body)
+        if refused is not None:
+            raise refused
         match.state = body.label.value
         match.reviewed_by_user_id, match.reviewed_at = user.id, utcnow()
         match.review_reason, match.blind = body.reason, body.blind
+        session.flush()
         if body.label.value == "positive":
             _merge(session, match.entity_id, match.other_entity_id)
             entity = session.get(Entity, match.entity_id)
@@ -343,6 +462,10 @@ def review_match(
                 record_org_id=entity.owning_org_id,
                 confirmed=True,
             )
+        elif was == "positive":
+            entity = session.get(Entity, match.entity_id)
+            assert entity is not None
+            _split_identity(session, entity.identity_id)
         record_event(
             session,
             user.actor(client),
@@ -367,7 +490,155 @@ def _merge(session: Session, left_id: int, right_id: int) -> None:
     session.execute(update(Identity).where(Identity.id == gone).values(merged_into_id=keep))
 
 
+def _split_identity(session: Session, identity_id: int) -> None:
+    """Recompute an identity after one of its positive links was taken back.
+
+    Its entities are grouped by the positive matches that remain among them (entities
+    still linked to each other, directly or through others, stay together); only positive
+    matches merge identities, so no such link leaves the identity's own entities. Each
+    group gets back the id it would have had had only its own links been confirmed: every
+    entity came with an identity of its own, made just before it, so the identities merged
+    into this one, in id order, are its entities' own, in id order, and a group keeps the
+    oldest of its members'. The group of the oldest entity keeps this identity's id. (When
+    the counts differ — an entity since deleted — the other groups get new identities.)"""
+    members = list(
+        session.scalars(
+            select(Entity.id).where(Entity.identity_id == identity_id).order_by(Entity.id)
+        )
+    )
+    root = {m: m for m in members}
+
+    def find(entity_id: int) -> int:
+        while root[entity_id] != entity_id:
+            root[entity_id] = root[root[entity_id]]
+            entity_id = root[entity_id]
+        return entity_id
+
+    links = session.execute(
+        select(Match.entity_id, Match.other_entity_id).where(
+            Match.state == "positive",
+            Match.entity_id.in_(members),
+            Match.other_entity_id.in_(members),
+        )
+    )
+    for one, other in links:
+        a, b = find(one), find(other)
+        if a != b:
+            root[max(a, b)] = min(a, b)
+    groups: dict[int, list[int]] = {}
+    for member in members:
+        groups.setdefault(find(member), []).append(member)
+    if len(groups) < 2:
+        return
+    merged = _merged_identities(session, identity_id)
+    own = dict(zip(members, merged, strict=True)) if len(merged) == len(members) else None
+    kind = session.scalar(select(Identity.kind).where(Identity.id == identity_id)) or "person"
+    for first, group in sorted(groups.items()):
+        if own is not None:
+            keep = min(own[m] for m in group)
+            session.execute(update(Identity).where(Identity.id == keep).values(merged_into_id=None))
+            gone = sorted(own[m] for m in group if own[m] != keep)
+            if gone:
+                session.execute(
+                    update(Identity).where(Identity.id.in_(gone)).values(merged_into_id=keep)
+                )
+        elif first == members[0]:
+            continue  # the oldest entity's group keeps the identity
+        else:
+            identity = Identity(kind=kind, created_at=utcnow())
+            session.add(identity)
+            session.flush()
+            keep = identity.id
+        if keep != identity_id:
+            session.execute(update(Entity).where(Entity.id.in_(group)).values(identity_id=keep))
+
+
+def _merged_identities(session: Session, identity_id: int) -> list[int]:
+    """This identity and every identity merged into it, directly or through others."""
+    found, frontier = {identity_id}, [identity_id]
+    while frontier:
+        frontier = [
+            i
+            for i in session.scalars(
+                select(Identity.id).where(Identity.merged_into_id.in_(frontier))
+            )
+            if i not in found
+        ]
+        found.update(frontier)
+    return sorted(found)
+
+
 # --- alerts ------------------------------------------------------------------------------
+
+
+# What may follow each state: forward only (reviewing may be skipped: actioning or
+# dismissing an alert is itself a review); actioned and dismissed are final, except that a
+# decided alert may be re-opened as reviewed with a reason (a mistaken dismissal would
+# otherwise hide a subject's re-appearance for good, and its report's priority with it).
+ALERT_NEXT: dict[str, tuple[str, ...]] = {
+    "new": ("reviewed", "actioned", "dismissed"),
+    "reviewed": ("actioned", "dismissed"),
+    "actioned": ("reviewed",),
+    "dismissed": ("reviewed",),
+}
+ALERT_FINAL = ("actioned", "dismissed")
+_STATE_WORDS = {
+    "new": said("new"),
+    "reviewed": said("reviewed"),
+    "actioned": said("actioned"),
+    "dismissed": said("dismissed"),
+}
+
+
+def _alert_refusal(was: str, body: AlertDecisionIn) -> Problem | None:
+    """Why this decision may not follow the alert's state (None: it may)."""
+    wanted = body.state.value
+    if wanted == was:
+        return Problem(
+            409,
+            said("Conflict"),
+            said("This alert is already %(state)s.", state=_STATE_WORDS[was]),
+        )
+    if wanted not in ALERT_NEXT.get(was, ()):
+        return Problem(
+            409,
+            said("Conflict"),
+            said(
+                "This alert was %(state)s, which is final. To decide it again, re-open it "
+                "first (reviewed, with the reason for re-opening it).",
+                state=_STATE_WORDS[was],
+            ),
+        )
+    if was in ALERT_FINAL and not (body.reason or "").strip():
+        return Problem(
+            422,
+            said("Invalid request"),
+            errors=[
+                field_error("#/body/reason", said("re-opening a decided alert needs its reason"))
+            ],
+        )
+    return None
+
+
+def _alerts_out(session: Session, user: StaffUser, alerts: list[Alert]) -> list[AlertOut]:
+    """The alerts as their reader may see them, each with who made its latest decision."""
+    deciders = {a.decided_by_user_id for a in alerts if a.decided_by_user_id is not None}
+    emails = (
+        dict(
+            session.execute(select(User.id, User.email).where(User.id.in_(sorted(deciders)))).all()
+        )
+        if deciders
+        else {}
+    )
+    return [
+        views.alert_out(session, user, a).model_copy(
+            update={
+                "decided_by": emails.get(a.decided_by_user_id or 0),
+                "decided_at": a.decided_at,
+            }
+        )
+        for a in alerts
+    ]
 
 
 def list_alerts(
@@ -391,7 +662,7 @@ def list_alerts(
             record_ids=[a.id for a in rows],
             purpose=f"state={state}" if state else None,
         )
-        return [views.alert_out(session, user, a) for a in rows]
+        return _alerts_out(session, user, rows)
 
     return rt.db.write_sync(work, as_user=user.id)
 
@@ -399,12 +670,21 @@ def list_alerts(
 def decide_alert(
     rt: Runtime, user: StaffUser, alert_id: int, body: AlertDecisionIn, client: str | None
 ) -> AlertOut:
+    """Record a decision that may follow the alert's state (:data:`ALERT_NEXT`), else 409.
+
+    The alert keeps its latest decision: state, reason (None when that decision gave none;
+    a dismissal always has one), who and when. Every decision, with its reason, is in the
+    audit log (``alert.<state>``); the subject and entity timelines list them all."""
+
     def work(session: Session) -> AlertOut:
         alert = session.scalar(
             select(Alert).where(Alert.id == alert_id, policy.visible(user, Alert, "alert"))
         )
         if alert is None:
             raise _not_found(said("No alert with that id, or not one you may see."))
+        refused = _alert_refusal(alert.state, body)
+        if refused is not None:
+            raise refused
         alert.state, alert.reason = body.state.value, body.reason
         alert.decided_by_user_id, alert.decided_at = user.id, utcnow()
         alert.updated_at = utcnow()
@@ -420,7 +700,7 @@ def decide_alert(
             record_ids=[alert.id],
             purpose=body.reason,
         )
-        return views.alert_out(session, user, alert)
+        return _alerts_out(session, user, [alert])[0]
 
     answer = rt.db.write_sync(work, as_user=user.id)
     rt.wake_worker()
@@ -431,9 +711,19 @@ def decide_alert(
 
 
 def add_benign(rt: Runtime, user: StaffUser, body: BenignIn, client: str | None) -> BenignOut:
+    """Add a known-benign value, stored as entities of its kind are compared; a value that
+    is no valid identifier of its kind is refused (422 on ``/value``), never stored empty."""
     from vigil.linkage.entities import normalise_benign
 
-    value = normalise_benign(body.kind, body.value)
+    try:
+        value = normalise_benign(body.kind, body.value, strict=True)
+    except ValueError as exc:
+        raise Problem(
+            422,
+            said("Invalid request"),
+            said("Some fields are missing or invalid; see errors."),
+            errors=[field_error("#/body/value", exc.args[0])],
+        ) from None
 
     def work(session: Session) -> BenignOut:
         if session.scalar(
@@ -459,18 +749,34 @@ def add_benign(rt: Runtime, user: StaffUser, body: BenignIn, client: str | None)
             record_ids=[row.id],
             purpose=body.reason,
         )
-        return BenignOut.model_validate(row, from_attributes=True)
+        return _benign_out(row, user.email)
 
     return rt.db.write_sync(work, as_user=user.id)
 
 
+def _benign_out(row: BenignValue, added_by: str | None) -> BenignOut:
+    return BenignOut(
+        id=row.id,
+        kind=row.kind,
+        value=row.value,
+        reason=row.reason,
+        added_by=added_by,
+        added_at=row.added_at,
+    )
+
+
 def list_benign(rt: Runtime, user: StaffUser, client: str | None) -> list[BenignOut]:
+    """Every known-benign value (the list is the platform's, not an organisation's), with
+    who added it and when."""
+
     def work(session: Session) -> list[BenignOut]:
-        rows = list(
-            session.scalars(select(BenignValue).order_by(BenignValue.kind, BenignValue.value))
-        )
+        rows = session.execute(
+            select(BenignValue, User.email)
+            .outerjoin(User, User.id == BenignValue.added_by_user_id)
+            .order_by(BenignValue.kind, BenignValue.value)
+        ).all()
         record_event(session, user.actor(client), "benign.listed", record_type="benign")
-        return [BenignOut.model_validate(r, from_attributes=True) for r in rows]
+        return [_benign_out(row, email) for row, email in rows]
 
     return rt.db.write_sync(work, as_user=user.id)
 
