@@ -80,9 +80,22 @@ def _event(
         record_type=record_type,
         record_ids=[str(r) for r in record_ids],
         outcome=outcome,
-        purpose=purpose,
+        purpose=_fitted(purpose),
         client_address=actor.client_address,
     )
+
+
+PURPOSE_MAX = 500  # the column's length (AuditEvent.purpose)
+
+
+def _fitted(purpose: str | None) -> str | None:
+    """A purpose or justification as the log keeps it: whole up to the column's length, else
+    cut there with an ellipsis. A long reason (a referral's may run to thousands of
+    characters, kept whole on its record) must never make the action fail for want of room;
+    the event still says who, what and that a reason was given."""
+    if purpose is None or len(purpose) <= PURPOSE_MAX:
+        return purpose
+    return purpose[: PURPOSE_MAX - 1] + "…"
 
 
 def receiving_org_id(session: Session, rt: Runtime) -> int | None:
