@@ -16,7 +16,7 @@ from rapidfuzz.distance import DamerauLevenshtein
 from splink import DuckDBAPI, Linker
 from splink.internals.realtime import compare_records
 
-from vigil.linkage.matching.model import PersonModel
+from vigil.linkage.matching.model import PersonModel, level_label
 from vigil.linkage.matching.normalise import prepare_person
 from vigil.linkage.matching.scorer import (
     PersonScorer,
@@ -222,7 +222,7 @@ def test_varied_pairs_reach_every_level_and_term_frequency_case(
                     tf_absent += 1
     for comparison, levels in zip(model.comparisons, model.level_parameters(), strict=True):
         for level, saved in zip(comparison.levels, levels, strict=True):
-            label = level.label or saved["label_for_charts"]
+            label = level_label(comparison, level, saved["label_for_charts"])
             assert seen[(comparison.name, label)] > 0, f"{comparison.name}: {label} never hit"
     assert tf_adjusted > 50
     assert tf_absent > 0  # names missing from the capped tf table: no adjustment

@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import io
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 from sqlalchemy.orm import Session
 
 from vigil.access import policy
@@ -28,7 +29,7 @@ from vigil.linkage.formats import RowError
 from vigil.linkage.linking import benign_values
 from vigil.linkage.models import Entity, EntityImport, Subject, SubjectEntity
 from vigil.linkage.online import insert_entities, scorer_for
-from vigil.linkage.records import EntityKind, EntityRecord, SubjectRef
+from vigil.linkage.records import EntityKind, EntityRecord, SubjectRef, SubjectStatus
 from vigil.linkage.schemas import ImportOut
 from vigil.linkage.services import subject_reference
 from vigil.linkage.tasks import link_entity_ids
@@ -239,7 +240,9 @@ def _subjects_from(
 def export_entities(
     rt: Runtime, user: StaffUser, fmt: str, kind: EntityKind | None, client: str | None
 ) -> str:
-    """Every entity the user may see, in the import formats (person CSV or FtM lines)."""
+    """Every entity the user may see, in the import formats (person CSV or FtM lines), each
+    with the subject it belongs to (reference, status, name, team, marking) when the user
+    may see that subject, so that importing the file elsewhere recreates the subjects."""
     from vigil.linkage.formats import write_people_csv
     from vigil.linkage.ftm import FTM_KINDS, write_ftm
 
@@ -252,7 +255,8 @@ def export_entities(
             kinds = [k for k in FTM_KINDS if kind is None or k == kind]
             query = query.where(Entity.kind.in_(sorted(kinds)))
         rows = list(session.scalars(query))
-        records = [views.entity_record(e) for e in rows]
+        subjects = _subjects_seen(session, user, query)
+        records = [replace(views.entity_record(e), subject=subjects.get(e.id)) for e in rows]
         out = io.StringIO()
         (write_people_csv if fmt == "csv" else write_ftm)(records, out)
         record_event(
@@ -266,3 +270,34 @@ def export_entities(
         return out.getvalue()
 
     return rt.db.write_sync(work, as_user=user.id)
+
+
+def _subjects_seen(
+    session: Session, user: StaffUser, entities: Select[Any]
+) -> dict[int, SubjectRef]:
+    """The subject each exported entity belongs to, among the subjects the user may see
+    (through the policy, like every read), read in one statement joined to the export's own
+    query. The files carry one subject per person; one on several subjects gets the oldest.
+    A subject's reference in a file is the one it was imported under, else Vigil's own."""
+    exported = entities.with_only_columns(Entity.id).order_by(None).subquery()
+    rows = session.execute(
+        select(SubjectEntity.entity_id, Subject, Team.name)
+        .join(exported, exported.c.id == SubjectEntity.entity_id)
+        .join(Subject, Subject.id == SubjectEntity.subject_id)
+        .outerjoin(Team, Team.id == Subject.owning_team_id)
+        .where(policy.visible(user, Subject, "subject"))
+        .order_by(SubjectEntity.entity_id, Subject.id)
+    )
+    found: dict[int, SubjectRef] = {}
+    for entity_id, subject, team in rows:
+        found.setdefault(
+            entity_id,
+            SubjectRef(
+                ref=subject.external_ref or subject.reference,
+                status=SubjectStatus(subject.status),
+                name=subject.name,
+                team=team,
+                marking=subject.classification,
+            ),
+        )
+    return found

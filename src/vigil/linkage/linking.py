@@ -4,8 +4,11 @@ Runs as ``system`` inside the pipeline (after triage) and for referrals and impo
 radar sees every record; what people then see of the matches and alerts goes through the
 access policy. Exact identifiers (phone, e-mail, plate, account, id number) link without a
 model; people are scored by the trained model and kept for review above a floor. Values on
-the known-benign list never link. A pair a person rejected is remembered and never raised
-again; re-running the same record refreshes its entities in place so ids stay stable.
+the known-benign list never link: they are put aside as signals (no exact link, no agreement
+in the model's comparisons, marked "ignored" in the explanation) while the rest of the
+entity still matches; an entity with nothing else to match on links nothing. A pair a
+person rejected is remembered and never raised again; re-running the same record refreshes
+its entities in place so ids stay stable.
 """
 
 from __future__ import annotations
@@ -19,7 +22,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from vigil.db import utcnow
-from vigil.linkage.entities import Marking, benign_keys, identifiers_of, is_benign, label_of
+from vigil.linkage import views
+from vigil.linkage.entities import (
+    Marking,
+    benign_keys,
+    benign_properties,
+    identifiers_of,
+    is_benign,
+    label_of,
+    without_benign,
+)
 from vigil.linkage.matching.scorer import PersonScorer
 from vigil.linkage.models import (
     BenignValue,
@@ -95,7 +107,9 @@ def upsert_entities(
             if (k, v) not in benign
         )
         if record.kind is EntityKind.person:
-            index_person(conn, entity.id, scorer.prepare(person_record(record)))
+            # Indexed without its benign values: they make no blocking key and no agreement.
+            matchable = person_record(without_benign(record, benign))
+            index_person(conn, entity.id, scorer.prepare(matchable))
         stored.append(entity)
     if prune:
         for gone in existing.values():
@@ -136,11 +150,18 @@ def link_entities(
     outcome = LinkOutcome(entity_ids=[e.id for e in entities])
     own = {e.id for e in entities}
     conn = session.connection()
+    records = {e.id: views.entity_record(e) for e in entities if not e.benign}
+    # The known-benign values among all of them, in one statement.
+    benign = benign_values(session, [key for r in records.values() for key in benign_keys(r)])
     for entity in entities:
         if entity.benign:
-            continue  # on a known-benign list: never raised as a match
+            continue  # nothing but known-benign values to match on: never raised as a match
+        record = records[entity.id]
+        ignored = benign_properties(record, benign)
         proposals: dict[int, dict[str, Any]] = {}
         for kind, value in _values_of(session, entity.id):
+            if (kind, value) in benign:
+                continue  # listed since the entity was stored: still never an exact link
             for other_id in session.scalars(
                 select(EntityValue.entity_id).where(
                     EntityValue.kind == kind, EntityValue.value == value
@@ -157,13 +178,18 @@ def link_entities(
                     "explanation": [{"comparison": kind, "level": "exact", "value_kind": kind}],
                 }
         if entity.kind == EntityKind.person.value:
-            prepared = _prepared(session, entity.id)
+            prepared = (
+                scorer.prepare(person_record(without_benign(record, benign)))
+                if ignored
+                else _prepared(session, entity.id)
+            )
             if prepared is not None:
                 for cand in match_prepared(
                     conn, prepared, scorer=scorer, cap=cap, floor=floor, limit=20, exclude=list(own)
                 ):
+                    steps = _benign_ignored(cand.explanation(), ignored)
                     if cand.entity_id in proposals:
-                        proposals[cand.entity_id]["explanation"] += cand.explanation()
+                        proposals[cand.entity_id]["explanation"] += steps
                         continue
                     proposals[cand.entity_id] = {
                         "method": "model",
@@ -171,7 +197,7 @@ def link_entities(
                         "match_weight": cand.match_weight,
                         "is_match": cand.is_match,
                         "model_version": scorer.model.version,
-                        "explanation": cand.explanation(),
+                        "explanation": steps,
                     }
         quiet = _benign_entities(session, proposals)
         for other_id, proposal in proposals.items():
@@ -183,6 +209,40 @@ def link_entities(
                 if new:
                     outcome.new_match_ids.append(match_id)
     return outcome
+
+
+BENIGN_IGNORED = "ignored: on the known-benign list"
+# The model's comparison that reads each property a known-benign list can name.
+_COMPARISON_OF = {
+    "phone": "phone",
+    "email": "email",
+    "id_number": "id_number",
+    "address": "location",
+}
+
+
+def _benign_ignored(
+    steps: list[dict[str, Any]], ignored: Mapping[str, tuple[str, ...]]
+) -> list[dict[str, Any]]:
+    """The explanation with the known-benign values put aside shown as such: the analyst
+    sees that the control-room number was there and was not counted, rather than a
+    comparison that seems to have had nothing to compare."""
+    if not ignored:
+        return steps
+    by_comparison: dict[str, list[str]] = {}
+    for prop, values in ignored.items():
+        by_comparison.setdefault(_COMPARISON_OF.get(prop, prop), []).extend(values)
+    for step in steps:
+        put_aside = by_comparison.get(str(step.get("comparison")))
+        if step.get("step") != "comparison" or not put_aside:
+            continue
+        step["benign_ignored"] = list(put_aside)
+        if step.get("left") is None:  # the benign value was all this side had to compare
+            step["level"] = BENIGN_IGNORED
+            step["left"] = ", ".join(put_aside)
+        else:  # the rest of it was compared (an address put aside, the postcode kept)
+            step["level"] = f"{step.get('level')} ({', '.join(put_aside)} {BENIGN_IGNORED})"
+    return steps
 
 
 def _record_match(

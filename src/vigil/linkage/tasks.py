@@ -3,6 +3,10 @@
 Triage enqueues ``linkage.report`` in its own transaction, so every triaged report is
 linked even if the process stops in between. The handler runs as ``system``; when a report
 raises its first alert it is triaged again so that "known subject" counts in its priority.
+An item an analyst rejected is no signal: its entity goes at the next run (the correction
+re-triages the report, which links it again), the evidence it gave an alert is marked
+withdrawn, an alert nobody has looked at that is left with none is dismissed with the
+reason, and the report is triaged again so that "known subject" no longer counts.
 """
 
 from __future__ import annotations
@@ -15,9 +19,12 @@ import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.audit.services import SYSTEM, record_event
+from vigil.db import utcnow
 from vigil.jobs.queue import NewJob, enqueue_many
 from vigil.jobs.registry import PartialFailure
 from vigil.linkage.alerts import raise_alerts
+from vigil.linkage.models import Alert
 from vigil.linkage.records import EntityKind, EntityRecord
 from vigil.web.runtime import Runtime
 
@@ -80,11 +87,12 @@ def report_entities(session: Session, report_id: int) -> tuple[list[EntityRecord
                     "colour": _opt(vehicle.colour),
                 },
             )
-    items = session.execute(
-        select(TriageItem.kind, TriageItem.value, TriageItem.detail).where(
-            TriageItem.report_id == report_id, TriageItem.status == "active"
+    rows = session.execute(
+        select(TriageItem.kind, TriageItem.value, TriageItem.detail, TriageItem.status).where(
+            TriageItem.report_id == report_id
         )
-    )
+    ).all()
+    items = [(kind, value, detail) for kind, value, detail, status in rows if status == "active"]
     for kind, value, detail in items:
         if kind == "person":
             add(EntityKind.person, value, _name_props(value))
@@ -96,7 +104,34 @@ def report_entities(session: Session, report_id: int) -> tuple[list[EntityRecord
             add(EntityKind.vehicle, value, {"registration": (value,)})
         elif kind == "handle":
             add(EntityKind.online_account, value, {"handle": (value,), "platform": _opt(detail)})
-    return list(found.values()), report
+    # What an analyst rejected is no signal, wherever the report gave it (its text or a
+    # field the reporter filled in), unless the same value is also held by an item in force.
+    active = {_item_key(kind, value) for kind, value, _ in items}
+    rejected = {
+        key
+        for kind, value, _detail, status in rows
+        if status == "rejected" and (key := _item_key(kind, value)) not in active
+    }
+    return [r for r in found.values() if _record_key(r) not in rejected], report
+
+
+# Which entity a triage item becomes (the kinds ``report_entities`` links).
+_ENTITY_OF_ITEM = {
+    "person": EntityKind.person,
+    "phone": EntityKind.phone,
+    "email": EntityKind.email,
+    "vrm": EntityKind.vehicle,
+    "handle": EntityKind.online_account,
+}
+
+
+def _item_key(kind: str, value: str) -> tuple[str, str] | None:
+    entity_kind = _ENTITY_OF_ITEM.get(kind)
+    return None if entity_kind is None else (entity_kind.value, " ".join(value.lower().split()))
+
+
+def _record_key(record: EntityRecord) -> tuple[str, str]:
+    return (record.kind.value, " ".join(record.id.split(":", 1)[1].split()))
 
 
 LINK_CHUNK = 16
@@ -137,10 +172,17 @@ def link_report_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
             record_id=rid,
             record_org_id=report.owning_org_id,
         )
-        if new_alerts:
+        withdrawn = withdraw_unsupported_alerts(
+            session, record_type="report", record_id=rid, entity_ids={e.id for e in entities}
+        )
+        if new_alerts or withdrawn:
             from vigil.triage.tasks import retriage
 
-            retriage(session, rid, "alert")
+            # Whether a live alert is there counts in the report's priority ("known subject").
+            if new_alerts:
+                retriage(session, rid, "alert")
+            if withdrawn:
+                retriage(session, rid, f"alert{withdrawn[0]}withdrawn")
         return len(new_alerts)
 
     # A chunk is handed to the writer at once: it commits the chunk's works in one
@@ -191,6 +233,60 @@ def link_entity_jobs(rt: Runtime, payloads: Sequence[dict[str, Any]]) -> None:
                 )
 
         rt.db.write_sync(work)
+
+
+ALERT_WITHDRAWN = (
+    "Withdrawn automatically: the information on the record that raised this alert was "
+    "corrected, and the record no longer links to this subject."
+)
+
+
+def withdraw_unsupported_alerts(
+    session: Session, *, record_type: str, record_id: int, entity_ids: set[int]
+) -> list[int]:
+    """A record's alerts whose evidence came from entities it no longer holds (an analyst
+    rejected or replaced the item they were taken from): that evidence is marked withdrawn,
+    with when and why, and kept. An alert left with no evidence that nobody has looked at
+    yet (new) is dismissed by the system with the reason, so it leaves the team's inbox and
+    stops counting in the record's priority; one a person already reviewed or actioned keeps
+    their decision (people decide) and shows its evidence withdrawn. Returns the ids of the
+    alerts dismissed. The reason names no content of the record: the subject's team may not
+    be allowed to see it."""
+    now = utcnow()
+    dismissed: list[int] = []
+    alerts = session.scalars(
+        select(Alert)
+        .where(Alert.record_type == record_type, Alert.record_id == record_id)
+        .order_by(Alert.id)
+    )
+    for alert in alerts:
+        evidence = [dict(e) for e in alert.evidence]
+        gone = [
+            e
+            for e in evidence
+            if not e.get("withdrawn_at")
+            and not {e.get("entity_id"), e.get("subject_entity_id")} & entity_ids
+        ]
+        if not gone:
+            continue
+        for e in gone:
+            e["withdrawn_at"], e["withdrawn"] = now.isoformat(), ALERT_WITHDRAWN
+        alert.evidence = evidence  # a new list: the JSON column sees the change
+        alert.updated_at = now
+        if alert.state == "new" and all(e.get("withdrawn_at") for e in evidence):
+            alert.state, alert.reason = "dismissed", ALERT_WITHDRAWN
+            alert.decided_by_user_id, alert.decided_at = None, now
+            dismissed.append(alert.id)
+    if dismissed:
+        record_event(  # as every decision on an alert: the subject's timeline lists it
+            session,
+            SYSTEM,
+            "alert.dismissed",
+            record_type="alert",
+            record_ids=dismissed,
+            purpose=ALERT_WITHDRAWN,
+        )
+    return dismissed
 
 
 def _reporter_own(rt: Runtime, session: Session, report: Any) -> set[tuple[str, str]]:

@@ -9,6 +9,7 @@ to ask. Blind review hides every number so a reviewer judges the records, not th
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
@@ -18,6 +19,7 @@ from vigil.access.models import Organisation
 from vigil.access.services import StaffUser
 from vigil.audit.services import record_event
 from vigil.intake.models import Report
+from vigil.linkage.matching.model import readable_level
 from vigil.linkage.models import Alert, Entity, Match, Subject, SubjectEntity
 from vigil.linkage.records import MATCHABLE, EntityKind, EntityRecord
 from vigil.linkage.schemas import AlertOut, EntityOut, EntityPage, MatchOut, SubjectOut
@@ -160,13 +162,24 @@ class _MatchesSeen:
                     match_weight=None if blind else m.match_weight,
                     is_match=None if blind else m.is_match,
                     model_version=m.model_version,
-                    explanation=None if blind else list(m.explanation or []),
+                    explanation=None if blind else readable_explanation(m.explanation),
                     state=m.state,
                     review_reason=m.review_reason,
                     reviewed_at=m.reviewed_at,
                 )
             )
         return out
+
+
+def readable_explanation(explanation: Sequence[Mapping[str, Any]] | None) -> list[dict[str, Any]]:
+    """A stored explanation with every level in plain words (older matches kept Splink's
+    SQL for a missing value: "phone is NULL")."""
+    return [
+        {**step, "level": readable_level(str(step.get("comparison", "")), str(step["level"]))}
+        if step.get("step") == "comparison" and isinstance(step.get("level"), str)
+        else dict(step)
+        for step in explanation or []
+    ]
 
 
 def entity_page(

@@ -51,7 +51,7 @@ from vigil.triage.config import TriageConfigModel, due_at, load_default_config
 from vigil.triage.extraction import StructuredFields, extract, merge_structured
 from vigil.triage.items import Extracted
 from vigil.triage.models import TriageConfig, TriageDecision, TriageResult
-from vigil.triage.pipeline_items import ItemPlan
+from vigil.triage.pipeline_items import ItemPlan, PeoplesItems
 from vigil.triage.priority import prioritise
 from vigil.triage.services import category_codes
 from vigil.triage.tasks import enter_queue, retriage_job
@@ -400,6 +400,7 @@ def _store_round(
             existing[prep.facts.id] = []
             fresh.add(prep.facts.id)
     plan = ItemPlan.read(conn, [(p.facts.id, p.items) for p in batch])
+    in_force = PeoplesItems.read(conn, ids)
     alerted = live_alert_reports(session, ids)
 
     probes = [
@@ -427,7 +428,7 @@ def _store_round(
             again += [retriage_job(other, f"cluster{size}") for other in members if other != rid]
         scored = prioritise(
             prep.text,
-            [i for _, i in prep.items],
+            in_force.items(rid, prep.items),
             prep.categories,
             reported_at=prep.facts.received_at,
             config=config,

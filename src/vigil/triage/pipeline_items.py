@@ -20,7 +20,7 @@ from typing import Any, cast
 from sqlalchemy import BindParameter, Connection, Table, bindparam, delete, insert, select
 
 from vigil.triage.cluster_candidates import Pair
-from vigil.triage.items import IDENTIFIER_KINDS, Extracted, ItemSource
+from vigil.triage.items import IDENTIFIER_KINDS, Extracted, ItemKind, ItemSource
 from vigil.triage.models import TriageItem
 from vigil.triage.statements import Compiled
 
@@ -138,3 +138,68 @@ class ItemPlan:
         for at in range(0, len(gone), 5000):  # PostgreSQL takes at most 65,535 parameters
             conn.execute(_DELETE, {"ids": gone[at : at + 5000]})
         _INSERT.many(conn, self.rows)
+
+
+_PEOPLES = select(
+    _items.c.report_id,
+    _items.c.followup_id,
+    _items.c.kind,
+    _items.c.value,
+    _items.c.text,
+    _items.c.start,
+    _items.c.end,
+    _items.c.detail,
+    _items.c.status,
+    _items.c.source,
+).where(
+    _items.c.report_id.in_(_IDS),
+    (_items.c.status == "rejected") | (_items.c.source == ANALYST),
+)
+
+
+_KINDS = frozenset(k.value for k in ItemKind)
+
+
+@dataclass
+class PeoplesItems:
+    """What people decided about the round's items, for scoring: an item an analyst
+    rejected is no signal (a re-run finds it again in the text, but the priority must not
+    count it), and one an analyst added or gave as a correction is."""
+
+    rejected: dict[int, set[tuple[Any, ...]]] = field(default_factory=lambda: defaultdict(set))
+    added: dict[int, list[Extracted]] = field(default_factory=lambda: defaultdict(list))
+
+    @classmethod
+    def read(cls, conn: Connection, report_ids: Sequence[int]) -> PeoplesItems:
+        found = cls()
+        for row in conn.execute(_PEOPLES, {"ids": list(report_ids)}):
+            if row.status == "rejected":
+                found.rejected[row.report_id].add((row.kind, row.value, row.start, row.followup_id))
+            elif row.status == "active" and row.kind in _KINDS:
+                found.added[row.report_id].append(
+                    Extracted(
+                        kind=ItemKind(row.kind),
+                        value=row.value,
+                        text=row.text,
+                        start=row.start,
+                        end=row.end,
+                        confidence=1.0,
+                        source=ItemSource.analyst,
+                        detail=row.detail,
+                    )
+                )
+        return found
+
+    def items(
+        self, report_id: int, found: Sequence[tuple[int | None, Extracted]]
+    ) -> list[Extracted]:
+        """The report's items in force: what the pipeline ``found`` (follow-up id, item)
+        less what people rejected, with what people added."""
+        rejected = self.rejected.get(report_id, set())
+        kept = [
+            i for fid, i in found if (i.kind.value, i.value[:500], i.start, fid) not in rejected
+        ]
+        seen = {(i.kind, i.value, i.start) for i in kept}
+        return kept + [
+            i for i in self.added.get(report_id, ()) if (i.kind, i.value, i.start) not in seen
+        ]

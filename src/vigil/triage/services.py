@@ -38,7 +38,7 @@ from vigil.triage.schemas import (
     Outcome,
     OutcomeIn,
 )
-from vigil.triage.tasks import enter_queue
+from vigil.triage.tasks import enter_queue, retriage
 from vigil.triage.views import item_out
 from vigil.web.problems import Problem, field_error
 from vigil.web.runtime import Runtime
@@ -343,9 +343,14 @@ def correct_item(
         session.flush()
         after = {"kind": answer.kind, "value": answer.value} if answer is not item else None
         _decision(session, user, report, "item_corrected", body.reason, before=before, after=after)
+        # What the report signals changed: score it again without the rejected item (and
+        # with its replacement), which links it again, withdrawing what only it supported.
+        retriage(session, report.id, f"item{item.id}corrected")
         return item_out(answer)
 
-    return _on_report(rt, user, reference, client, "triage.item.corrected", change)
+    answer = _on_report(rt, user, reference, client, "triage.item.corrected", change)
+    rt.wake_worker()
+    return answer
 
 
 def add_item(
@@ -379,9 +384,12 @@ def add_item(
             body.reason,
             after={"kind": item.kind, "value": item.value},
         )
+        retriage(session, report.id, f"item{item.id}added")  # a new signal: score and link it
         return item_out(item)
 
-    return _on_report(rt, user, reference, client, "triage.item.added", change)
+    answer = _on_report(rt, user, reference, client, "triage.item.added", change)
+    rt.wake_worker()
+    return answer
 
 
 def correct_categories(

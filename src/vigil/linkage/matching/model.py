@@ -321,6 +321,43 @@ PERSON_COMPARISONS: tuple[Comparison, ...] = (
 """The comparisons of Vigil's person model, strongest level first within each."""
 
 
+# What each comparison reads, as a person says it ("one side has no date of birth").
+COMPARISON_NOUNS = {
+    "first_name": "first name",
+    "last_name": "surname",
+    "dob": "date of birth",
+    "location": "location",
+    "phone": "phone",
+    "email": "e-mail",
+    "id_number": "identity number",
+}
+
+
+def missing_label(comparison: str) -> str:
+    """The label of a comparison's null level. Splink's own is its SQL ("phone is NULL", or
+    for location the whole ``(address_l IS NULL AND ...) OR (...)`` condition), which reads
+    to an analyst as if the value were missing on both sides even when one side has it."""
+    return f"one side has no {COMPARISON_NOUNS.get(comparison, comparison.replace('_', ' '))}"
+
+
+def level_label(comparison: Comparison, level: Level, saved_label: str | None = None) -> str:
+    """What an explanation calls a level: its declared label, plain words for a null
+    level, else the label Splink saved."""
+    if level.label:
+        return level.label
+    if level.kind in ("null", "null_all"):
+        return missing_label(comparison.name)
+    return saved_label or level.kind
+
+
+def readable_level(comparison: str, level: str) -> str:
+    """A stored explanation's level in plain words: explanations recorded before levels
+    had plain labels carry Splink's SQL for the null level."""
+    if level.endswith(" is NULL") or " IS NULL" in level:
+        return missing_label(comparison)
+    return level
+
+
 def settings_creator(
     link_type: LinkType, comparisons: Sequence[Comparison] = PERSON_COMPARISONS
 ) -> SettingsCreator:

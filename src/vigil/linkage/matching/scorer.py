@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from rapidfuzz.distance import DamerauLevenshtein, Jaro
 
-from vigil.linkage.matching.model import Level, PersonModel
+from vigil.linkage.matching.model import Level, PersonModel, level_label
 from vigil.linkage.matching.normalise import prepare_person
 from vigil.linkage.records import PersonRecord
 
@@ -303,7 +303,7 @@ class PersonScorer:
                 tf_weight = float(saved.get("tf_adjustment_weight", 1.0)) if tf_column else 0.0
                 levels.append(
                     _CompiledLevel(
-                        label=level.label or str(saved.get("label_for_charts", level.kind)),
+                        label=level_label(spec, level, saved.get("label_for_charts")),
                         test=predicate(level),
                         match_weight=_level_weight(saved),
                         tf_column=tf_column if tf_weight and level.kind != "else" else None,
