@@ -518,12 +518,14 @@ def test_an_alert_on_a_record_the_team_may_not_see_says_only_whom_to_ask(
     )
     inbox = web.get("/console/alerts").text
     assert "A record exists that you cannot see." in inbox
-    assert rt.settings.receiving_org in inbox and reference not in inbox
+    assert f'href="/console/reports/{reference}"' not in inbox  # nothing to open
     assert "Match " not in inbox  # no evidence from a record they may not see
-    ask = f"A record held by {rt.settings.receiving_org} matched; ask them to share it."
+    # whom to ask, and for what: the reference its holder knows it by
+    org = rt.settings.receiving_org
+    ask = f"Record {reference}, held by {org}, matched; ask them to share it."
     assert ask in inbox
-    welsh = web.get("/console/alerts?lang=cy").text  # whom to ask, said in Welsh
-    assert f"Mae cofnod sydd gan {rt.settings.receiving_org} yn cyfateb" in welsh
+    welsh = web.get("/console/alerts?lang=cy").text  # said in Welsh
+    assert f"Mae cofnod {reference}, sydd gan {org}, yn cyfateb" in welsh
     assert ask not in welsh
 
 

@@ -77,18 +77,20 @@ def test_a_report_sharing_a_closed_subjects_phone_alerts_its_team_as_a_reappeara
     assert len(alerts(client, token)) == 1
 
 
-def test_a_team_that_may_not_see_the_report_learns_only_that_it_exists_and_whom_to_ask(
+def test_a_team_that_may_not_see_the_report_learns_only_that_it_exists_whom_to_ask_and_for_what(
     client: TestClient, rt: Runtime
 ) -> None:
     other = investigator(rt, "svc@example.org", org="Security Service North", teams=("Desk 4",))
     subject(client, other, person={"first_name": "Karl", "phone": "+447700900123"})
-    submit(client, PHONE_REPORT)
+    reference = submit(client, PHONE_REPORT)
     run_pipeline(rt)
 
     (alert,) = alerts(client, other)
     assert alert["record_visible"] is False
     assert alert["record_reference"] is None and alert["evidence"] == []
     assert rt.settings.receiving_org in alert["ask"]
+    # what to ask for: the reference its holder knows it by, and nothing of what it holds
+    assert alert["ask_for"] == reference and reference in alert["ask"]
     # The receiving unit, for its part, sees neither the other agency's subject nor alert.
     mine = investigator(rt)
     assert alerts(client, mine) == []

@@ -304,8 +304,10 @@ def test_a_report_another_agency_holds_is_never_a_source_on_the_entity_page(
     run_pipeline(rt)
     signed_in(web, rt, "svc2@example.org", role=Role.investigator, org=OTHER_ORG, clearance=SECRET)
     html = web.get(f"/console/entities/{known['entity_ids'][0]}").text
-    assert reference not in html and "/console/reports/" not in html
+    assert "/console/reports/" not in html  # not a source: nothing to open
     assert "A record exists that you cannot see." in html  # the alert says whom to ask
+    # and for what: the reference is named only in that request, never as a source
+    assert html.count(reference) == 1 and f"Record {reference}, held by" in html
 
 
 # --- the networks of a subject and a report -----------------------------------------------

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from vigil.db import utcnow
+from vigil.intake.models import Report
 from vigil.linkage.models import Alert, Entity, Match, Subject, SubjectEntity
 
 
@@ -119,6 +120,7 @@ def _upsert(
         record_type=record_type,
         record_id=record_id,
         record_org_id=record_org_id,
+        record_ref=_reference(session, record_type, record_id),
         evidence=[evidence],
         subject_status=subject.status,
         reappeared=subject.status == "closed",
@@ -146,3 +148,12 @@ def live_alert_reports(session: Session, report_ids: Iterable[int]) -> set[int]:
         )
     )
     return set(rows)
+
+
+def _reference(session: Session, record_type: str, record_id: int) -> str:
+    """What the record's holder knows it by: a report's reference, else ``entity:N``."""
+    if record_type == "report":
+        found = session.scalar(select(Report.reference).where(Report.id == record_id))
+        if found is not None:
+            return str(found)
+    return f"{record_type}:{record_id}"

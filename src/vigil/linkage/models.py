@@ -197,6 +197,9 @@ class Alert(Base):
     record_type: Mapped[str] = mapped_column(String(20))  # report | entity (a referral, import)
     record_id: Mapped[int] = mapped_column(Integer)
     record_org_id: Mapped[int] = mapped_column(ForeignKey("organisations.id"))
+    # The record's reference (a report's, or entity:N), kept so that a team that may not see
+    # the record can still tell its holder which one to share (vigil.linkage.views.alert_out)
+    record_ref: Mapped[str | None] = mapped_column(String(40))
     # [{match_id, entity_id, subject_entity_id, method, probability, reason}]
     evidence: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     subject_status: Mapped[str] = mapped_column(String(10))  # at the time of the alert

@@ -206,6 +206,7 @@ class AlertOut(BaseModel):
     record_reference: str | None
     ask: str | None
     ask_org: str | None = None  # the organisation named in ``ask``, for pages in other languages
+    ask_for: str | None = None  # the hidden record's reference (or entity:N), for its holder
     evidence: list[dict[str, Any]]
     reason: str | None  # the latest decision's reason (every decision's is in the audit log)
     # Who made the latest decision (their e-mail) and when; None while the alert is new.

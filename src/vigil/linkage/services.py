@@ -630,15 +630,7 @@ def _alerts_out(session: Session, user: StaffUser, alerts: list[Alert]) -> list[
         if deciders
         else {}
     )
-    return [
-        views.alert_out(session, user, a).model_copy(
-            update={
-                "decided_by": emails.get(a.decided_by_user_id or 0),
-                "decided_at": a.decided_at,
-            }
-        )
-        for a in alerts
-    ]
+    return [views.alert_out(session, user, a, emails) for a in alerts]
 
 
 def list_alerts(

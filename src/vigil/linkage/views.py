@@ -15,7 +15,7 @@ from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from vigil.access import policy
-from vigil.access.models import Organisation
+from vigil.access.models import Organisation, User
 from vigil.access.services import StaffUser
 from vigil.audit.services import record_event
 from vigil.intake.models import Report
@@ -224,15 +224,23 @@ def entity_page(
     )
 
 
-def alert_out(session: Session, user: StaffUser, alert: Alert) -> AlertOut:
+def alert_out(
+    session: Session, user: StaffUser, alert: Alert, deciders: dict[int, str] | None = None
+) -> AlertOut:
+    """An alert as ``user`` may see it. On a record they may not see it says only that one
+    exists, who holds it and what to ask that organisation for: the record's reference (or
+    entity number), which tells nothing of what it holds but lets its holder find it.
+    ``deciders`` (user id to e-mail) saves a lookup per alert in a list."""
     subject = session.get(Subject, alert.subject_id)
     assert subject is not None
-    reference: str | None = None
+    held = alert.record_ref or f"{alert.record_type}:{alert.record_id}"
     if alert.record_type == "report":
-        reference = session.scalar(
-            select(Report.reference).where(Report.id == alert.record_id, policy.reports(user))
+        seen = (
+            session.scalar(
+                select(Report.id).where(Report.id == alert.record_id, policy.reports(user))
+            )
+            is not None
         )
-        seen = reference is not None
     else:
         seen = (
             session.scalar(
@@ -242,16 +250,30 @@ def alert_out(session: Session, user: StaffUser, alert: Alert) -> AlertOut:
             )
             is not None
         )
-        reference = f"entity:{alert.record_id}" if seen else None
-    ask = org = None
+    ask = org = ask_for = None
     if not seen:
+        ask_for = held
         org = session.scalar(
             select(Organisation.name).where(Organisation.id == alert.record_org_id)
         )
         ask = (
-            said("A record held by %(org)s matched; ask them to share it.", org=org)
+            said(
+                "Record %(ref)s, held by %(org)s, matched; ask them to share it.",
+                ref=ask_for,
+                org=org,
+            )
             if org
-            else said("A record held by another organisation matched; ask them to share it.")
+            else said(
+                "Record %(ref)s, held by another organisation, matched; ask them to share it.",
+                ref=ask_for,
+            )
+        )
+    decided_by = None
+    if alert.decided_by_user_id is not None:
+        decided_by = (
+            deciders.get(alert.decided_by_user_id)
+            if deciders is not None
+            else session.scalar(select(User.email).where(User.id == alert.decided_by_user_id))
         )
     return AlertOut(
         id=alert.id,
@@ -262,11 +284,14 @@ def alert_out(session: Session, user: StaffUser, alert: Alert) -> AlertOut:
         best_probability=alert.best_probability,
         record_type=alert.record_type,
         record_visible=seen,
-        record_reference=reference,
+        record_reference=held if seen else None,
         ask=ask,
         ask_org=org,
+        ask_for=ask_for,
         evidence=list(alert.evidence) if seen else [],
         reason=alert.reason,
+        decided_by=decided_by,
+        decided_at=alert.decided_at,
         created_at=alert.created_at,
         updated_at=alert.updated_at,
     )
