@@ -23,6 +23,17 @@ What is checked, and why:
 The password lockout is not applied here: it limits guessing at Vigil, and no secret is
 guessed at Vigil in this flow (the provider runs its own limits and second factor). Honouring
 it would let anyone lock an SSO user out by typing wrong passwords for their address.
+
+The same flow re-authenticates a signed-in user (the step-up that disclosing a reporter's
+identity or changing security keys needs, :func:`vigil.access.signin.stepped_up`), for staff
+whose only way in is their provider. It asks with ``prompt=login`` and ``max_age=0`` (OIDC
+Core 3.1.2.1) and seals, besides the above, that it is a step-up, for which staff session
+(the callback is a cross-site navigation that does not carry the Strict staff cookie) and
+where to go back to. On the way back every sign-in check still applies, and further: the
+provider must vouch for the session's own user (the address that would sign them in), and
+its ``auth_time`` must be present, no older than the start of this step-up and later than
+the session's own sign-in, so a provider that ignores ``max_age`` and answers from its old
+session is refused. Refusals are ``staff.reauthentication_failed`` events, as for a code.
 """
 
 from __future__ import annotations
@@ -34,8 +45,8 @@ import secrets
 import threading
 import time
 import warnings
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -49,7 +60,7 @@ from sqlalchemy import ForeignKey, LargeBinary, String, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from vigil.access import signin
-from vigil.access.models import Organisation, User
+from vigil.access.models import Organisation, StaffSession, User
 from vigil.audit.services import Actor, record_event
 from vigil.db import Base, UTCDateTime, utcnow
 from vigil.sealing import Sealed, Sealer
@@ -69,6 +80,11 @@ LEEWAY_S = 60  # clock difference tolerated on exp and iat
 RSA = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512")
 SIGNING_ALGORITHMS = (*RSA, "ES256", "ES384", "ES512", "EdDSA")
 DEFAULT_SCOPES = "openid email"
+SIGN_IN = "sign_in"
+STEP_UP = "step_up"
+# How far the provider's clock may be behind ours when its auth_time is compared with the
+# moment a step-up started (auth_time is also in whole seconds).
+STEP_UP_CLOCK_SKEW_S = 5
 
 
 class IdentityProvider(Base):
@@ -198,6 +214,18 @@ def providers_for_email(session: Session, email: str) -> list[IdentityProvider]:
     return list(session.scalars(query.order_by(IdentityProvider.name)))
 
 
+def providers_for_user(session: Session, user_id: int) -> list[IdentityProvider]:
+    """The providers that would sign this user in (their organisation's, for their address's
+    domain): the ones they may re-authenticate with."""
+    user = session.get(User, user_id)
+    if user is None:
+        return []
+    domain = user.email.rpartition("@")[2].lower()
+    query = select(IdentityProvider).where(IdentityProvider.organisation_id == user.organisation_id)
+    found = session.scalars(query.order_by(IdentityProvider.name))
+    return [x for x in found if x.allowed_email_domain in (None, domain)]
+
+
 # --- the provider's metadata and keys -----------------------------------------------------
 
 
@@ -261,7 +289,10 @@ DISCOVERY = Discovery()
 
 @dataclass(frozen=True)
 class Pending:
-    """What must survive the trip to the provider, sealed in the flow cookie."""
+    """What must survive the trip to the provider, sealed in the flow cookie.
+
+    A step-up also carries the staff session it re-authenticates (its id, the hash of the
+    cookie's token, never the token) and the console address to go back to."""
 
     provider_id: int
     state: str
@@ -269,24 +300,35 @@ class Pending:
     verifier: str
     redirect_uri: str
     started: float
+    purpose: str = SIGN_IN
+    session_id: str = ""
+    next: str = ""
 
     def seal(self, sealer: Sealer) -> str:
         blob = sealer.seal(orjson.dumps(self.__dict__), FLOW_CONTEXT).pack()
         return base64.urlsafe_b64encode(blob).decode().rstrip("=")
 
     @classmethod
-    def open(cls, sealer: Sealer, value: str | None, now: float) -> Pending:
+    def unseal(cls, sealer: Sealer, value: str | None) -> Pending:
+        """The sealed flow, however old (see :meth:`open`)."""
         if not value or len(value) > 3000:
             raise Refused("no_flow")
         try:
             blob = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             data = orjson.loads(sealer.open(Sealed.unpack(blob), FLOW_CONTEXT))
-            pending = cls(**data)
+            return cls(**data)
         except Exception as exc:  # tampered, truncated or sealed with a retired key
             raise Refused("flow_unreadable") from exc
-        if not 0 <= now - pending.started <= FLOW_TIMEOUT_S:
-            raise Refused("flow_expired")
+
+    @classmethod
+    def open(cls, sealer: Sealer, value: str | None, now: float) -> Pending:
+        pending = cls.unseal(sealer, value)
+        pending.check_age(now)
         return pending
+
+    def check_age(self, now: float) -> None:
+        if not 0 <= now - self.started <= FLOW_TIMEOUT_S:
+            raise Refused("flow_expired")
 
 
 FLOW_CONTEXT = b"oidc-flow"
@@ -307,8 +349,27 @@ def _client(provider: IdentityProvider, secret: str, redirect_uri: str) -> OAuth
 
 def begin(rt: Runtime, provider: IdentityProvider, redirect_uri: str) -> tuple[str, str]:
     """The provider's authorization URL and the sealed flow cookie's value."""
-    meta = DISCOVERY.metadata(provider.issuer)
-    pending = Pending(
+    return _authorize(rt, provider, _new_pending(provider, redirect_uri))
+
+
+def begin_step_up(
+    rt: Runtime, provider: IdentityProvider, redirect_uri: str, session_id: str, next_path: str
+) -> tuple[str, str]:
+    """As :func:`begin`, to re-authenticate the staff session ``session_id`` and go back to
+    ``next_path`` (a console path the caller has checked). ``prompt=login`` and ``max_age=0``
+    ask the provider to authenticate the person now, not to answer from a session it holds;
+    the callback checks that it did (:func:`step_up_refusal`)."""
+    pending = replace(
+        _new_pending(provider, redirect_uri),
+        purpose=STEP_UP,
+        session_id=session_id,
+        next=next_path,
+    )
+    return _authorize(rt, provider, pending, prompt="login", max_age="0")
+
+
+def _new_pending(provider: IdentityProvider, redirect_uri: str) -> Pending:
+    return Pending(
         provider_id=provider.id,
         state=secrets.token_urlsafe(32),
         nonce=secrets.token_urlsafe(32),
@@ -316,12 +377,19 @@ def begin(rt: Runtime, provider: IdentityProvider, redirect_uri: str) -> tuple[s
         redirect_uri=redirect_uri,
         started=time.time(),
     )
-    with _client(provider, "", redirect_uri) as client:
+
+
+def _authorize(
+    rt: Runtime, provider: IdentityProvider, pending: Pending, **extra: str
+) -> tuple[str, str]:
+    meta = DISCOVERY.metadata(provider.issuer)
+    with _client(provider, "", pending.redirect_uri) as client:
         url, _state = client.create_authorization_url(
             meta["authorization_endpoint"],
             state=pending.state,
             code_verifier=pending.verifier,
             nonce=pending.nonce,
+            **extra,
         )
     return str(url), pending.seal(rt.sealer)
 
@@ -515,13 +583,149 @@ def complete(rt: Runtime, flow_cookie: str | None, query: dict[str, str], client
     """The whole return leg: the new staff session's token, or Refused (already audited)."""
     try:
         pending = Pending.open(rt.sealer, flow_cookie, time.time())
-        with rt.db.session() as session:
-            provider = session.get(IdentityProvider, pending.provider_id)
-            if provider is None:
-                raise Refused("unknown_provider")
-            session.expunge(provider)
+        if pending.purpose != SIGN_IN:  # a step-up never opens a session of its own
+            raise Refused("wrong_flow")
+        provider = _detached_provider(rt, pending.provider_id)
         identity = exchange(rt, provider, pending, query)
         return sign_in(rt, provider.id, identity, client)
     except Refused as refused:
         audit_refusal(rt, refused, client)
         raise
+
+
+def _detached_provider(rt: Runtime, provider_id: int) -> IdentityProvider:
+    with rt.db.session() as session:
+        provider = session.get(IdentityProvider, provider_id)
+        if provider is None:
+            raise Refused("unknown_provider")
+        session.expunge(provider)
+    return provider
+
+
+# --- the step-up: re-authenticating a signed-in user with their provider ------------------
+
+
+class NotTheSameUser(UserRefused):
+    """The provider vouched for someone else than the session's user (``other_user_id``
+    when that someone is a Vigil user too: the auditors see both)."""
+
+    def __init__(self, provider: IdentityProvider, user_id: int, other_user_id: int | None) -> None:
+        super().__init__("other_user", provider, user_id)
+        self.other_user_id = other_user_id
+
+
+def step_up_flow(sealer: Sealer, flow_cookie: str | None) -> Pending | None:
+    """The flow, when the cookie holds a step-up (however old: its age is checked, and
+    audited, by :func:`complete_step_up`); None for a sign-in or an unreadable cookie."""
+    try:
+        pending = Pending.unseal(sealer, flow_cookie)
+    except Refused:
+        return None
+    return pending if pending.purpose == STEP_UP and pending.session_id else None
+
+
+def step_up_refusal(
+    authenticated_at: datetime | None, started: float, signed_in_at: datetime
+) -> str | None:
+    """Why the provider's authentication does not count as a step-up, or None when it does.
+
+    It must say when it happened (``auth_time``), and that must be after this step-up began
+    (give or take :data:`STEP_UP_CLOCK_SKEW_S` between the provider's clock and ours) and
+    after the session's own sign-in, so that neither an old session at the provider nor the
+    sign-in itself can pass for a new authentication.
+    """
+    if authenticated_at is None:
+        return "no_auth_time"
+    if authenticated_at.timestamp() < started - STEP_UP_CLOCK_SKEW_S:
+        return "stale_authentication"
+    if authenticated_at <= signed_in_at:
+        return "stale_authentication"
+    return None
+
+
+def complete_step_up(
+    rt: Runtime, pending: Pending, query: dict[str, str], client: str, browser_sid: str | None
+) -> str:
+    """The return leg of a step-up: the session has re-authenticated, and this is the console
+    address to go back to; or Refused, already audited as ``staff.reauthentication_failed``.
+
+    ``browser_sid`` is the staff session the browser sent, if it sent one (the provider's
+    redirect is cross-site, so browsers normally do not): it must be the one that started.
+    """
+    try:
+        if pending.purpose != STEP_UP or not pending.session_id:
+            raise Refused("wrong_flow")
+        pending.check_age(time.time())
+        if browser_sid is not None and not hmac.compare_digest(browser_sid, pending.session_id):
+            raise Refused("other_session")
+        provider = _detached_provider(rt, pending.provider_id)
+        identity = exchange(rt, provider, pending, query)
+        rt.db.write_sync(lambda session: _step_up(session, rt, pending, identity, client))
+        return pending.next
+    except Refused as refused:
+        audit_step_up_refusal(rt, refused, pending.session_id, client)
+        raise
+
+
+def _step_up(
+    session: Session, rt: Runtime, pending: Pending, identity: Identity, client: str
+) -> None:
+    provider = session.get(IdentityProvider, pending.provider_id)
+    if provider is None:
+        raise Refused("unknown_provider")
+    row = session.get(StaffSession, pending.session_id)
+    if row is None or row.second_factor_at is None:
+        raise Refused("no_session", provider)
+    user = row.user
+    lim = signin.limits(rt.settings)
+    now = utcnow()
+    idle, absolute = (timedelta(seconds=s) for s in (lim.idle_timeout_s, lim.absolute_timeout_s))
+    if row.ended_at is not None or signin._session_over(row, now, idle, absolute) is not None:
+        raise UserRefused("session_ended", provider, user.id)  # ended as the next page will
+    if provider.organisation_id != user.organisation_id or identity.email != user.email:
+        other = session.scalar(select(User.id).where(User.email == identity.email))
+        raise NotTheSameUser(provider, user.id, other)
+    reason = step_up_refusal(identity.authenticated_at, pending.started, row.authenticated_at)
+    if reason is not None:
+        raise UserRefused(reason, provider, user.id)
+    signin.mark_reauthenticated(row, now)
+    record_event(
+        session,
+        Actor(f"user:{user.id}", user.id, user.organisation_id, client),
+        "staff.reauthenticated",
+        record_type="user",
+        record_ids=[user.id],
+        outcome="success",
+        purpose=f"oidc:{provider.name}",
+    )
+
+
+def audit_step_up_refusal(rt: Runtime, refused: Refused, session_id: str, client: str) -> None:
+    """One ``staff.reauthentication_failed`` event by the session's user: the reason and the
+    provider, never a token or code. Unlike a wrong code it does not count towards the
+    account's lockout: nothing is guessed at Vigil here (see the module's docstring)."""
+    name = refused.provider_name
+    purpose = f"{refused.reason} (oidc:{name})" if name else refused.reason
+
+    def work(session: Session) -> None:
+        row = session.get(StaffSession, session_id) if session_id else None
+        if row is None:
+            actor = Actor(label="anonymous", client_address=client)
+            ids: list[int] = []
+        else:
+            user = row.user
+            actor = Actor(f"user:{user.id}", user.id, user.organisation_id, client)
+            ids = [user.id]
+        if isinstance(refused, NotTheSameUser) and refused.other_user_id is not None:
+            ids.append(refused.other_user_id)
+        record_event(
+            session,
+            actor,
+            "staff.reauthentication_failed",
+            record_type="user" if ids else None,
+            record_ids=ids,
+            outcome="failure",
+            purpose=purpose,
+        )
+
+    rt.db.write_sync(work)

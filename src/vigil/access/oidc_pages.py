@@ -4,6 +4,12 @@ The sign-in pages are public (nobody is signed in yet); :mod:`vigil.access.oidc`
 everything. The flow cookie is SameSite=Lax and lives only for the trip to the provider:
 the provider's redirect back is a cross-site navigation, which Lax cookies survive and
 Strict ones do not. It is removed on the way back, whatever the outcome.
+
+The same callback ends a re-authentication through the provider (started from
+``/staff/reauthenticate``, :mod:`vigil.access.webauthn_pages`): the provider knows one
+redirect address for Vigil, and the sealed flow says which of the two it is. Like signing
+in, it ends on a page that moves on by itself, since the navigation back from the provider
+does not carry the Strict staff cookie, and one from this page does.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ from __future__ import annotations
 from fastapi import Depends
 from starlette.responses import Response
 
-from vigil.access import oidc, pages
+from vigil.access import oidc, pages, signin
 from vigil.access.api import public
 from vigil.access.permissions import Permission
 from vigil.web.ratelimit import client_key
@@ -70,7 +76,11 @@ def start(provider_id: int, p: Page = Depends(page)) -> Response:
     except oidc.Refused as refused:
         refused.provider_name = provider.name
         return _failed(p, refused)
-    response = p.redirect(url)
+    return remember_flow(p, p.redirect(url), flow)
+
+
+def remember_flow(p: Page, response: Response, flow: str) -> Response:
+    """Set the flow cookie for the trip to the provider (signing in or re-authenticating)."""
     name = _flow_cookie_name(p)
     response.set_cookie(
         name,
@@ -88,6 +98,9 @@ def start(provider_id: int, p: Page = Depends(page)) -> Response:
 def callback(p: Page = Depends(page)) -> Response:
     flow = p.request.cookies.get(_flow_cookie_name(p))
     query = {k: v for k, v in p.request.query_params.items() if len(v) <= 4096}
+    step_up = oidc.step_up_flow(p.rt.sealer, flow)
+    if step_up is not None:
+        return _forget_flow(p, _stepped_up(p, step_up, query))
     try:
         token = oidc.complete(p.rt, flow, query, _client(p))
     except oidc.Refused:
@@ -98,6 +111,25 @@ def callback(p: Page = Depends(page)) -> Response:
     response = pages.render_staff(p, "access/sso_done.html")
     pages._set_cookie(p.request, response, token)
     return _forget_flow(p, response)
+
+
+def _stepped_up(p: Page, pending: oidc.Pending, query: dict[str, str]) -> Response:
+    """Back from re-authenticating: on to where the user was going, or why not (audited)."""
+    token = pages.staff_cookie(p.request)
+    browser_sid = signin.session_id(token) if token else None
+    try:
+        target = oidc.complete_step_up(p.rt, pending, query, _client(p), browser_sid)
+    except oidc.Refused:
+        return step_up_failed(p, pending.next or pages.HOME)
+    return pages.render_staff(p, "access/reauthenticate.html", stepped_up=True, next=target)
+
+
+def step_up_failed(p: Page, target: str) -> Response:
+    """The one answer for a refused re-authentication through a provider (the reason is in
+    the audit log): a way back to ``/staff/reauthenticate``, for ``target`` (a checked path)."""
+    return pages.render_staff(
+        p, "access/reauthenticate.html", status=400, sso_failed=True, next=target, errors={}
+    )
 
 
 def _failed(p: Page, refused: oidc.Refused) -> Response:

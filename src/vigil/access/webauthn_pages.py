@@ -5,7 +5,9 @@ JavaScript is needed; the script is a file (``/static/js/webauthn.mjs``: the CSP
 inline script). It exchanges JSON with the endpoints below. Those are POSTs outside
 ``/api``, so, like every form, they check the CSRF token, here from the ``X-CSRF-Token``
 header (a cross-site page cannot set it), and they answer with the pages' headers (CSP,
-``no-store``). The TOTP code remains the way to re-authenticate without a key.
+``no-store``). The TOTP code remains the way to re-authenticate without a key, and staff
+whose organisation signs them in through its OpenID provider may sign in there again
+(:func:`vigil.access.oidc.begin_step_up`; the SSO callback finishes it).
 
 Adding or removing a key needs a step-up: a re-authentication after sign-in, within the last
 5 minutes. Without one, the key page and every step of adding or removing send the user to
@@ -23,9 +25,10 @@ from fastapi import Depends, Request
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
-from vigil.access import pages, signin
+from vigil.access import oidc, oidc_pages, pages, signin
 from vigil.access import webauthn as keys
 from vigil.access.api import public
+from vigil.access.models import User
 from vigil.access.permissions import Permission
 from vigil.access.services import StaffUser
 from vigil.web.problems import Problem
@@ -42,6 +45,7 @@ _signed_in = pages.staff_session(Permission.staff_console_view)
 KEYS = "/staff/security-keys"
 SIGN_IN_KEY = "/staff/sign-in/key"
 REAUTH = "/staff/reauthenticate"
+REAUTH_SSO = "/staff/reauthenticate/sso"
 REGISTER_OPTIONS = "/staff/webauthn/register/options"
 REGISTER_VERIFY = "/staff/webauthn/register/verify"
 SIGN_IN_OPTIONS = "/staff/webauthn/sign-in/options"
@@ -302,15 +306,50 @@ def _still_signed_in(p: Page) -> bool:
 def _reauth_page(
     p: Page, user: StaffUser, target: str, errors: dict[str, str], status: int = 200
 ) -> Response:
+    with p.rt.db.session() as session:
+        providers = [
+            {"id": x.id, "name": x.name} for x in oidc.providers_for_user(session, user.id)
+        ]
+        found = session.get(User, user.id)
+        has_totp = found is not None and found.totp_sealed is not None
     return pages.render_staff(
         p,
         "access/reauthenticate.html",
         status=status,
         next=target,
         has_keys=keys.has_keys(p.rt, user.id),
+        providers=providers,
+        # Someone whose only way in is their provider has no code to enter.
+        has_code=has_totp or not providers,
         errors=errors,
         error_list=[{"text": errors[n], "href": f"#{n}"} for n in ("code",) if n in errors],
     )
+
+
+@router.post(REAUTH_SSO)
+def reauth_sso(user: StaffUser = Depends(_signed_in), p: Page = Depends(page)) -> Response:
+    """Leave to sign in again at the user's own provider, which must authenticate them anew
+    (``prompt=login``, ``max_age=0``); the SSO callback checks it did and brings them back."""
+    form: FormData = p.request.state.form
+    target = safe_next(_text(form, "next"))
+    chosen = _text(form, "provider")
+    sid = _signed(p).session_id
+    with p.rt.db.session() as session:
+        offered = {x.id: x for x in oidc.providers_for_user(session, user.id)}
+        known = chosen.isascii() and chosen.isdecimal() and len(chosen) < 12
+        provider = offered.get(int(chosen)) if known else None
+        if provider is not None:
+            session.expunge(provider)
+    try:
+        if provider is None:  # not one of theirs: a forged form
+            raise oidc.Refused("unknown_provider")
+        redirect_uri = str(p.request.url_for("sso_callback"))
+        url, flow = oidc.begin_step_up(p.rt, provider, redirect_uri, sid, target)
+    except oidc.Refused as refused:
+        refused.provider_name = provider.name if provider is not None else None
+        oidc.audit_step_up_refusal(p.rt, refused, sid, _client(p))
+        return oidc_pages.step_up_failed(p, target)
+    return oidc_pages.remember_flow(p, p.redirect(url), flow)
 
 
 @router.post(REAUTH_OPTIONS)
