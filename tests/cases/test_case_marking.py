@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from tests.cases.world import CONDITIONS, World, build_world
+from tests.cases.world import CONDITIONS, HEALTH, World, build_world
 from tests.factories import auth, staff_token
 from tests.triage.test_triage_api import run_pipeline
 from vigil.access.markings import Classification
 from vigil.access.models import User
-from vigil.access.permissions import Role
+from vigil.access.permissions import OrganisationKind, Role
 from vigil.access.services import staff_user
 from vigil.audit.models import AuditEvent
 from vigil.cases.models import Case, CaseLink
@@ -224,3 +224,33 @@ def test_a_raise_above_the_linkers_clearance_is_refused_and_nothing_is_linked(
 
     rt.db.write_sync(work)
     assert world.case(ref)["classification"] == "OFFICIAL-SENSITIVE"
+
+
+def test_a_raise_above_a_partners_agreement_ends_that_share(
+    client: TestClient, rt: Runtime
+) -> None:
+    world = build_world(client, rt)
+    report, secret = world.submit(), world.submit("A drone over the depot at dusk.")
+    ref = world.open_case(reports=[report])["reference"]
+    assert world.share(ref, HEALTH).status_code == 201  # agreement: up to OFFICIAL-SENSITIVE
+    cleared = staff_token(
+        rt,
+        "cleared.partner@example.org",
+        role=Role.partner_practitioner,
+        org=HEALTH,
+        org_kind=OrganisationKind.health,
+        clearance=Classification.secret,
+    )
+    assert world.get(f"/{ref}", cleared).status_code == 200
+    mark(rt, secret, Classification.secret)
+    linker = staff_token(rt, "secret.analyst@example.org", clearance=Classification.secret)
+
+    answer = world.post(f"/{ref}/links", linker, {"reports": [secret]})
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["classification"] == "SECRET"
+    ended = [e["summary"] for e in answer.json()["timeline"] if e["kind"] == "share_ended"]
+    assert ended == [f"Sharing with {HEALTH} ended: no agreement covers a SECRET case"]
+    assert world.get(f"/{ref}", cleared).status_code == 404  # cleared, but no agreement now
+    shares = world.get(f"/{ref}/shares", linker).json()
+    assert [s["revoked_at"] is not None for s in shares] == [True]

@@ -341,6 +341,44 @@ def revoke(
     return _named(session, row)
 
 
+def end_shares_beyond(
+    session: Session, user: StaffUser, record: Any, record_type: str, marking: Classification
+) -> list[ShareOut]:
+    """End the live shares of ``record`` with other organisations that no agreement in force
+    covers at ``marking`` (the record was marked higher since it was shared), each audited;
+    the shares ended. Shares within the owning organisation need no agreement and stay."""
+    rows = session.scalars(
+        select(RecordShare)
+        .where(
+            RecordShare.record_type == record_type,
+            RecordShare.record_id == record.id,
+            RecordShare.revoked_at.is_(None),
+            RecordShare.agreement_id.is_not(None),
+        )
+        .order_by(RecordShare.id)
+    ).all()
+    ended = []
+    for row in rows:
+        target = row.org_id
+        if target is None and row.team_id is not None:
+            target = session.scalar(select(Team.organisation_id).where(Team.id == row.team_id))
+        if target is None or agreement_covering(
+            session, record.owning_org_id, target, record_type, marking
+        ):
+            continue
+        row.revoked_at, row.revoked_by = utcnow(), user.id
+        record_event(
+            session,
+            user.actor(None),
+            "record.share_revoked",
+            record_type=record_type,
+            record_ids=[getattr(record, "reference", record.id)],
+            purpose=f"share {row.id} ended: marked {marking.value}, above its agreement",
+        )
+        ended.append(_named(session, row))
+    return ended
+
+
 def shares_of(session: Session, record: Any, record_type: str) -> list[ShareOut]:
     rows = session.scalars(
         select(RecordShare)

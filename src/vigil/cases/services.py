@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.access import policy
+from vigil.access import policy, sharing
 from vigil.access.markings import Classification, most_restrictive
 from vigil.access.models import Team, User
 from vigil.access.permissions import Permission
@@ -341,6 +341,16 @@ def _raise_marking(
         handling_before=before.handling_code,
         handling_after=after.handling_code,
     )
+    if after.classification.rank > before.classification.rank:
+        for ended in sharing.end_shares_beyond(session, user, case, "case", after.classification):
+            add_event(
+                session,
+                case,
+                user,
+                "share_ended",
+                f"Sharing with {ended.team or ended.organisation} ended: no agreement covers "
+                f"a {after.classification.value} case",
+            )
     return before, after
 
 
