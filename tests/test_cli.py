@@ -26,6 +26,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, inspect, select
 
 from tests.scratch import Cli, flat, master_key, runner
+from vigil.access.commands import CLI_ACTOR
 from vigil.access.models import ApiToken, Organisation, SharingAgreement, Team, User
 from vigil.audit.models import AuditEvent
 from vigil.cli import app
@@ -269,7 +270,8 @@ def test_export_is_recorded_as_one_audit_event(seeded: Cli) -> None:
         references = set(conn.scalars(select(Report.reference)))
     assert len(events) == 1
     event = events[0]
-    assert event.purpose == "weekly review" and event.actor_label == "cli"
+    assert event.purpose == "weekly review" and event.actor_label == CLI_ACTOR.label
+    assert event.actor_label.startswith("cli:") and "@" in event.actor_label  # who, and where
     assert set(event.record_ids) == references and len(event.record_ids) == 40
 
 
@@ -371,7 +373,7 @@ def test_creating_a_team_that_exists_says_so_and_changes_nothing(migrated: Cli) 
     first = migrated("teams", "create", "Triage", "--org", "Test Force")
     assert "Created team Triage in Test Force." in flat(first.stderr)
     events = migrated.count(AuditEvent)
-    again = migrated("teams", "create", "Triage", "--org", "Test Force", code=1)
+    again = migrated("teams", "create", "Triage", "--org", "Test Force", code=2)
     assert "A team called 'Triage' already exists in Test Force." in flat(again.stderr)
     assert "Created" not in again.stderr
     assert migrated.count(Team) == 1 and migrated.count(AuditEvent) == events

@@ -15,10 +15,17 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from vigil import migrate
-from vigil.access.commands import agreements_app, orgs_app, teams_app, tokens_app, users_app
+from vigil.access.commands import (
+    CLI_ACTOR,
+    agreements_app,
+    orgs_app,
+    teams_app,
+    tokens_app,
+    users_app,
+)
 from vigil.access.oidc_commands import idp_app
 from vigil.audit.commands import app as audit_app
-from vigil.audit.services import Actor, record_event
+from vigil.audit.services import record_event
 from vigil.db import as_utc
 from vigil.intake.export import ExportFormat, ReportExportWriter, report_rows
 from vigil.intake.models import Report
@@ -56,7 +63,6 @@ for sub, name in (
     app.add_typer(sub, name=name)
 
 err = Console(stderr=True)
-CLI_ACTOR = Actor(label="cli")
 
 
 def _runtime() -> Runtime:

@@ -7,14 +7,19 @@ only its hash (password) or its sealed form (TOTP secret) is kept.
 
 from __future__ import annotations
 
+import os
+import pwd
+import shlex
+import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, TypeVar
 
 import typer
 from email_validator import EmailNotValidError, validate_email
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,13 +29,19 @@ from vigil.access.models import ApiToken, Organisation, SharingAgreement, Team, 
 from vigil.access.permissions import OrganisationKind, Permission, Role, permissions_for
 from vigil.access.services import (
     TOKEN_DAYS,
+    BadName,
     ScopeRefused,
     UserExists,
-    create_user,
-    ensure_organisation,
-    ensure_team,
+    add_user,
+    checked_name,
+    close_names,
+    create_organisation,
+    create_team,
+    find_organisation,
+    find_team,
     issue_token,
     join_team,
+    refuse_taken_email,
 )
 from vigil.access.sharing import create_agreement
 from vigil.access.signin import (
@@ -51,31 +62,78 @@ users_app = typer.Typer(help="Staff users.", no_args_is_help=True)
 tokens_app = typer.Typer(help="Bearer API tokens for integrations.", no_args_is_help=True)
 agreements_app = typer.Typer(help="Data-sharing agreements.", no_args_is_help=True)
 err = Console(stderr=True)
-CLI_ACTOR = Actor(label="cli")
 T = TypeVar("T")
+# The audit column holding the label (audit_events.actor_label) is String(80).
+_LABEL_MAX = 80
+
+
+def cli_actor_label() -> str:
+    """Who ran a command, as its audit events name them: ``cli:ACCOUNT@HOST``.
+
+    The account is the operating system's name for the process's real user id, not $USER or
+    $LOGNAME, which whoever runs the command sets as they please. Run through sudo as root,
+    the account sudo says invoked it is added: ``cli:root@host(sudo:alice)``. A name and a
+    host only, never a secret; anything but printable characters becomes ``?``.
+    """
+    uid = os.getuid()
+    try:
+        account = pwd.getpwuid(uid).pw_name
+    except KeyError:  # an account without a passwd entry (a container's, say)
+        account = f"uid={uid}"
+    label = f"cli:{_plain(account)}@{_plain(socket.gethostname())}"
+    invoker = os.environ.get("SUDO_USER")
+    if uid == 0 and invoker:
+        label += f"(sudo:{_plain(invoker)})"
+    return label[:_LABEL_MAX]
+
+
+def _plain(text: str) -> str:
+    return "".join(c if c.isprintable() and not c.isspace() else "?" for c in text) or "?"
+
+
+CLI_ACTOR = Actor(label=cli_actor_label())
+"""The actor of every administrative command: the one place a CLI actor is built."""
 
 
 class Refused(Exception):
     """A clear, specific reason the command changed nothing."""
 
 
+# A name the name rule refuses exits as other invalid input does (Typer's usage errors).
+BAD_INPUT = 2
+
+
 def run(work: Callable[[Session], T]) -> T:
-    """Run ``work`` in one committed transaction; a refusal exits 1 with its reason."""
+    """Run ``work`` in one committed transaction; a refusal exits 1 with its reason, a name
+    the name rule refuses exits 2 (nothing is changed either way)."""
     rt = Runtime.build(get_settings())
     try:
         return rt.db.write_sync(work)
+    except BadName as exc:
+        _say_refused(exc)
+        raise typer.Exit(BAD_INPUT) from exc
     except (Refused, UserExists, ValueError) as exc:  # WeakPassword is a ValueError
-        err.print(f"[red]{exc}[/red]", markup=True, highlight=False)
+        _say_refused(exc)
         raise typer.Exit(1) from exc
     finally:
         rt.db.close()
 
 
+def _say_refused(exc: Exception) -> None:
+    err.print(f"[red]{escape(str(exc))}[/red]", highlight=False, soft_wrap=True)
+
+
 def _org(session: Session, name: str) -> Organisation:
-    org = session.scalar(select(Organisation).where(Organisation.name == name))
+    org = find_organisation(session, name)
     if org is None:
-        raise Refused(f"No organisation called {name!r}.")
+        names = session.scalars(select(Organisation.name))
+        raise Refused(f"No organisation called {name!r}.{_did_you_mean(names, name)}")
     return org
+
+
+def _did_you_mean(names: Iterable[str], name: str) -> str:
+    close = close_names(names, name)
+    return f" Did you mean {' or '.join(map(repr, close))}?" if close else ""
 
 
 def _user(session: Session, email: str) -> User:
@@ -92,20 +150,8 @@ def orgs_create(
 ) -> None:
     """Create an organisation."""
 
-    def work(session: Session) -> None:
-        if session.scalar(select(Organisation.id).where(Organisation.name == name)):
-            raise Refused(f"An organisation called {name!r} already exists.")
-        org = ensure_organisation(session, name, kind)
-        record_event(
-            session,
-            CLI_ACTOR,
-            "organisation.created",
-            record_type="organisation",
-            record_ids=[org.id],
-        )
-
-    run(work)
-    err.print(f"Created organisation {name} ({kind.value}).")
+    created = run(lambda session: create_organisation(session, CLI_ACTOR, name, kind).name)
+    err.print(f"Created organisation {escape(created)} ({kind.value}).", highlight=False)
 
 
 @teams_app.command("create")
@@ -115,16 +161,12 @@ def teams_create(
 ) -> None:
     """Create a team in an organisation."""
 
-    def work(session: Session) -> None:
+    def work(session: Session) -> tuple[str, str]:
         organisation = _org(session, org)
-        exists = select(Team.id).where(Team.organisation_id == organisation.id, Team.name == name)
-        if session.scalar(exists) is not None:
-            raise Refused(f"A team called {name!r} already exists in {org}.")
-        team = ensure_team(session, organisation, name)
-        record_event(session, CLI_ACTOR, "team.created", record_type="team", record_ids=[team.id])
+        return create_team(session, CLI_ACTOR, organisation, name).name, organisation.name
 
-    run(work)
-    err.print(f"Created team {name} in {org}.")
+    team, in_org = run(work)
+    err.print(f"Created team {escape(team)} in {escape(in_org)}.", highlight=False)
 
 
 def _email(value: str) -> str:
@@ -140,7 +182,7 @@ def users_create(
     email: Annotated[
         str, typer.Argument(help="E-mail address (the sign-in name)", callback=_email)
     ],
-    org: Annotated[str, typer.Option(help="Organisation name (created if missing)")],
+    org: Annotated[str, typer.Option(help="Organisation name (created if missing, and audited)")],
     role: Annotated[Role, typer.Option(help="Role")],
     org_kind: Annotated[
         OrganisationKind, typer.Option(help="Kind, if the organisation is new")
@@ -153,32 +195,48 @@ def users_create(
     ] = TOKEN_DAYS,
     team: Annotated[
         list[str] | None,
-        typer.Option(help="Team in the organisation (created if missing); repeatable"),
+        typer.Option(help="Team in the organisation (created if missing, and audited); repeatable"),
     ] = None,
     clearance: Annotated[
         Classification, typer.Option(help="Highest classification the user may see")
     ] = Classification.official_sensitive,
 ) -> None:
-    """Create a staff user (new reports are seen by the receiving organisation's team only)."""
+    """Create a staff user (new reports are seen by the receiving organisation's team only).
 
-    def work(session: Session) -> tuple[str, str | None]:
-        user = create_user(
-            session,
-            CLI_ACTOR,
-            email,
-            org,
-            role,
-            org_kind,
-            teams=tuple(team or ()),
-            clearance=clearance,
+    An organisation or team that does not exist yet is created under the same name rule as
+    ``orgs create`` and ``teams create``, audited as they are, and said on the console.
+    """
+
+    def work(session: Session) -> tuple[str, str, list[str], str | None]:
+        refuse_taken_email(session, email)
+        made: list[str] = []
+        organisation = find_organisation(session, org)
+        if organisation is None:
+            organisation = create_organisation(session, CLI_ACTOR, org, org_kind)
+            made.append(f"Created organisation {organisation.name} ({org_kind.value}).")
+        members = []
+        for name in team or ():
+            member = find_team(session, organisation, name)
+            if member is None:
+                member = create_team(session, CLI_ACTOR, organisation, name)
+                made.append(f"Created team {member.name} in {organisation.name}.")
+            members.append(member)
+        user = add_user(
+            session, CLI_ACTOR, email, organisation, role, teams=members, clearance=clearance
         )
-        if not token:
-            return user.email, None
-        expires = utcnow() + timedelta(days=token_days)
-        return user.email, issue_token(session, CLI_ACTOR, user, expires_at=expires)
+        secret = None
+        if token:
+            expires = utcnow() + timedelta(days=token_days)
+            secret = issue_token(session, CLI_ACTOR, user, expires_at=expires)
+        return user.email, organisation.name, made, secret
 
-    created, secret = run(work)
-    err.print(f"[green]Created {created} ({role.value}) in {org}.[/green]")
+    created, in_org, made, secret = run(work)
+    for line in made:
+        err.print(escape(line), highlight=False, soft_wrap=True)
+    err.print(
+        f"[green]Created {escape(created)} ({role.value}) in {escape(in_org)}.[/green]",
+        highlight=False,
+    )
     if secret:
         err.print(f"API token, expiring in {token_days} days (shown once; store it safely):")
         typer.echo(secret)
@@ -202,10 +260,20 @@ def users_disable(email: Annotated[str, typer.Argument(help="The user's e-mail a
 def users_grant(
     email: Annotated[str, typer.Argument(help="The user's e-mail address")],
     role: Annotated[Role | None, typer.Option(help="New role")] = None,
-    team: Annotated[list[str] | None, typer.Option(help="Add to this team; repeatable")] = None,
+    team: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Add to this existing team of the user's organisation (`vigil teams create` "
+            "makes one); repeatable"
+        ),
+    ] = None,
     clearance: Annotated[Classification | None, typer.Option(help="New clearance")] = None,
 ) -> None:
-    """Change a user's role, teams or clearance."""
+    """Change a user's role, teams or clearance.
+
+    A team must exist already: an unknown one is refused, naming close existing teams, and
+    nothing is changed.
+    """
     if role is None and not team and clearance is None:
         err.print("[red]Say what to grant: --role, --team or --clearance.[/red]")
         raise typer.Exit(1)
@@ -222,8 +290,9 @@ def users_grant(
         org = session.get(Organisation, user.organisation_id)
         assert org is not None
         for name in team or ():
-            join_team(session, user, ensure_team(session, org, name))
-            changes.append(f"team={name}")
+            member = _team(session, org, name)
+            join_team(session, user, member)
+            changes.append(f"team={member.name}")
         record_event(
             session,
             CLI_ACTOR,
@@ -235,6 +304,21 @@ def users_grant(
 
     run(work)
     err.print(f"Updated {email}.")
+
+
+def _team(session: Session, org: Organisation, name: str) -> Team:
+    found = find_team(session, org, name)
+    if found is not None:
+        return found
+    names = session.scalars(select(Team.name).where(Team.organisation_id == org.id))
+    hint = _did_you_mean(names, name)
+    command = "vigil teams create NAME --org ORGANISATION"
+    try:
+        command = f"vigil teams create {shlex.quote(checked_name(name, 'team'))}"
+        command += f" --org {shlex.quote(org.name)}"
+    except BadName:
+        pass  # a name no team could have: the command's general form
+    raise Refused(f"No team called {name!r} in {org.name}.{hint} To make it: {command}")
 
 
 @tokens_app.command("create")
@@ -323,32 +407,68 @@ def _day(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M") if moment else "never"
 
 
-@tokens_app.command("revoke")
+@tokens_app.command(
+    "revoke",
+    epilog=(
+        "Without --id every live token of EMAIL is revoked. With --id only that token is, "
+        "and EMAIL, if given, must be its user's. An unknown id, another user's token or "
+        "one already revoked is refused (exit 1) and nothing is changed."
+    ),
+)
 def tokens_revoke(
-    email: Annotated[str, typer.Argument(help="Revoke every live token of this user")],
+    email: Annotated[
+        str | None,
+        typer.Argument(help="Whose tokens: every live one, unless --id names one of them"),
+    ] = None,
+    token_id: Annotated[
+        int | None,
+        typer.Option("--id", min=1, help="Revoke only this token (its id in `tokens list`)"),
+    ] = None,
 ) -> None:
-    """Revoke a user's tokens; they stop working on the next request."""
+    """Revoke a user's tokens, or one token by its id; they stop working on the next request."""
+    if email is None and token_id is None:
+        err.print("[red]Say whose tokens to revoke (EMAIL), or which one (--id N).[/red]")
+        raise typer.Exit(BAD_INPUT)
+    if token_id is not None:
+        owner = run(lambda session: _revoke_one(session, token_id, email))
+        err.print(f"Revoked token {token_id} of {escape(owner)}.", highlight=False)
+    elif email is not None:
+        count = run(lambda session: _revoke_all(session, email))
+        err.print(f"Revoked {count} token(s) of {escape(email)}.", highlight=False)
 
-    def work(session: Session) -> int:
-        user = _user(session, email)
-        live = list(
-            session.scalars(
-                select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
-            )
-        )
-        for row in live:
-            row.revoked_at = utcnow()
-        record_event(
-            session,
-            CLI_ACTOR,
-            "token.revoked",
-            record_type="api_token",
-            record_ids=[row.id for row in live],
-        )
-        return len(live)
 
-    count = run(work)
-    err.print(f"Revoked {count} token(s) of {email}.")
+def _revoke_all(session: Session, email: str) -> int:
+    """Revoke every live token of ``email``'s user; how many there were."""
+    user = _user(session, email)
+    live = list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        )
+    )
+    for row in live:
+        row.revoked_at = utcnow()
+    record_event(
+        session,
+        CLI_ACTOR,
+        "token.revoked",
+        record_type="api_token",
+        record_ids=[row.id for row in live],
+    )
+    return len(live)
+
+
+def _revoke_one(session: Session, token_id: int, email: str | None) -> str:
+    """Revoke token ``token_id`` (of ``email``'s user, when given); the owner's address."""
+    user = _user(session, email) if email is not None else None
+    row = session.get(ApiToken, token_id)
+    if row is None or (user is not None and row.user_id != user.id):
+        whose = f" of {user.email}" if user is not None else ""
+        raise Refused(f"No token {token_id}{whose}: `vigil tokens list EMAIL` shows the ids.")
+    if row.revoked_at is not None:
+        raise Refused(f"Token {token_id} was already revoked on {_day(row.revoked_at)} UTC.")
+    row.revoked_at = utcnow()
+    record_event(session, CLI_ACTOR, "token.revoked", record_type="api_token", record_ids=[row.id])
+    return row.user.email
 
 
 @agreements_app.command("create")

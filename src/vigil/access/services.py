@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import secrets
+import unicodedata
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -15,6 +18,7 @@ from vigil.access.models import ApiToken, Organisation, Team, TeamMembership, Us
 from vigil.access.permissions import OrganisationKind, Permission, Role, permissions_for
 from vigil.audit.services import Actor, record_event
 from vigil.db import utcnow
+from vigil.web.text import single_line, visible_length
 
 TOKEN_PREFIX = "vgl_"  # noqa: S105 - a prefix, not a secret
 # A scope naming a permission that no longer exists grants nothing (never an error at use).
@@ -85,17 +89,168 @@ def create_user(
     teams: tuple[str, ...] = (),
     clearance: Classification = Classification.official_sensitive,
 ) -> User:
+    """A staff user, with the organisation and teams made silently if missing (demo data and
+    tests). An administrator's ``vigil users create`` makes them with
+    :func:`create_organisation` and :func:`create_team` instead, named by the name rule and
+    audited, and then calls :func:`add_user`."""
+    refuse_taken_email(session, email)
+    org = ensure_organisation(session, org_name, org_kind)
+    members = [ensure_team(session, org, name) for name in teams]
+    return add_user(session, actor, email, org, role, teams=members, clearance=clearance)
+
+
+def refuse_taken_email(session: Session, email: str) -> None:
     email = email.strip().lower()
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise UserExists(f"a user with e-mail {email} already exists")
-    org = ensure_organisation(session, org_name, org_kind)
+
+
+def add_user(
+    session: Session,
+    actor: Actor,
+    email: str,
+    org: Organisation,
+    role: Role,
+    *,
+    teams: Sequence[Team] = (),
+    clearance: Classification = Classification.official_sensitive,
+) -> User:
+    """A staff user in an organisation and teams that exist already (``user.created``)."""
+    refuse_taken_email(session, email)
+    email = email.strip().lower()
     user = User(email=email, organisation_id=org.id, role=role.value, clearance=clearance.value)
     session.add(user)
     session.flush()
-    for team_name in teams:
-        join_team(session, user, ensure_team(session, org, team_name))
+    for team in teams:
+        join_team(session, user, team)
     record_event(session, actor, "user.created", record_type="user", record_ids=[user.id])
     return user
+
+
+# --- the name rule for organisations and teams ----------------------------------------------
+
+NAME_MAX = 200
+"""The longest organisation or team name, in characters (both columns are String(200))."""
+
+
+class BadName(ValueError):
+    """A name the name rule refuses, or one already taken: nothing was created."""
+
+
+def checked_name(value: str, what: str) -> str:
+    """``value`` as an organisation or team name is kept, or :class:`BadName` saying why.
+
+    One rule for both, on every path that creates them: the rule every typed text follows
+    (``web.text``: NFC, no control, bidirectional or hidden tag characters), on one line,
+    with no tab and no invisible character at all (a name that looks like another must be
+    that other), trimmed, runs of spaces made one space, and 1 to :data:`NAME_MAX`
+    characters.
+    """
+    shown = _shown(value)
+    try:
+        name = single_line(value)
+    except ValueError as exc:
+        raise BadName(f"The {what} name {shown} {exc}.") from None
+    for char in name:
+        if char == "\t":
+            raise BadName(f"The {what} name {shown} contains a control character (U+0009).")
+        if visible_length(char) == 0 or unicodedata.category(char) == "Cf":
+            raise BadName(
+                f"The {what} name {shown} contains an invisible character (U+{ord(char):04X})."
+            )
+    name = " ".join(name.split())
+    if not name:
+        raise BadName(f"The {what} name {shown} is empty: give 1 to {NAME_MAX} characters.")
+    if len(name) > NAME_MAX:
+        raise BadName(
+            f"The {what} name {shown} is {len(name):,} characters long: "
+            f"at most {NAME_MAX} are allowed."
+        )
+    return name
+
+
+def name_key(name: str) -> str:
+    """What two names are compared by: two names differing only in case, spacing or a
+    compatibility form (a full-width letter, a ligature) are one name."""
+    return unicodedata.normalize("NFKC", " ".join(name.split())).casefold()
+
+
+def _shown(value: str) -> str:
+    """A name as an error message quotes it: escapes visible, long names cut short."""
+    return repr(value[:60]) + ("…" if len(value) > 60 else "")
+
+
+def _same_name(names: Iterable[str], name: str) -> str | None:
+    key = name_key(name)
+    return next((existing for existing in names if name_key(existing) == key), None)
+
+
+def _taken(what: str, taken: str, name: str, where: str = "") -> BadName:
+    alike = "" if taken == name else " (names are compared ignoring case and spacing)"
+    article = "An" if what[0] in "aeiou" else "A"
+    return BadName(f"{article} {what} called {taken!r} already exists{where}{alike}.")
+
+
+def close_names(names: Iterable[str], name: str) -> list[str]:
+    """Up to three of ``names`` a mistyped ``name`` may have meant, closest first."""
+    by_key: dict[str, str] = {}
+    for existing in names:
+        by_key.setdefault(name_key(existing), existing)
+    found = difflib.get_close_matches(name_key(name), list(by_key), n=3, cutoff=0.6)
+    return [by_key[key] for key in found]
+
+
+def find_organisation(session: Session, name: str) -> Organisation | None:
+    """The organisation called ``name`` exactly, or as the name rule would keep it."""
+    for candidate in dict.fromkeys((name, " ".join(name.split()))):
+        found = session.scalar(select(Organisation).where(Organisation.name == candidate))
+        if found is not None:
+            return found
+    return None
+
+
+def find_team(session: Session, org: Organisation, name: str) -> Team | None:
+    """The team of ``org`` called ``name`` exactly, or as the name rule would keep it."""
+    for candidate in dict.fromkeys((name, " ".join(name.split()))):
+        found = session.scalar(
+            select(Team).where(Team.organisation_id == org.id, Team.name == candidate)
+        )
+        if found is not None:
+            return found
+    return None
+
+
+def create_organisation(
+    session: Session, actor: Actor, name: str, kind: OrganisationKind
+) -> Organisation:
+    """A new organisation named by the name rule, audited (``organisation.created``); a name
+    already taken, in any case or spacing, is refused."""
+    name = checked_name(name, "organisation")
+    taken = _same_name(session.scalars(select(Organisation.name)), name)
+    if taken is not None:
+        raise _taken("organisation", taken, name)
+    org = Organisation(name=name, kind=kind.value)
+    session.add(org)
+    session.flush()
+    record_event(
+        session, actor, "organisation.created", record_type="organisation", record_ids=[org.id]
+    )
+    return org
+
+
+def create_team(session: Session, actor: Actor, org: Organisation, name: str) -> Team:
+    """A new team of ``org`` named by the name rule, audited (``team.created``); a name the
+    organisation already has, in any case or spacing, is refused."""
+    name = checked_name(name, "team")
+    names = session.scalars(select(Team.name).where(Team.organisation_id == org.id))
+    taken = _same_name(names, name)
+    if taken is not None:
+        raise _taken("team", taken, name, f" in {org.name}")
+    team = Team(organisation_id=org.id, name=name)
+    session.add(team)
+    session.flush()
+    record_event(session, actor, "team.created", record_type="team", record_ids=[team.id])
+    return team
 
 
 class ScopeRefused(ValueError):

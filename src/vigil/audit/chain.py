@@ -97,12 +97,17 @@ def append_many(session: Session, events: Sequence[AuditEvent]) -> None:
         connection.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
 
 
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """The name a checkpoint gives the key that signed it: the start of its SHA-256."""
+    return hashlib.sha256(public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)).hexdigest()[:16]
+
+
 class Signer:
     def __init__(self, seed: bytes) -> None:
         self._key = Ed25519PrivateKey.from_private_bytes(seed)
         self.public_key = self._key.public_key()
         raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
-        self.key_id = hashlib.sha256(raw).hexdigest()[:16]
+        self.key_id = key_id(self.public_key)
         self.public_key_b64 = base64.b64encode(raw).decode()
 
     def sign(self, message: bytes) -> str:
@@ -147,11 +152,20 @@ def checkpoint_record(checkpoint: AuditCheckpoint, signer: Signer) -> dict[str, 
 
 @dataclass(frozen=True)
 class Verdict:
+    """What ``verify`` found. ``first_bad_seq`` names the first bad entry when one entry can
+    be named. When the chain links up but disagrees with a signed checkpoint or with its
+    recorded head, the entry that was changed cannot be told from the entries re-hashed
+    after it: ``first_bad_seq`` is then None (unless the range holds one entry) and the
+    change lies somewhere from ``suspect_from`` to ``suspect_to``, the entry after the last
+    checkpoint that still matches to the entry where the difference shows."""
+
     ok: bool
     checked: int
     checkpoints: int
     first_bad_seq: int | None = None
     reason: str = ""
+    suspect_from: int | None = None
+    suspect_to: int | None = None
 
 
 def _events(session: Session, batch: int = 5000) -> Iterator[AuditEvent]:
@@ -184,7 +198,17 @@ def verify(
             return Verdict(
                 False, 0, 0, int(str(cp["seq"])), said("checkpoint signature is not valid")
             )
+        if not _names_its_key(cp, public_key):
+            return Verdict(
+                False,
+                0,
+                0,
+                int(str(cp["seq"])),
+                said("checkpoint names a key that did not sign it"),
+            )
         wanted.setdefault(int(str(cp["seq"])), []).append(cp)
+    # The last entry a signed checkpoint still vouches for: everything up to it is as signed.
+    confirmed = 0
     expected_seq, prev, checked = 1, GENESIS, 0
     for event in _events(session):
         if event.seq != expected_seq:
@@ -195,11 +219,24 @@ def verify(
             )
         if event_digest(prev, event) != event.hash:
             return Verdict(False, checked, 0, event.seq, said("entry was altered"))
-        for cp in wanted.pop(event.seq, []):
-            if cp["hash"] != event.hash:
-                return Verdict(
-                    False, checked, 0, event.seq, said("entry differs from a signed checkpoint")
-                )
+        matching = wanted.pop(event.seq, [])
+        if any(cp["hash"] != event.hash for cp in matching):
+            # The chain links up to here, so whatever was changed, inserted or deleted was
+            # re-hashed onwards: it lies after the last checkpoint that still matches.
+            return Verdict(
+                False,
+                checked,
+                0,
+                _only(confirmed + 1, event.seq),
+                said(
+                    "the chain differs from a signed checkpoint: something after the last "
+                    "checkpoint that still matches was changed, inserted or deleted"
+                ),
+                suspect_from=confirmed + 1,
+                suspect_to=event.seq,
+            )
+        if matching:
+            confirmed = event.seq
         prev, expected_seq, checked = event.hash, expected_seq + 1, checked + 1
     if wanted:  # the first entry the log lacks is the first bad one, not the checkpoint's
         return Verdict(
@@ -210,11 +247,39 @@ def verify(
         return Verdict(
             False, checked, 0, checked + 1, said("the chain's head row is missing (deleted)")
         )
-    if head != (checked, prev):
+    head_seq, head_hash = head
+    if head_seq > checked:
         return Verdict(
             False, checked, 0, checked + 1, said("log ends before its recorded head (truncated)")
         )
+    if head_seq < checked:
+        return Verdict(
+            False,
+            checked,
+            0,
+            head_seq + 1,
+            said("log goes on past its recorded head (entries added)"),
+        )
+    if head_hash != prev:  # as long as the head says, but not the chain it recorded
+        return Verdict(
+            False,
+            checked,
+            0,
+            _only(confirmed + 1, checked),
+            said(
+                "the chain differs from its recorded head: something after the last "
+                "checkpoint that still matches, or the head itself, was changed, inserted "
+                "or deleted"
+            ),
+            suspect_from=confirmed + 1,
+            suspect_to=checked,
+        )
     return Verdict(True, checked, len(checkpoints))
+
+
+def _only(first: int, last: int) -> int | None:
+    """The one entry a range holds, or None when it holds more than one."""
+    return first if first == last else None
 
 
 def checkpoint_record_from_row(row: AuditCheckpoint) -> dict[str, object]:
@@ -225,6 +290,16 @@ def checkpoint_record_from_row(row: AuditCheckpoint) -> dict[str, object]:
         "key_id": row.key_id,
         "signature": row.signature,
     }
+
+
+def _names_its_key(cp: dict[str, object], public_key: Ed25519PublicKey) -> bool:
+    """Whether a checkpoint names the key whose signature verified it: its ``key_id`` (and an
+    exported one's ``public_key``) are not signed, so they are checked against the key."""
+    if cp.get("key_id") != key_id(public_key):
+        return False
+    given = cp.get("public_key")
+    raw = public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+    return given is None or given == base64.b64encode(raw).decode()
 
 
 def _signature_ok(cp: dict[str, object], public_key: Ed25519PublicKey) -> bool:

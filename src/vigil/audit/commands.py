@@ -12,7 +12,7 @@ from rich.markup import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from vigil.audit.chain import Signer, checkpoint_record, make_checkpoint, verify
+from vigil.audit.chain import Signer, Verdict, checkpoint_record, make_checkpoint, verify
 from vigil.audit.models import AuditCheckpoint
 from vigil.settings import get_settings
 from vigil.web.runtime import Runtime
@@ -30,7 +30,7 @@ def _runtime() -> Runtime:
 CHAIN_BROKEN = 1
 FILE_PROBLEM = 2
 # What an exported checkpoint must carry to be checked (``checkpoint_record``).
-_CHECKPOINT_TEXT = ("hash", "created_at", "signature")
+_CHECKPOINT_TEXT = ("hash", "created_at", "signature", "key_id")
 
 
 class BadCheckpoints(ValueError):
@@ -60,6 +60,8 @@ def read_checkpoints(path: Path) -> list[dict[str, object]]:
         if missing:
             raise BadCheckpoints(f"{path} line {number} lacks {', '.join(missing)}")
         found.append(record)
+    if not found:  # a store truncated to nothing must not pass for one with nothing to check
+        raise BadCheckpoints(f"{path} holds no checkpoints")
     return found
 
 
@@ -67,7 +69,8 @@ def read_checkpoints(path: Path) -> list[dict[str, object]]:
     "verify",
     epilog=(
         f"Exit codes: 0 the chain is intact; {CHAIN_BROKEN} the chain is broken (the first bad "
-        f"entry is named); {FILE_PROBLEM} the --checkpoints file is missing, unreadable or "
+        "entry is named, or, when a change was re-hashed to hide it, the range of entries it "
+        f"lies in); {FILE_PROBLEM} the --checkpoints file is missing, unreadable, empty or "
         "not exported checkpoints (nothing was verified)."
     ),
 )
@@ -102,11 +105,28 @@ def verify_command(
             f"{verdict.checkpoints} checkpoints verified.[/green]"
         )
         return
-    err.print(
-        f"[red]Audit chain broken at entry {verdict.first_bad_seq}: {verdict.reason}. "
-        f"({verdict.checked} entries verified before it.)[/red]"
-    )
+    err.print(f"[red]{escape(broken_message(verdict))}[/red]", highlight=False)
     raise typer.Exit(CHAIN_BROKEN)
+
+
+def broken_message(verdict: Verdict) -> str:
+    """Where a broken chain is broken: one entry when one can be named, else the range."""
+    first, last = verdict.suspect_from, verdict.suspect_to
+    if first is None or last is None or first == last:
+        return (
+            f"Audit chain broken at entry {verdict.first_bad_seq}: {verdict.reason}. "
+            f"({verdict.checked} entries verified before it.)"
+        )
+    vouched = (
+        f"Entries 1 to {first - 1} match a signed checkpoint; after that"
+        if first > 1
+        else "No signed checkpoint still matches; throughout"
+    )
+    return (
+        f"Audit chain broken between entries {first} and {last}: {verdict.reason}. "
+        f"({vouched} the entries link up, so the change was re-hashed and no one entry in "
+        "the range can be named.)"
+    )
 
 
 @app.command("checkpoint")

@@ -46,4 +46,8 @@ class ChainVerdict(BaseModel):
     checked: int
     checkpoints: int
     first_bad_seq: int | None
+    # When the chain links up but differs from a signed checkpoint or its head, the changed
+    # entry cannot be told from those re-hashed after it: it lies in this range.
+    suspect_from: int | None = None
+    suspect_to: int | None = None
     reason: str

@@ -279,6 +279,8 @@ def verify_chain(rt: Runtime, user: StaffUser, client: str | None) -> ChainVerdi
         checked=verdict.checked,
         checkpoints=verdict.checkpoints,
         first_bad_seq=verdict.first_bad_seq,
+        suspect_from=verdict.suspect_from,
+        suspect_to=verdict.suspect_to,
         reason=verdict.reason,
     )
 

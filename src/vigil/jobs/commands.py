@@ -19,7 +19,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from vigil.audit.services import Actor, record_event
+from vigil.access.commands import CLI_ACTOR
+from vigil.audit.services import record_event
 from vigil.db import utcnow
 from vigil.jobs.models import JobStatus
 from vigil.jobs.queue import job_summary, purge_done, requeue
@@ -32,7 +33,6 @@ from vigil.web.runtime import Runtime
 
 app = typer.Typer(help="Background jobs (the triage pipeline's queue).", no_args_is_help=True)
 err = Console(stderr=True)
-CLI_ACTOR = Actor(label="cli")
 TASKS_MODULE = "vigil.triage.tasks"
 
 

@@ -16,9 +16,10 @@ from rich.progress import Progress
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from vigil.access.commands import CLI_ACTOR
 from vigil.access.markings import Classification
 from vigil.access.models import Organisation, Team
-from vigil.audit.services import Actor, record_event
+from vigil.audit.services import record_event
 from vigil.linkage.entities import Marking
 from vigil.linkage.imports import parse_import, store_import
 from vigil.linkage.models import Entity
@@ -29,7 +30,6 @@ from vigil.web.runtime import Runtime
 
 entities_app = typer.Typer(help="Known people, vehicles and subjects.", no_args_is_help=True)
 err = Console(stderr=True)
-CLI_ACTOR = Actor(label="cli")
 
 
 def _owner(session: Session, org_name: str, team_name: str | None) -> tuple[int, int | None]:
