@@ -329,16 +329,29 @@ def revoke(
             404, said("Not found"), said("No such share of this record."), kind="not-found"
         )
     if row.revoked_at is None:
-        row.revoked_at, row.revoked_by = utcnow(), user.id
-        record_event(
-            session,
-            user.actor(client),
-            "record.share_revoked",
-            record_type=record_type,
-            record_ids=[getattr(record, "reference", record.id)],
-            purpose=f"share {row.id} revoked",
-        )
+        _end(session, user, record, record_type, row, client, f"share {row.id} revoked")
     return _named(session, row)
+
+
+def _end(
+    session: Session,
+    user: StaffUser,
+    record: Any,
+    record_type: str,
+    row: RecordShare,
+    client: str | None,
+    purpose: str,
+) -> None:
+    """End one live share, with its audit event."""
+    row.revoked_at, row.revoked_by = utcnow(), user.id
+    record_event(
+        session,
+        user.actor(client),
+        "record.share_revoked",
+        record_type=record_type,
+        record_ids=[getattr(record, "reference", record.id)],
+        purpose=purpose,
+    )
 
 
 def end_shares_beyond(
@@ -366,15 +379,8 @@ def end_shares_beyond(
             session, record.owning_org_id, target, record_type, marking
         ):
             continue
-        row.revoked_at, row.revoked_by = utcnow(), user.id
-        record_event(
-            session,
-            user.actor(None),
-            "record.share_revoked",
-            record_type=record_type,
-            record_ids=[getattr(record, "reference", record.id)],
-            purpose=f"share {row.id} ended: marked {marking.value}, above its agreement",
-        )
+        purpose = f"share {row.id} ended: marked {marking.value}, above its agreement"
+        _end(session, user, record, record_type, row, None, purpose)
         ended.append(_named(session, row))
     return ended
 
