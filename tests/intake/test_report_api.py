@@ -320,9 +320,7 @@ def test_a_report_is_not_shown_when_its_viewing_cannot_be_audited(
     assert viewed is None
 
 
-def test_an_unknown_query_parameter_is_refused_not_ignored(
-    client: TestClient, rt: Runtime
-) -> None:
+def test_an_unknown_query_parameter_is_refused_not_ignored(client: TestClient, rt: Runtime) -> None:
     token = staff_token(rt)
     listed = client.get("/api/v1/reports?limit=5", headers=auth(token))
     assert listed.status_code == 200  # a parameter the route reads
