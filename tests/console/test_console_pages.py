@@ -457,7 +457,7 @@ def test_reviewing_a_match_records_the_label_and_returns_to_the_entity(
     with rt.db.session() as session:
         row = session.get(Match, match["id"])
         assert row is not None and (row.state, row.blind) == ("negative", True)
-    assert "negative: Other Bob" in web.get(page).text
+    assert "Different (negative): Other Bob" in web.get(page).text
 
 
 def test_an_entity_of_another_organisation_is_not_found(rt: Runtime, web: TestClient) -> None:
@@ -488,7 +488,7 @@ def test_the_alerts_inbox_flags_a_reappearance_and_a_decision_needs_its_reason(
     action = f"/console/alerts/{alert_id}/decision"
     refused = post(web, action, {"state": "dismissed"}, "/console/alerts")
     assert refused.headers["location"] == "/console/alerts#errors"
-    assert "dismissal needs its reason" in web.get("/console/alerts").text
+    assert "Enter the reason for your decision" in web.get("/console/alerts").text
     dismissal = {"state": "dismissed", "reason": "Phone reassigned"}
     done = post(web, action, dismissal, "/console/alerts")
     back = f"/console/alerts#alert-{alert_id}"
@@ -580,3 +580,38 @@ def test_highlighting_marks_each_item_once_and_keeps_every_character() -> None:
     segments = triage_pages.highlighted(text, items)
     assert "".join(s.text for s in segments) == text
     assert [s.text for s in segments if s.item] == ["07700 900123"]
+
+
+def test_a_partner_reading_a_shared_report_is_offered_only_what_it_may_use(
+    web: TestClient, rt: Runtime
+) -> None:
+    partner_org = "Regional CT Unit North"
+
+    def agree(session: Session) -> None:
+        from vigil.access.sharing import create_agreement
+
+        ensure_organisation(session, partner_org, OrganisationKind.ct_policing)
+        create_agreement(
+            session,
+            SYSTEM,
+            rt.settings.receiving_org,
+            partner_org,
+            ["report"],
+            Classification.official_sensitive,
+            "Joint casework",
+        )
+
+    rt.db.write_sync(agree)
+    reference = submit(web, "Two men photographing the depot's gates at night.")
+    sharer = bearer_token(rt, "sharer@example.org", role=Role.supervisor)
+    shared = web.post(
+        f"/api/v1/reports/{reference}/shares",
+        json={"organisation": partner_org, "purpose": "Their area"},
+        headers=auth(sharer),
+    )
+    assert shared.status_code == 201, shared.text
+    signed_in(web, rt, "partner.inv@example.org", role=Role.investigator, org=partner_org)
+    page = web.get(f"/console/reports/{reference}")
+    assert page.status_code == 200
+    assert 'href="/console/queue"' not in page.text  # an investigator has no queue
+    assert f"/console/reports/{reference}/claim" not in page.text  # nor the owner's triage

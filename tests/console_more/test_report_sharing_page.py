@@ -89,6 +89,9 @@ def test_sharing_with_a_partner_shows_it_the_report_on_the_next_request_and_is_a
     none_chosen = post_form(web, analyst, path, path, {"purpose": JOINT["purpose"]})
     assert none_chosen.status_code == 400
     assert "choose the organisation to share the report with" in none_chosen.text
+    assert "Partner organisation: choose" in none_chosen.text  # named as the form labels it
+    nothing = post_form(web, analyst, path, path, {})  # every missing answer named at once
+    assert 'href="#organisation"' in nothing.text and 'href="#purpose"' in nothing.text
     assert shares(world, ref) == []
 
     made = post_form(web, analyst, path, path, JOINT)

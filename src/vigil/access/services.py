@@ -201,23 +201,25 @@ def close_names(names: Iterable[str], name: str) -> list[str]:
 
 
 def find_organisation(session: Session, name: str) -> Organisation | None:
-    """The organisation called ``name`` exactly, or as the name rule would keep it."""
-    for candidate in dict.fromkeys((name, " ".join(name.split()))):
-        found = session.scalar(select(Organisation).where(Organisation.name == candidate))
-        if found is not None:
-            return found
-    return None
+    """The organisation called ``name``, compared as the uniqueness rule compares names
+    (:func:`name_key`: ignoring case and spacing), so whatever would be refused as taken is
+    found. Organisations number in the hundreds at most: reading their names is cheap."""
+    exact = session.scalar(select(Organisation).where(Organisation.name == name))
+    if exact is not None:
+        return exact
+    same = _same_name(session.scalars(select(Organisation.name)).all(), name)
+    if same is None:
+        return None
+    return session.scalar(select(Organisation).where(Organisation.name == same))
 
 
 def find_team(session: Session, org: Organisation, name: str) -> Team | None:
-    """The team of ``org`` called ``name`` exactly, or as the name rule would keep it."""
-    for candidate in dict.fromkeys((name, " ".join(name.split()))):
-        found = session.scalar(
-            select(Team).where(Team.organisation_id == org.id, Team.name == candidate)
-        )
-        if found is not None:
-            return found
-    return None
+    """The team of ``org`` called ``name``, compared as :func:`find_organisation` does."""
+    teams = {t.name: t for t in session.scalars(select(Team).where(Team.organisation_id == org.id))}
+    if name in teams:
+        return teams[name]
+    same = _same_name(teams, name)
+    return teams[same] if same is not None else None
 
 
 def create_organisation(

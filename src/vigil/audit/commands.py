@@ -101,8 +101,8 @@ def verify_command(
         rt.db.close()
     if verdict.ok:
         err.print(
-            f"[green]Audit chain intact: {verdict.checked} entries, "
-            f"{verdict.checkpoints} checkpoints verified.[/green]"
+            f"[green]Audit chain intact: {verdict.checked} entries, {verdict.checkpoints} "
+            f"checkpoint{'' if verdict.checkpoints == 1 else 's'} verified.[/green]"
         )
         return
     err.print(f"[red]{escape(broken_message(verdict))}[/red]", highlight=False)

@@ -112,17 +112,24 @@ def link_errors(
     }
 
 
-def field_errors(problem: Problem, fields: tuple[str, ...], gettext: Gettext) -> dict[str, str]:
+def field_errors(
+    problem: Problem,
+    fields: tuple[str, ...],
+    gettext: Gettext,
+    labels: Mapping[str, str] | None = None,
+) -> dict[str, str]:
     """A 422 problem's errors as {field: message}, one per field, in a person's words and in
     the language of ``gettext`` (the page's). Errors that name no field of the form go to its
-    first field, so none is lost."""
+    first field, so none is lost. ``labels`` names fields as this form labels them, where
+    that differs from :data:`LABELS`."""
     problem = told(problem, gettext)
+    named = {**LABELS, **(labels or {})}
     found: dict[str, str] = {}
     for error in problem.errors:
         parts = error["pointer"].removeprefix("#").strip("/").split("/")
         name = parts[0] if parts and parts[0] in fields else fields[0]
         detail = error["detail"]
-        label = spoken(gettext, LABELS.get(parts[0], "")) if parts[0] in fields else ""
+        label = spoken(gettext, named.get(parts[0], "")) if parts[0] in fields else ""
         found.setdefault(
             name, f"{label}: {detail[:1].lower()}{detail[1:]}" if label else sentence(detail)
         )

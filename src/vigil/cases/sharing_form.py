@@ -25,6 +25,7 @@ from vigil.web.said import said
 from vigil.web.templating import Page
 
 SHARE_FIELDS = ("organisation", "team", "purpose", "conditions_accepted")
+SHARE_LABELS = {"organisation": said("Partner organisation")}  # as the form labels it
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -46,7 +47,10 @@ def share_from_form(
     values = {name: text(form, name) for name in SHARE_FIELDS}
     try:
         if not values["organisation"] and not values["team"]:
-            raise invalid(("organisation", choose))
+            unsaid = (
+                [("purpose", said("at least 5 characters"))] if len(values["purpose"]) < 5 else []
+            )
+            raise invalid(("organisation", choose), *unsaid)  # every missing answer at once
         if values["organisation"] and values["team"]:
             raise invalid(
                 ("team", said("choose a partner organisation or a team of yours, not both"))
@@ -67,7 +71,7 @@ def share_from_form(
             )
         if problem.status != 422:
             raise
-        return values, field_errors(problem, SHARE_FIELDS, p._)
+        return values, field_errors(problem, SHARE_FIELDS, p._, SHARE_LABELS)
     return values, {}
 
 

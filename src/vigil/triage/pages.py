@@ -258,6 +258,7 @@ def report_page(
         waterfall=waterfall,
         colours=PRIORITY_COLOURS,
         may_decide=Permission.triage_decide in user.permissions and view.owned,
+        may_read_queue=Permission.triage_queue_read in user.permissions,
         me=user.email,
         scheme=GRADING_SCHEMES["3x5x2"],
         outcomes=list(Outcome),
