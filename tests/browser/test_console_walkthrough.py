@@ -195,5 +195,5 @@ def test_an_investigator_reviews_an_alert_and_a_match_blind(
     page.get_by_label("Reason").fill("A different Bob: another date of birth on file")
     page.get_by_role("button", name="Record the review").click()
     page.wait_for_url(f"**/console/entities/{entity}?blind=1#match-*")
-    expect(page.get_by_text("negative: A different Bob")).to_be_visible()
+    expect(page.get_by_text("Different (negative): A different Bob")).to_be_visible()
     assert_accessible(page, "entity page, blind")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Depends, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
 from starlette.responses import Response
 
@@ -26,6 +26,7 @@ from vigil.access.services import StaffUser
 from vigil.linkage import services, subject_views
 from vigil.linkage.graph_api import entity_graph
 from vigil.linkage.schemas import (
+    DECISION_REASON_MAX,
     AlertDecisionIn,
     AlertOut,
     GraphNode,
@@ -36,7 +37,7 @@ from vigil.linkage.schemas import (
 from vigil.web.problems import Problem, validation_problem
 from vigil.web.ratelimit import client_key
 from vigil.web.runtime import Runtime
-from vigil.web.said import said, spoken
+from vigil.web.said import Said, said, spoken
 from vigil.web.templating import Page, page, page_router
 
 router = page_router()
@@ -56,12 +57,13 @@ DECIDE = "/console/alerts/{alert_id}/decision"
 ALERT_STATES = ("new", "reviewed", "actioned", "dismissed")
 ALERTS_SHOWN = 200
 FORM_ERRORS = "console_linkage_errors"  # a refused form, carried to the next GET
-# The fields these forms send, named before a refusal's words ("Reason: ..."); marked so
-# that a Welsh page names them in Welsh.
+# The fields these forms send, named before a refusal's words ("Reason: ...") when the form
+# has no words of its own for it (see :class:`Ask`); marked so that a Welsh page names them in
+# Welsh. Each is the name the form shows, not the model's.
 LABELS = {
     "reason": said("Reason"),
-    "label": said("Label"),
-    "state": said("State"),
+    "label": said("Decision"),
+    "state": said("Decision"),
     "status": said("Status"),
     "entity_id": said("Entity id"),
     "blind": said("Blind"),
@@ -265,6 +267,56 @@ def _error_list(refused: dict[str, Any]) -> list[dict[str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class Ask:
+    """What a decision form says of one of its inputs when it is refused, as GOV.UK forms
+    do: after what the person sees ("Choose a decision"), never the model's field name and
+    words ("State: Input should be 'reviewed', ..."), and in the page's language."""
+
+    empty: Said  # left empty or not one of the choices: "Choose ..." / "Enter ..."
+    short: Said | None = None  # typed, but shorter than the model takes
+    long: Said | None = None  # longer than the model takes
+
+
+def _least(model: type[BaseModel], name: str) -> int:
+    """The fewest characters the model takes for this field (its ``min_length``)."""
+    found = [getattr(m, "min_length", None) for m in model.model_fields[name].metadata]
+    return int(next(n for n in found if n is not None))
+
+
+ENTER_REASON = said("Enter the reason for your decision")
+SHORT_REASON = said(
+    "Reason must be at least %(min)s characters", min=_least(MatchReviewIn, "reason")
+)
+LONG_REASON = said("Reason must be %(max)s characters or fewer", max=DECISION_REASON_MAX)
+ALERT_ASKS = {
+    "state": Ask(said("Choose a decision")),
+    "reason": Ask(ENTER_REASON, long=LONG_REASON),
+}
+REVIEW_ASKS = {
+    "label": Ask(said("Choose whether these are the same")),
+    "reason": Ask(ENTER_REASON, short=SHORT_REASON, long=LONG_REASON),
+}
+CHANGE_ASKS = {
+    "label": Ask(said("Choose the new decision")),
+    "reason": Ask(said("Enter the reason for the change"), short=SHORT_REASON, long=LONG_REASON),
+}
+
+
+def _field(pointer: str) -> str:
+    """The form field a refusal points at: ``#/body/reason`` (the API's pointer, as a service
+    refuses) and ``#/reason`` (a model validated here) are both the form's ``reason``."""
+    parts = pointer.lstrip("#/").split("/")
+    return parts[1] if parts[0] == "body" and len(parts) > 1 else parts[0]
+
+
+def _asked(ask: Ask, typed: str, kind: str | None) -> Said | None:
+    """The form's own words for a refusal of this input, None when it has none for it."""
+    if not typed or kind == "enum":
+        return ask.empty
+    return {"string_too_short": ask.short, "string_too_long": ask.long}.get(kind or "")
+
+
 def _act(
     p: Page,
     act: Callable[[], object],
@@ -272,31 +324,43 @@ def _act(
     where: str,
     field_ids: dict[str, str],
     back: str,
+    asks: dict[str, Ask] | None = None,
 ) -> Response:
     """Run one decision and redirect back; a refusal carries its errors (keyed by the form's
-    input ids) and what was typed through the session to the page's next GET."""
+    input ids) and what was typed through the session to the page's next GET. An input the
+    form has words for (``asks``) is refused in those words; any other refusal is named by
+    its field's label."""
+    kinds: dict[str, str] = {}  # pydantic's kind of error, by field: which words to use
     try:
         act()
     except ValidationError as exc:
         problem = validation_problem(exc)
+        for err in exc.errors():
+            if err["loc"]:
+                kinds.setdefault(str(err["loc"][0]), err["type"])
     except Problem as raised:
         if raised.status == 404:
             return _not_found(p)
         problem = raised
     else:
         return p.redirect(back)
+    form: FormData = p.request.state.form
     problem = p.told(problem)  # the session keeps plain text, in the page's language
     errors: dict[str, str] = {}
     fallback = next(iter(field_ids.values()))
     for error in problem.errors:
-        name = error["pointer"].lstrip("#/").split("/")[0]
-        label = spoken(p._, LABELS.get(name) or name.replace("_", " ").capitalize())
-        detail = error["detail"]
-        text = f"{label}: {detail}" if label else detail[:1].upper() + detail[1:]
+        name = _field(error["pointer"])
+        ask = (asks or {}).get(name)
+        worded = _asked(ask, _text(form, name), kinds.get(name)) if ask else None
+        if worded is not None:
+            text = spoken(p._, worded)
+        else:
+            label = spoken(p._, LABELS.get(name) or name.replace("_", " ").capitalize())
+            detail = error["detail"]
+            text = f"{label}: {detail}" if label else detail[:1].upper() + detail[1:]
         errors.setdefault(field_ids.get(name, fallback), text)
     if not errors:
         errors[fallback] = problem.detail or problem.title
-    form: FormData = p.request.state.form
     values = {k: v for k, v in form.items() if k != "csrf_token" and isinstance(v, str)}
     p.session.set(FORM_ERRORS, {"where": where, "errors": errors, "values": values})
     return p.redirect(back.split("#")[0] + "#errors")
@@ -331,6 +395,7 @@ def review(
         where=f"entity:{entity_id}",
         field_ids={"reason": f"reason-{match_id}", "label": f"label-{match_id}"},
         back=back + f"#match-{match_id}",
+        asks=CHANGE_ASKS if change else REVIEW_ASKS,
     )
 
 
@@ -353,6 +418,7 @@ def decide(
         where="alerts",
         field_ids={"reason": f"reason-{alert_id}", "state": f"state-{alert_id}"},
         back=ALERTS + f"#alert-{alert_id}",
+        asks=ALERT_ASKS,
     )
 
 

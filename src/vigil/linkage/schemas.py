@@ -126,13 +126,17 @@ class AlertDecisionIn(Strict):
     except that a decided alert may be re-opened (``reviewed``) with a reason."""
 
     state: AlertState
-    reason: str | None = Field(None, max_length=DECISION_REASON_MAX)
+    # validated even when left out, so that a dismissal without one is refused at the reason
+    reason: str | None = Field(None, max_length=DECISION_REASON_MAX, validate_default=True)
 
-    @model_validator(mode="after")
-    def _reason_for_dismissal(self) -> AlertDecisionIn:
-        if self.state is AlertState.dismissed and not (self.reason or "").strip():
+    @field_validator("reason")
+    @classmethod
+    def _reason_for_dismissal(cls, reason: str | None, info: ValidationInfo) -> str | None:
+        """A dismissal needs its reason; the refusal points at the reason (``#/body/reason``),
+        as re-opening a decided alert without one does, not at the body as a whole."""
+        if info.data.get("state") is AlertState.dismissed and not (reason or "").strip():
             raise ValueError(said("a dismissal needs its reason"))
-        return self
+        return reason
 
 
 class BenignIn(Strict):

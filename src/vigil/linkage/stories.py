@@ -203,11 +203,15 @@ def _mentions(values: Sequence[str]) -> ColumnElement[bool]:
     return or_(*clauses)
 
 
-def _actors(session: Session, events: Sequence[AuditEvent]) -> dict[int, str]:
-    ids = sorted({e.actor_user_id for e in events if e.actor_user_id is not None})
+def _emails(session: Session, user_ids: Iterable[int | None]) -> dict[int, str]:
+    ids = sorted({i for i in user_ids if i is not None})
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.email).where(User.id.in_(ids))).all())
+
+
+def _actors(session: Session, events: Sequence[AuditEvent]) -> dict[int, str]:
+    return _emails(session, (e.actor_user_id for e in events))
 
 
 def _events(
@@ -318,14 +322,18 @@ def entity_timeline(
     subjects: Sequence[Subject],
     alerts: Sequence[AlertOut],
 ) -> list[TimelineEntry]:
-    """Recorded, matches proposed and reviewed, attached to subjects, alerts and decisions
-    (``matches`` are the visible ones only, as the page shows them)."""
+    """Recorded, matches proposed and reviewed (by whom: a decision says who made it, as an
+    alert's does), attached to subjects, alerts and decisions (``matches`` are the visible
+    ones only, as the page shows them)."""
     entries = [TimelineEntry(at=entity.created_at, what="recorded")]
-    created = dict(
-        session.execute(
-            select(Match.id, Match.created_at).where(Match.id.in_([m.id for m in matches]))
-        ).all()
-    )
+    rows = session.execute(
+        select(Match.id, Match.created_at, Match.reviewed_by_user_id).where(
+            Match.id.in_([m.id for m in matches])
+        )
+    ).all()
+    created = {row.id: row.created_at for row in rows}
+    reviewers = _emails(session, [row.reviewed_by_user_id for row in rows])
+    reviewed_by = {row.id: reviewers.get(row.reviewed_by_user_id or 0) for row in rows}
     for match in matches:
         other = match.other if match.entity.id == entity.id else match.entity
         link = {"entity_id": other.id, "entity_label": other.label}
@@ -336,6 +344,7 @@ def entity_timeline(
                     at=match.reviewed_at,
                     what="review:" + match.state,
                     detail=match.review_reason,
+                    actor=reviewed_by[match.id],
                     **link,
                 )
             )
