@@ -56,7 +56,7 @@ from vigil.web import health
 from vigil.web.jsonresp import FastJSONResponse
 from vigil.web.middleware import RequestObserver
 from vigil.web.problems import install_problem_handlers
-from vigil.web.query import refuse_unknown_query
+from vigil.web.query import UnknownQueryGuard
 from vigil.web.runtime import Runtime
 from vigil.web.sessions import answers_seen_since, purge_idle_sessions
 from vigil.web.templating import install_page_handlers
@@ -133,12 +133,12 @@ def create_app(settings: Settings | None = None, rt: Runtime | None = None) -> F
         openapi_url="/api/openapi.json",
         default_response_class=FastJSONResponse,
         lifespan=lifespan,
-        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.runtime = runtime
     install_problem_handlers(app)
     install_page_handlers(app)
     refusal_pages.install(app)  # people are shown pages, programs problem+json
+    app.add_middleware(UnknownQueryGuard, fastapi=app)
     app.add_middleware(GZipMiddleware, minimum_size=1400)
     app.add_middleware(RequestObserver)
     app.mount("/static", StaticFiles(directory=STATIC, check_dir=False), name="static")
