@@ -161,10 +161,6 @@ def test_orgs_create_refuses_every_bad_name_with_exit_2_and_changes_nothing(
     migrated("orgs", "create", ORG, "--kind", "health")
     refuse_every_bad_name(migrated, "organisation", "orgs", "create", "--kind", "health")
     assert names(migrated, Organisation) == [ORG]
-    # The same team named twice, in two spellings, is one team.
-    twice = ("users", "create", "cy@example.org", "--role", "investigator", "--org", ORG)
-    migrated(*twice, "--team", "Desk", "--team", "desk")
-    assert sorted(names(migrated, Team)) == ["Desk", "desk one"]
 
 
 def test_teams_create_refuses_every_bad_name_with_exit_2_and_changes_nothing(

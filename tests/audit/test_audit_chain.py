@@ -53,7 +53,7 @@ def test_verify_passes_on_an_untouched_log(migrated: Cli) -> None:
     write_events(migrated, 5)
     migrated("audit", "checkpoint")
     result = migrated("audit", "verify")
-    assert "intact: 5 entries, 1 checkpoints" in flat(result.stderr)
+    assert "intact: 5 entries, 1 checkpoint verified" in flat(result.stderr)
 
 
 def test_with_its_head_row_gone_the_chain_refuses_new_events(migrated: Cli) -> None:
