@@ -641,3 +641,50 @@ def test_a_benign_reason_longer_than_the_history_keeps_is_refused(
     admin = staff_token(rt, "admin@example.org", role=Role.administrator)
     answer = add_benign(client, admin, "name", "Some Body", "x" * 501)
     assert answer.status_code == 422  # on PostgreSQL this was a 500 (audit purpose limit)
+
+
+def test_confirming_a_match_alerts_a_subjects_team_the_reviewer_may_not_see(
+    client: TestClient, rt: Runtime
+) -> None:
+    """The confirmed pair's identity already holds another organisation's SECRET subject
+    (an earlier confirmation by someone who could see both): the reviewer sees neither that
+    subject nor its entity, yet the merge takes it along and its team is alerted."""
+    theirs = investigator(rt, "svc@example.org", org=OTHER_ORG, teams=("Desk 4",))
+    known = add_subject(client, theirs, person={"first_name": "Karl", "last_name": "Brandt"})
+    (subject_entity,) = known["entity_ids"]
+    hub = investigator(rt)
+    hub_org = org_id(rt, rt.settings.receiving_org)
+    (match_id,) = stored_matches(rt, hub_org, [0.5])  # below any alert threshold
+
+    def already_confirmed(session: Session) -> None:  # the known side shares their identity
+        match = session.get(Match, match_id)
+        assert match is not None
+        known_side = session.get(Entity, match.other_entity_id)
+        theirs_entity = session.get(Entity, subject_entity)
+        assert known_side is not None and theirs_entity is not None
+        known_side.identity_id = theirs_entity.identity_id
+
+    rt.db.write_sync(already_confirmed)
+    before = alerts_of(rt, known["reference"])
+
+    answer = review(client, hub, match_id, "positive", "Same person: same date of birth.")
+
+    assert answer.status_code == 200, answer.text
+    assert alerts_of(rt, known["reference"]) == before + 1  # their team hears of it
+    with rt.db.session() as session:
+        match = session.get(Match, match_id)
+        assert match is not None
+        ids = {match.entity_id, match.other_entity_id, subject_entity}
+        identities = session.scalars(select(Entity.identity_id).where(Entity.id.in_(ids))).all()
+    assert len(set(identities)) == 1  # one identity, the entity they may not see included
+
+
+def alerts_of(rt: Runtime, subject_reference: str) -> int:
+    with rt.db.session() as session:
+        counted = (
+            select(func.count())
+            .select_from(Alert)
+            .join(Subject, Subject.id == Alert.subject_id)
+            .where(Subject.reference == subject_reference)
+        )
+        return session.scalar(counted) or 0

@@ -445,6 +445,12 @@ def review_match(
         match.reviewed_by_user_id, match.reviewed_at = user.id, utcnow()
         match.review_reason, match.blind = body.reason, body.blind
         session.flush()
+        # The reviewer may label this pair (both of its entities are theirs to see); what the
+        # label sets off reaches further, and runs as the system, as a referral's matching
+        # does: an identity holds entities, and subjects, the reviewer may not see, and as
+        # the reviewer PostgreSQL's row-level security would leave those out of the merge,
+        # the split and the alerts (a subject's team would never hear of the confirmation).
+        rt.db.act_as(session, None)
         if body.label.value == "positive":
             _merge(session, match.entity_id, match.other_entity_id)
             entity = session.get(Entity, match.entity_id)
@@ -466,6 +472,7 @@ def review_match(
             entity = session.get(Entity, match.entity_id)
             assert entity is not None
             _split_identity(session, entity.identity_id)
+        rt.db.act_as(session, user.id)
         record_event(
             session,
             user.actor(client),
